@@ -1,0 +1,34 @@
+# Set-up and everyday commands. On a fresh machine with Python 3.11:
+#   make run    set up, build the index if needed, start the app
+#   make test   set up and run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup index run test eval bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+# incremental: only new or changed documents are read and embedded
+index: setup
+	$(BIN)/python -m retrieval build
+
+run: index
+	$(BIN)/streamlit run app.py --server.address 127.0.0.1
+
+test: setup
+	$(BIN)/python -m pytest
+
+eval: index
+	$(BIN)/python -m retrieval eval
+
+clean:
+	rm -rf $(VENV) index/CURRENT index/v* index/.building-*

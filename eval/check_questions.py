@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Validate eval/questions.jsonl against the source documents.
+
+Checks:
+  * every line is a JSON object with the required fields and types;
+  * ids are unique; kinds are known; minimum per-kind counts are met;
+  * answerable questions have gold quotes, unanswerable ones have none;
+  * every gold quote has 6-30 words and appears in its document after
+    normalisation (lowercase, keep only a-z and 0-9).
+
+Documents are looked up by bare file name in, in order: the directories given
+with --docs-dir (repeatable), $EVAL_DOCS_DIRS (os.pathsep-separated), the
+repository's corpus/, ../shared/corpus and ../shared/pdfs (relative to the
+repository root). Markdown/text files are read as UTF-8 text; PDFs are read
+with pypdf (all pages' extract_text() joined).
+
+Usage: python eval/check_questions.py [--questions PATH] [--docs-dir DIR ...]
+Exit status: 0 if everything passes, 1 otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+KIND_MINIMUMS = {
+    "factual": 18,
+    "paraphrase": 15,
+    "list": 8,
+    "expert": 8,
+    "multi_doc": 6,
+    "official": 12,
+    "unanswerable": 14,
+}
+TOTAL_MINIMUM = 90
+MIN_PER_PDF = 6
+QUOTE_WORDS = (6, 30)
+REQUIRED = {"id": str, "kind": str, "question": str, "answerable": bool, "gold": list}
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def normalise(text: str) -> str:
+    return _NON_ALNUM.sub("", text.lower())
+
+
+def default_dirs(extra: list[str]) -> list[Path]:
+    dirs = [Path(d) for d in extra]
+    env = os.environ.get("EVAL_DOCS_DIRS")
+    if env:
+        dirs += [Path(d) for d in env.split(os.pathsep) if d]
+    dirs += [REPO / "corpus", REPO.parent / "shared" / "corpus", REPO.parent / "shared" / "pdfs"]
+    return dirs
+
+
+def find_doc(name: str, dirs: list[Path]) -> Path | None:
+    for d in dirs:
+        p = d / name
+        if p.is_file():
+            return p
+    return None
+
+
+def extract_text(path: Path) -> str:
+    if path.suffix.lower() == ".pdf":
+        import logging
+
+        from pypdf import PdfReader
+
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
+        reader = PdfReader(str(path))
+        return "\n".join((page.extract_text() or "") for page in reader.pages)
+    return path.read_text(encoding="utf-8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--questions", default=str(HERE / "questions.jsonl"))
+    ap.add_argument("--docs-dir", action="append", default=[], help="directory holding the documents")
+    args = ap.parse_args()
+
+    failures: list[str] = []
+    questions: list[dict] = []
+    with open(args.questions, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                failures.append(f"line {lineno}: invalid JSON ({exc})")
+                continue
+            if not isinstance(obj, dict):
+                failures.append(f"line {lineno}: not a JSON object")
+                continue
+            obj["_line"] = lineno
+            questions.append(obj)
+
+    # ---- structure ----
+    seen_ids: Counter = Counter()
+    for q in questions:
+        where = f"line {q['_line']} ({q.get('id', '?')})"
+        for field, typ in REQUIRED.items():
+            if field not in q:
+                failures.append(f"{where}: missing field '{field}'")
+            elif not isinstance(q[field], typ):
+                failures.append(f"{where}: field '{field}' should be {typ.__name__}")
+        extra = set(q) - set(REQUIRED) - {"_line"}
+        if extra:
+            failures.append(f"{where}: unexpected fields {sorted(extra)}")
+        seen_ids[q.get("id")] += 1
+        kind = q.get("kind")
+        if kind not in KIND_MINIMUMS:
+            failures.append(f"{where}: unknown kind {kind!r}")
+        if not str(q.get("question", "")).strip():
+            failures.append(f"{where}: empty question")
+        gold = q.get("gold") if isinstance(q.get("gold"), list) else []
+        answerable = q.get("answerable")
+        if kind == "unanswerable" and answerable is not False:
+            failures.append(f"{where}: unanswerable question must have answerable=false")
+        if kind != "unanswerable" and answerable is not True:
+            failures.append(f"{where}: answerable question must have answerable=true")
+        if answerable is False and gold:
+            failures.append(f"{where}: unanswerable question must have empty gold")
+        if answerable is True and not gold:
+            failures.append(f"{where}: answerable question has no gold quotes")
+        for g in gold:
+            if not isinstance(g, dict) or not isinstance(g.get("doc"), str) or not isinstance(g.get("quote"), str):
+                failures.append(f"{where}: gold entries need string 'doc' and 'quote'")
+                continue
+            if "/" in g["doc"] or "\\" in g["doc"]:
+                failures.append(f"{where}: doc must be a bare file name: {g['doc']}")
+            n_words = len(g["quote"].split())
+            if not QUOTE_WORDS[0] <= n_words <= QUOTE_WORDS[1]:
+                failures.append(f"{where}: quote has {n_words} words (want {QUOTE_WORDS[0]}-{QUOTE_WORDS[1]}): {g['quote']!r}")
+        if kind == "multi_doc" and len({g.get("doc") for g in gold if isinstance(g, dict)}) < 2:
+            failures.append(f"{where}: multi_doc question needs gold quotes from at least two documents")
+    for qid, n in seen_ids.items():
+        if n > 1:
+            failures.append(f"duplicate id {qid!r} ({n} times)")
+
+    # ---- quotes against documents ----
+    dirs = default_dirs(args.docs_dir)
+    doc_names = sorted({g["doc"] for q in questions for g in q.get("gold", []) if isinstance(g, dict) and isinstance(g.get("doc"), str)})
+    doc_text: dict[str, str] = {}
+    for name in doc_names:
+        path = find_doc(name, dirs)
+        if path is None:
+            failures.append(f"document not found: {name} (searched {', '.join(map(str, dirs))})")
+            continue
+        try:
+            doc_text[name] = normalise(extract_text(path))
+        except Exception as exc:  # noqa: BLE001
+            failures.append(f"could not read {path}: {exc}")
+    n_quotes = 0
+    for q in questions:
+        for g in q.get("gold", []):
+            if not isinstance(g, dict) or g.get("doc") not in doc_text:
+                continue
+            n_quotes += 1
+            nq = normalise(g["quote"])
+            if not nq or nq not in doc_text[g["doc"]]:
+                failures.append(f"{q.get('id')}: quote not found in {g['doc']}: {g['quote']!r}")
+
+    # ---- counts ----
+    kinds = Counter(q.get("kind") for q in questions)
+    print(f"questions: {len(questions)}  (answerable {sum(1 for q in questions if q.get('answerable') is True)}, "
+          f"unanswerable {sum(1 for q in questions if q.get('answerable') is False)})")
+    print("per kind:")
+    for kind, minimum in KIND_MINIMUMS.items():
+        flag = "" if kinds[kind] >= minimum else f"   <-- below minimum {minimum}"
+        print(f"  {kind:<13}{kinds[kind]:>4}{flag}")
+        if kinds[kind] < minimum:
+            failures.append(f"kind {kind!r} has {kinds[kind]} questions, minimum {minimum}")
+    if len(questions) < TOTAL_MINIMUM:
+        failures.append(f"only {len(questions)} questions, minimum {TOTAL_MINIMUM}")
+
+    per_doc: Counter = Counter()
+    for q in questions:
+        for d in {g.get("doc") for g in q.get("gold", []) if isinstance(g, dict)}:
+            per_doc[d] += 1
+    print("answerable questions per document (a multi_doc question counts for each of its documents):")
+    for d, n in sorted(per_doc.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {n:>4}  {d}")
+        if d.endswith(".pdf") and n < MIN_PER_PDF:
+            failures.append(f"only {n} questions on {d}, minimum {MIN_PER_PDF}")
+    print(f"gold quotes checked: {n_quotes}")
+
+    if failures:
+        print(f"\nFAILED ({len(failures)}):")
+        for f in failures:
+            print("  " + f)
+        return 1
+    print("\nOK: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

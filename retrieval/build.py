@@ -1,0 +1,249 @@
+"""The build pipeline: corpus folder -> documents -> chunks -> vectors -> a new index version.
+
+Incremental: an unchanged file (same content hash, same settings) reuses its chunks without being
+read again, and any chunk whose embedding input is unchanged reuses its vector, so only new or
+changed text reaches the model. One bad document is reported and skipped; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from retrieval import index as index_files
+from retrieval.chunking import Chunk, chunk_document
+from retrieval.config import Settings
+from retrieval.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue, load_document
+from retrieval.embedding import Embedder, model_id
+from retrieval.lexical import LexicalIndex
+
+
+class BuildError(Exception):
+    """The build cannot run at all (no corpus folder, lock held); the live index is untouched."""
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    version: str = ""
+    full: bool = False
+
+    def summary(self) -> str:
+        lines = [
+            f"documents: {len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged, {len(self.failed)} failed"
+            + (f", {len(self.duplicates)} duplicate" if self.duplicates else ""),
+            f"chunks: {self.chunks} ({self.embedded} embedded, {self.chunks - self.embedded if self.embedded <= self.chunks else 0} reused)",
+            f"seconds: {self.seconds:.1f}",
+        ]
+        for name, reason in self.failed:
+            lines.append(f"failed: {name}: {reason}")
+        for name, original in self.duplicates:
+            lines.append(f"duplicate: {name}: same content as {original}, indexed once")
+        for name, warning in self.warnings:
+            lines.append(f"warning: {name}: {warning}")
+        if self.removed:
+            lines.append("removed: " + ", ".join(self.removed))
+        return "\n".join(lines)
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Every candidate document in the folder (not recursive), sorted by name; hidden files and the catalogue skipped."""
+    return sorted(
+        (p for p in Path(corpus_dir).iterdir() if not p.name.startswith(".") and p.name != "catalogue.toml" and (p.is_file() or p.is_symlink())),
+        key=lambda p: p.name,
+    )
+
+
+def _check_file(path: Path, corpus_dir: Path, max_bytes: int) -> str | None:
+    """A reason to refuse the file before reading it, or None."""
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(Path(corpus_dir).resolve()):
+            return "symbolic link to a file outside the corpus folder: not followed"
+        if not target.is_file():
+            return "broken symbolic link"
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return f"unsupported file type {path.suffix or '(no suffix)'!r}: use PDF, Markdown or text"
+    size = path.stat().st_size
+    if size > max_bytes:
+        return f"file too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB, set RAG_MAX_FILE_MB)"
+    return None
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="doc" if desc.startswith("pars") else "chunk", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=True)
+
+
+def build_index(
+    settings: Settings,
+    full: bool = False,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+) -> BuildReport:
+    corpus_dir, index_dir = Path(settings.corpus_dir), Path(settings.index_dir)
+    if not corpus_dir.is_dir():
+        raise BuildError(f"corpus folder not found: {corpus_dir}")
+    try:
+        with index_files.build_lock(index_dir):
+            return _build(settings, corpus_dir, index_dir, full, embedder, progress)
+    except index_files.BuildLocked as exc:
+        raise BuildError(str(exc)) from exc
+
+
+def _previous_index(index_dir: Path, settings: Settings, full: bool, report: BuildReport):
+    if full:
+        return None
+    try:
+        previous = index_files.open_index(index_dir)
+    except index_files.IndexMissing:
+        return None
+    except index_files.IndexLoadError as exc:
+        report.warnings.append(("index", f"previous index unusable, rebuilding everything ({exc})"))
+        return None
+    chunker = index_files.identity(model_id(settings.model), previous.manifest.get("dimension", 0), settings.chunk_tokens, settings.overlap_tokens)
+    try:
+        index_files.check_compatible(previous.manifest, chunker, index_dir)
+    except index_files.IndexMismatch:
+        report.warnings.append(("index", "previous index was built with other settings: rebuilding everything"))
+        return None
+    return previous
+
+
+def _build(settings: Settings, corpus_dir: Path, index_dir: Path, full: bool, embedder: Embedder | None, progress: bool) -> BuildReport:
+    started = time.perf_counter()
+    report = BuildReport(full=full)
+    embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size)
+    previous = _previous_index(index_dir, settings, full, report)
+    previous_entries = {e["doc"]: e for e in previous.manifest["documents"]} if previous else {}
+    catalogue = load_catalogue(corpus_dir)
+
+    documents: list[Document] = []
+    doc_chunks: dict[str, list[Chunk]] = {}
+    failed_entries: list[dict] = []
+    seen_hashes: dict[str, str] = {}
+    files = corpus_files(corpus_dir)
+    bar = _progress(len(files), "parsing", progress)
+    for path in files:
+        bar.set_postfix_str(path.name[:40])
+        name = path.name
+        try:
+            reason = _check_file(path, corpus_dir, int(settings.max_file_mb * 1e6))
+            if reason:
+                raise DocumentError(reason)
+            data = path.read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            if sha in seen_hashes:
+                report.duplicates.append((name, seen_hashes[sha]))
+                failed_entries.append({"doc": name, "status": "duplicate", "reason": f"same content as {seen_hashes[sha]}"})
+                continue
+            seen_hashes[sha] = name
+            old = previous_entries.get(name)
+            if previous and old and old.get("sha256") == sha and name in previous.documents and _catalogue_same(old, catalogue.get(name, {})):
+                doc = previous.documents[name]
+                chunks = [c for c in previous.chunks if c.doc_id == name]
+                report.unchanged.append(name)
+            else:
+                doc = load_document(path, catalogue, data=data)
+                chunks = chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.overlap_tokens)
+                (report.changed if old else report.added).append(name)
+            documents.append(doc)
+            doc_chunks[name] = chunks
+            report.warnings.extend((name, w) for w in doc.warnings)
+        except DocumentError as exc:
+            report.failed.append((name, str(exc)))
+            failed_entries.append({"doc": name, "status": "failed", "reason": str(exc)})
+        except Exception as exc:  # a parser bug on one file must not stop the others
+            reason = f"unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+            report.failed.append((name, reason))
+            failed_entries.append({"doc": name, "status": "failed", "reason": reason})
+        finally:
+            bar.update(1)
+    bar.close()
+    names = {p.name for p in files}
+    report.removed = sorted(n for n in previous_entries if n not in names)
+
+    chunks = [c for doc in documents for c in doc_chunks[doc.doc_id]]
+    vectors = _embed(chunks, previous, embedder, progress, report)
+    lexical = LexicalIndex.build([c.embed_text for c in chunks])
+    dimension = vectors.shape[1] if len(vectors) else (previous.manifest["dimension"] if previous else embedder.dimension)
+    manifest = index_files.identity(embedder.model_name, int(dimension), settings.chunk_tokens, settings.overlap_tokens)
+    manifest.update(
+        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        chunks=len(chunks),
+        documents=[_doc_entry(doc, len(doc_chunks[doc.doc_id]), catalogue.get(doc.doc_id, {})) for doc in documents],
+        not_indexed=failed_entries,
+        build={"embedded": report.embedded, "full": full},
+    )
+    report.chunks = len(chunks)
+    report.seconds = time.perf_counter() - started
+    manifest["build"]["seconds"] = round(report.seconds, 2)
+    report.version = index_files.write_version(index_dir, manifest, documents, chunks, vectors, lexical)
+    return report
+
+
+def _catalogue_same(old_entry: dict, catalogue_entry: dict) -> bool:
+    return all(str(catalogue_entry.get(key, "")) == str(old_entry.get(f"catalogue_{key}", "")) for key in ("title", "short_title", "author", "year", "source"))
+
+
+def _doc_entry(doc: Document, n_chunks: int, catalogue_entry: dict) -> dict:
+    entry = {
+        "doc": doc.doc_id,
+        "title": doc.title,
+        "short_title": str(catalogue_entry.get("short_title") or doc.title),
+        "author": doc.author,
+        "year": doc.year,
+        "source": doc.source,
+        "kind": doc.kind,
+        "pages": doc.pages,
+        "chunks": n_chunks,
+        "sha256": doc.sha256,
+        "status": "indexed",
+        "warnings": list(doc.warnings),
+    }
+    entry.update({f"catalogue_{key}": str(catalogue_entry.get(key, "")) for key in ("title", "short_title", "author", "year", "source")})
+    return entry
+
+
+def _embed(chunks: list[Chunk], previous, embedder: Embedder, progress: bool, report: BuildReport) -> np.ndarray:
+    """Vectors for every chunk: reused by content hash where possible, the rest from the model."""
+    cache: dict[str, int] = {}
+    old_vectors = None
+    if previous is not None and previous.chunks:
+        cache = {c.content_hash: row for row, c in enumerate(previous.chunks)}
+        old_vectors = previous.store.vectors()
+    todo = [i for i, c in enumerate(chunks) if c.content_hash not in cache]
+    dimension = old_vectors.shape[1] if old_vectors is not None else None
+    if todo:
+        bar = _progress(len(todo), "embedding", progress)
+        fresh = embedder.embed([chunks[i].embed_text for i in todo], progress=bar.update)
+        bar.close()
+        dimension = fresh.shape[1]
+    if dimension is None:
+        return np.zeros((0, 0), dtype=np.float32)
+    vectors = np.empty((len(chunks), dimension), dtype=np.float32)
+    for i, chunk in enumerate(chunks):
+        row = cache.get(chunk.content_hash)
+        if row is not None:
+            vectors[i] = old_vectors[row]
+    if todo:
+        vectors[todo] = fresh
+    report.embedded = len(todo)
+    return vectors

@@ -1,0 +1,129 @@
+"""Repairs for what text extraction leaves behind: page furniture, hyphenation, broken paragraphs.
+
+Pure functions on strings and lists of lines, so each repair is testable on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+SOFT_HYPHEN = "\u00ad"
+_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
+_BULLETS = "\uf0b7\u2022\u25aa\u25cf\u2023\u2043\u25e6"
+_PAGE_NUMBER = re.compile(r"^(page\s+)?\d{1,4}(\s*(/|of)\s*\d{1,4})?$", re.IGNORECASE)
+_TOC_LINE = re.compile(r"(\.\s?){4,}\s*\d{1,4}\s*$|\u2026{2,}\s*\d{1,4}\s*$")
+_HEADINGISH = re.compile(r"^(article|chapter|section|annex|part|title)\s+[\divxlc]+", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:-[A-Za-z\u00c0-\u024f]+)*")
+_STOPWORDS = frozenset(
+    "a an and or of the to for in on at by with from as that which who whose than its their his her "
+    "is are was were be been shall should may must not nor".split()
+)
+
+
+def normalise_characters(text: str) -> str:
+    """Ligatures, private-use bullets, non-breaking spaces and stray control characters."""
+    for lig, plain in _LIGATURES.items():
+        text = text.replace(lig, plain)
+    for bullet in _BULLETS:
+        text = text.replace(bullet, "\u2022")
+    text = text.replace("\u00a0", " ").replace("\u2009", " ").replace("\t", " ")
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]", "", text)
+    return text
+
+
+def furniture_key(line: str) -> str:
+    """A line reduced to what repeats across pages: digits, case and spacing removed."""
+    return re.sub(r"\s+", " ", re.sub(r"\d+", "#", line.lower())).strip()
+
+
+def find_furniture(pages: list[list[str]], edge: int = 4, min_share: float = 0.4) -> set[str]:
+    """Keys of lines that sit near the top or bottom of at least `min_share` of the pages.
+
+    Running headers and footers ("Official Journal of the European Union", "Page 3 of 73 ...",
+    "ELI: http://... 11/81") repeat on most pages with at most their digits changed. Lines that look
+    like structure ("Article 12") are never furniture, however often they open a page.
+    """
+    if len(pages) < 3:
+        return set()
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        window = lines[:edge] + lines[-edge:] if len(lines) > 2 * edge else lines
+        counts.update({furniture_key(line) for line in window if line.strip()})
+    threshold = max(3, min_share * len(pages))
+    return {
+        key for key, n in counts.items()
+        if n >= threshold and not _HEADINGISH.match(key) and len(key) < 120
+    }
+
+
+def strip_furniture(lines: list[str], furniture: set[str], edge: int = 4) -> list[str]:
+    """Drop running headers/footers and bare page numbers from the top and bottom of one page."""
+    keep = list(lines)
+    n = len(keep)
+    for i, line in enumerate(lines):
+        near_edge = i < edge or i >= n - edge
+        if not near_edge:
+            continue
+        key = furniture_key(line)
+        if key in furniture or _PAGE_NUMBER.match(line.strip()):
+            keep[i] = None  # type: ignore[call-overload]
+    return [line for line in keep if line is not None]
+
+
+def is_toc_line(line: str) -> bool:
+    """A table-of-contents entry with dot leaders and a page number."""
+    return bool(_TOC_LINE.search(line))
+
+
+def document_vocabulary(texts: list[str]) -> set[str]:
+    """Lower-cased words (hyphenated compounds kept whole) seen anywhere in a document."""
+    vocab: set[str] = set()
+    for text in texts:
+        for word in _WORD.findall(text.replace(SOFT_HYPHEN, "")):
+            vocab.add(word.lower())
+    return vocab
+
+
+def join_hyphenated(left: str, right: str, vocabulary: set[str]) -> tuple[str, bool]:
+    """Decide how a line ending in a hyphen joins the next line.
+
+    Returns the joined text and whether the hyphen was dropped. A soft hyphen is always dropped.
+    A hard hyphen is kept when the document spells the compound with a hyphen elsewhere
+    ("third-country") and dropped when it spells the word whole ("identification") or the next line
+    starts in lower case (typographic hyphenation, the common case in justified text).
+    """
+    stripped = left.rstrip()
+    if stripped.endswith(SOFT_HYPHEN):
+        return stripped[:-1].rstrip() + right.lstrip(), True
+    head = stripped[:-1]
+    tail = right.lstrip()
+    first = re.match(r"[A-Za-z\u00c0-\u024f]+", tail)
+    last = re.search(r"[A-Za-z\u00c0-\u024f]+$", head)
+    if not first or not last:
+        return stripped + tail, False
+    a, b = last.group(0).lower(), first.group(0).lower()
+    if f"{a}-{b}" in vocabulary and (a + b) not in vocabulary:
+        return stripped + tail, False
+    if (a + b) in vocabulary or tail[:1].islower():
+        return head + tail, True
+    return stripped + tail, False
+
+
+def ends_sentence(text: str) -> bool:
+    return bool(re.search(r"[.!?:;)\]\"\u201d\u2019]\s*$", text))
+
+
+def ends_mid_sentence(text: str) -> bool:
+    """True when a paragraph visibly stops mid-sentence: no closing punctuation or a dangling word."""
+    stripped = text.rstrip()
+    if not stripped:
+        return False
+    if not ends_sentence(stripped):
+        return True
+    return False
+
+
+def ends_with_stopword(text: str) -> bool:
+    words = re.findall(r"[A-Za-z]+", text[-30:])
+    return bool(words) and words[-1].lower() in _STOPWORDS

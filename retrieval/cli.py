@@ -1,0 +1,118 @@
+"""`python -m retrieval`: build the index, show what it holds, search, ask, evaluate.
+
+`main(argv)` returns the exit code, so tests call it in-process. User errors print one line on
+stderr and exit non-zero; JSON goes to stdout only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from retrieval.config import Settings
+
+
+class UserError(Exception):
+    """A problem the user can fix: printed as one line, exit code 2."""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", type=Path, default=None, help="corpus folder (default: corpus/, or RAG_CORPUS_DIR)")
+    parser.add_argument("--index", type=Path, default=None, help="index folder (default: index/, or RAG_INDEX_DIR)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m retrieval", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build or update the index from the corpus folder")
+    _common(p)
+    p.add_argument("--full", action="store_true", help="re-read and re-embed every document")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("info", help="what the index holds")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+
+    from retrieval import cli_query
+
+    cli_query.add_commands(sub, _common)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from retrieval.build import BuildError, build_index
+    from retrieval.embedding import ModelError
+
+    settings = settings_from(args)
+    try:
+        report = build_index(settings, full=args.full, progress=not args.quiet)
+    except (BuildError, ModelError) as exc:
+        raise UserError(str(exc)) from exc
+    print(report.summary())
+    print(f"index: {settings.index_dir} ({report.version})")
+    return 0
+
+
+def load_index(settings: Settings):
+    from retrieval.index import IndexLoadError, open_index
+
+    try:
+        return open_index(settings.index_dir)
+    except IndexLoadError as exc:
+        raise UserError(str(exc)) from exc
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    index = load_index(settings)
+    m = index.manifest
+    info = {
+        "index": str(settings.index_dir),
+        "version": index.version,
+        "built_at": m.get("built_at"),
+        "model": m.get("model"),
+        "dimension": m.get("dimension"),
+        "format_version": m.get("format_version"),
+        "chunker": m.get("chunker"),
+        "chunks": m.get("chunks"),
+        "documents": [{k: v for k, v in e.items() if not k.startswith("catalogue_")} for e in m.get("documents", [])],
+        "not_indexed": m.get("not_indexed", []),
+    }
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    print(f"index {info['index']} ({info['version']}), built {info['built_at']}")
+    print(f"model {info['model']} ({info['dimension']} dimensions); chunks of at most {info['chunker']['chunk_tokens']} tokens, overlap {info['chunker']['overlap_tokens']}")
+    print(f"{len(info['documents'])} documents, {info['chunks']} chunks")
+    for e in info["documents"]:
+        pages = f"{e['pages']} pages" if e["pages"] else e["kind"]
+        print(f"  {e['doc']}: {e['short_title']} ({e['year'] or 'n.d.'}; {pages}; {e['chunks']} chunks)")
+    for e in info["not_indexed"]:
+        print(f"  {e['doc']}: not indexed: {e['reason']}")
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    from retrieval import cli_query
+
+    handler = COMMANDS.get(args.command) or cli_query.COMMANDS[args.command]
+    try:
+        return handler(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

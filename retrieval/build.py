@@ -182,7 +182,8 @@ def _build(settings: Settings, corpus_dir: Path, index_dir: Path, full: bool, em
 
     chunks = [c for doc in documents for c in doc_chunks[doc.doc_id]]
     vectors = _embed(chunks, previous, embedder, progress, report)
-    lexical = LexicalIndex.build([c.embed_text for c in chunks])
+    short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
+    lexical = LexicalIndex.build([lexical_text(short_titles[c.doc_id], c) for c in chunks])
     dimension = vectors.shape[1] if len(vectors) else (previous.manifest["dimension"] if previous else embedder.dimension)
     manifest = index_files.identity(embedder.model_name, int(dimension), settings.chunk_tokens, settings.overlap_tokens)
     manifest.update(
@@ -197,6 +198,13 @@ def _build(settings: Settings, corpus_dir: Path, index_dir: Path, full: bool, em
     manifest["build"]["seconds"] = round(report.seconds, 2)
     report.version = index_files.write_version(index_dir, manifest, documents, chunks, vectors, lexical)
     return report
+
+
+def lexical_text(short_title: str, chunk: Chunk) -> str:
+    """What BM25 indexes: the document's short title, the section prefix and the text. Questions often
+    name the document ("the Dublin Regulation", "the INTERACT report"); with the title indexed they
+    find its passages (Recall@5 0.829 against 0.779 without, docs/evaluation.md)."""
+    return f"{short_title}\n{chunk.embed_text}"
 
 
 def _catalogue_same(old_entry: dict, catalogue_entry: dict) -> bool:

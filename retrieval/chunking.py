@@ -16,6 +16,8 @@ from retrieval.documents import Document, Section
 #: word pieces the model adds around every input ([CLS] ... [SEP])
 SPECIAL_TOKENS = 2
 CHUNKER_VERSION = 1
+#: the section prefix of an embedding input is cut to this many characters (about 40 word pieces)
+MAX_PREFIX_CHARS = 160
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -58,8 +60,15 @@ class Chunk:
 
 def section_prefix(section: str) -> str:
     """The last two levels of a section path: context for the embedding, short enough to spare tokens."""
+    if not section:
+        return ""
     parts = section.split(" > ")
-    return " > ".join(parts[-2:]) if section else ""
+    prefix = " > ".join(parts[-2:])
+    if len(prefix) > MAX_PREFIX_CHARS:
+        prefix = parts[-1]
+    if len(prefix) > MAX_PREFIX_CHARS:
+        prefix = prefix[:MAX_PREFIX_CHARS].rsplit(" ", 1)[0]
+    return prefix
 
 
 def embedding_input(section: str, text: str) -> str:

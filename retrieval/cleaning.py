@@ -13,7 +13,7 @@ _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "
 _BULLETS = "\uf0b7\u2022\u25aa\u25cf\u2023\u2043\u25e6"
 _PAGE_NUMBER = re.compile(r"^(page\s+)?\d{1,4}(\s*(/|of)\s*\d{1,4})?$", re.IGNORECASE)
 _TOC_LINE = re.compile(r"(\.\s?){4,}\s*\d{1,4}\s*$|\u2026{2,}\s*\d{1,4}\s*$")
-_HEADINGISH = re.compile(r"^(article|chapter|section|annex|part|title)\s+[\divxlc]+", re.IGNORECASE)
+_HEADINGISH = re.compile(r"^(article|chapter|section|annex|part|title)\s+[#ivxlc]+(?![a-z])", re.IGNORECASE)  # keys have "#" for digits
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:-[A-Za-z\u00c0-\u024f]+)*")
 _STOPWORDS = frozenset(
     "a an and or of the to for in on at by with from as that which who whose than its their his her "
@@ -42,30 +42,45 @@ def find_furniture(pages: list[list[str]], edge: int = 4, min_share: float = 0.4
 
     Running headers and footers ("Official Journal of the European Union", "Page 3 of 73 ...",
     "ELI: http://... 11/81") repeat on most pages with at most their digits changed. Lines that look
-    like structure ("Article 12") are never furniture, however often they open a page.
+    like structure ("Article 12") are never furniture, however often they open a page. Extraction
+    often puts a footer above the page's footnotes, away from the edge: a long line that repeats on
+    enough pages counts when at least half of its pages have it at the edge (repeated table labels,
+    which never sit there, stay).
     """
     if len(pages) < 3:
         return set()
-    counts: Counter[str] = Counter()
+    at_edge: Counter[str] = Counter()
+    anywhere: Counter[str] = Counter()
     for lines in pages:
         window = lines[:edge] + lines[-edge:] if len(lines) > 2 * edge else lines
-        counts.update({furniture_key(line) for line in window if line.strip()})
+        at_edge.update({furniture_key(line) for line in window if line.strip()})
+        anywhere.update({key for key in map(furniture_key, lines) if _long_key(key)})
     threshold = max(3, min_share * len(pages))
-    return {
-        key for key, n in counts.items()
-        if n >= threshold and not _HEADINGISH.match(key) and len(key) < 120
-    }
+    found = {key for key, n in at_edge.items() if n >= threshold}
+    found |= {key for key, n in anywhere.items() if n >= threshold and 2 * at_edge[key] >= n}
+    return {key for key in found if not _HEADINGISH.match(key) and len(key) < 120}
+
+
+def _long_key(key: str) -> bool:
+    """Long enough that a body line with the same key would be a coincidence."""
+    return len(key) >= 12 and " " in key
 
 
 def strip_furniture(lines: list[str], furniture: set[str], edge: int = 4) -> list[str]:
-    """Drop running headers/footers and bare page numbers from the top and bottom of one page."""
+    """Drop running headers/footers and bare page numbers from the top and bottom of one page.
+
+    A long running header ("EN L 180/34 Official Journal of the European Union 29.6.2013") goes
+    wherever it sits: extraction often puts it above a page's footnotes, far from the edge.
+    """
     keep = list(lines)
     n = len(keep)
     for i, line in enumerate(lines):
         near_edge = i < edge or i >= n - edge
-        if not near_edge:
-            continue
         key = furniture_key(line)
+        if not near_edge:
+            if key in furniture and _long_key(key):
+                keep[i] = None  # type: ignore[call-overload]
+            continue
         if key in furniture or _PAGE_NUMBER.match(line.strip()):
             keep[i] = None  # type: ignore[call-overload]
     return [line for line in keep if line is not None]

@@ -51,6 +51,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from retrieval.embedding import ModelError
 
     settings = settings_from(args)
+    if args.quiet:
+        _no_library_progress_bars()
     try:
         report = build_index(settings, full=args.full, progress=not args.quiet)
     except (BuildError, ModelError) as exc:
@@ -58,6 +60,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(report.summary())
     print(f"index: {settings.index_dir} ({report.version})")
     return 0
+
+
+def _no_library_progress_bars() -> None:
+    """--quiet means no bars at all: transformers draws one of its own while loading the model's weights."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    transformers_logging.disable_progress_bar()
 
 
 def load_index(settings: Settings):

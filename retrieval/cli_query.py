@@ -1,7 +1,221 @@
-"""Query subcommands of the CLI (search, ask, eval); filled in with the retrieval issue."""
+"""The query subcommands: search, ask, eval. JSON field names here are a contract other tools read."""
 
-COMMANDS: dict = {}
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
 
 
 def add_commands(sub, common) -> None:
-    return None
+    p = sub.add_parser("search", help="the passages that best match a question")
+    common(p)
+    p.add_argument("question", nargs="?", help="the question (or use --queries)")
+    p.add_argument("--queries", type=Path, help='JSONL file of {"id": ..., "question": ...}')
+    p.add_argument("--k", type=int, default=10, help="how many passages (default 10)")
+    p.add_argument("--doc", action="append", help="only this document (file name in corpus/); repeatable")
+    p.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("ask", help="an answer made of cited sentences from the documents")
+    common(p)
+    p.add_argument("question", nargs="?", help="the question (or use --queries)")
+    p.add_argument("--queries", type=Path, help='JSONL file of {"id": ..., "question": ...}')
+    p.add_argument("--doc", action="append", help="only this document; repeatable")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("eval", help="retrieval and answer metrics on the evaluation set")
+    common(p)
+    p.add_argument("--questions", type=Path, default=None, help="JSONL evaluation set (default eval/questions.jsonl)")
+    p.add_argument("--report", type=Path, default=None, help="also write the Markdown report here (e.g. docs/evaluation.md)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+
+def _user_error(message: str):
+    from retrieval.cli import UserError
+
+    return UserError(message)
+
+
+def _open_retriever(args):
+    from retrieval.cli import settings_from
+    from retrieval.embedding import ModelError
+    from retrieval.index import IndexLoadError
+    from retrieval.search import Retriever
+
+    try:
+        return Retriever.open(settings_from(args))
+    except (IndexLoadError, ModelError) as exc:
+        raise _user_error(str(exc)) from exc
+
+
+def _read_queries(path: Path) -> list[dict]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise _user_error(f"cannot read {path}: {exc.strerror or exc}") from exc
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise _user_error(f"{path}:{number}: not JSON: {exc}") from exc
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+            raise _user_error(f'{path}:{number}: expected {{"id": ..., "question": "..."}}')
+        out.append(row)
+    return out
+
+
+def _questions(args) -> list[dict]:
+    if args.queries and args.question:
+        raise _user_error("give a question or --queries FILE, not both")
+    if args.queries:
+        return _read_queries(args.queries)
+    if args.question is None:
+        raise _user_error("give a question, or --queries FILE.jsonl")
+    return [{"id": None, "question": args.question}]
+
+
+def _check_docs(retriever, docs):
+    unknown = [d for d in docs or [] if d not in retriever.index.rows_by_doc]
+    if unknown:
+        known = ", ".join(sorted(retriever.index.rows_by_doc))
+        raise _user_error(f"unknown document {unknown[0]!r}; the index holds: {known}")
+
+
+def passage_json(hit) -> dict:
+    c = hit.chunk
+    return {
+        "text": c.text,
+        "doc": c.doc_id,
+        "title": hit.title,
+        "section": c.section,
+        "page": c.page_start,
+        "score": round(hit.score, 6),
+        "page_end": c.page_end,
+        "chunk_id": c.chunk_id,
+        "rank": hit.rank,
+        "dense_score": None if hit.dense_score is None else round(hit.dense_score, 6),
+        "dense_rank": hit.dense_rank,
+        "lexical_score": None if hit.lexical_score is None else round(hit.lexical_score, 6),
+        "lexical_rank": hit.lexical_rank,
+    }
+
+
+def cmd_search(args) -> int:
+    questions = _questions(args)
+    if args.k < 1:
+        raise _user_error("--k must be at least 1")
+    retriever = _open_retriever(args)
+    _check_docs(retriever, args.doc)
+    for row in questions:
+        hits = retriever.search(row["question"], k=args.k, docs=args.doc, mode=args.mode)
+        if args.json:
+            print(json.dumps({"id": row["id"], "passages": [passage_json(h) for h in hits]}, ensure_ascii=False))
+            continue
+        if not hits:
+            print("no passages match")
+        for h in hits:
+            where = ", ".join(x for x in (h.chunk.section, h.chunk.pages_label) if x)
+            print(f"{h.rank:>2}. {h.title} — {where} (score {h.score:.4f})")
+            print("    " + " ".join(h.chunk.text.split())[:300])
+    return 0
+
+
+def citation_json(citation) -> dict:
+    return {
+        "n": citation.n,
+        "doc": citation.doc,
+        "title": citation.title,
+        "section": citation.section,
+        "page": citation.page_start,
+        "text": citation.text,
+        "page_end": citation.page_end,
+        "chunk_id": citation.chunk_id,
+        "quoted": [citation.text[s:e] for s, e in citation.quoted],
+    }
+
+
+def answer_json(answer, id_=None) -> dict:
+    return {
+        "id": id_,
+        "question": answer.question,
+        "answer": answer.text,
+        "answerable": answer.answerable,
+        "confidence": round(answer.confidence, 4),
+        "citations": [citation_json(c) for c in answer.citations],
+        "related": [citation_json(c) for c in answer.related],
+    }
+
+
+def format_answer(answer) -> str:
+    lines = [answer.text, ""]
+    if answer.answerable:
+        for c in answer.citations:
+            where = ", ".join(x for x in (c.section, c.page) if x)
+            lines.append(f"[{c.n}] {c.title} — {where}")
+    elif answer.related:
+        lines.append("Related reading (closest passages, not an answer):")
+        for c in answer.related:
+            where = ", ".join(x for x in (c.section, c.page) if x)
+            lines.append(f"  - {c.title} — {where}: " + " ".join(c.text.split())[:200])
+    return "\n".join(lines).rstrip()
+
+
+def cmd_ask(args) -> int:
+    from retrieval.answer import Answerer
+
+    questions = _questions(args)
+    retriever = _open_retriever(args)
+    _check_docs(retriever, args.doc)
+    answerer = Answerer(retriever)
+    for row in questions:
+        answer = answerer.ask(row["question"], docs=args.doc)
+        if args.json:
+            print(json.dumps(answer_json(answer, row["id"]), ensure_ascii=False))
+        else:
+            print(format_answer(answer))
+    return 0
+
+
+def summary_figures(retrieval: dict, coverage: dict) -> dict:
+    """The committed figures (docs/evaluation.json) that the regression test compares against."""
+    return {
+        "modes": {m: {k: v for k, v in r.items() if k != "per_question"} for m, r in retrieval["modes"].items()},
+        "not_covered": {k: v for k, v in coverage.items() if k != "confidences"},
+        "unmatched_quotes": retrieval["unmatched_quotes"],
+        "questions": retrieval["questions"],
+    }
+
+
+def cmd_eval(args) -> int:
+    from retrieval.answer import Answerer
+    from retrieval.evaluate import DEFAULT_QUESTIONS, evaluate_coverage, evaluate_retrieval, format_report, load_questions
+
+    path = args.questions or DEFAULT_QUESTIONS
+    try:
+        questions = load_questions(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise _user_error(f"cannot read evaluation set {path}: {exc}") from exc
+    retriever = _open_retriever(args)
+    print(f"evaluating {len(questions)} questions ...", file=sys.stderr)
+    retrieval = evaluate_retrieval(retriever, questions)
+    coverage = evaluate_coverage(Answerer(retriever), questions)
+    if args.json:
+        print(json.dumps(summary_figures(retrieval, coverage), indent=2))
+    else:
+        report = format_report(retrieval, coverage)
+        print(report)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(format_report(retrieval, coverage), encoding="utf-8")
+        figures = args.report.with_suffix(".json")
+        figures.write_text(json.dumps(summary_figures(retrieval, coverage), indent=2) + "\n", encoding="utf-8")
+        print(f"report written to {args.report} and {figures}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}

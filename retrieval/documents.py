@@ -271,6 +271,7 @@ def pdf_blocks(pages: list[str]) -> list[Block]:
             pieces.clear()
 
     i = 0
+    in_article = False  # inside a legal act's Article, "2. Where ..." opens a numbered paragraph, never a heading
     while i < len(lines):
         page, line = lines[i]
         nxt = lines[i + 1][1] if i + 1 < len(lines) else None
@@ -281,9 +282,15 @@ def pdf_blocks(pages: list[str]) -> list[Block]:
             if not rest and nxt is not None and _is_title_line(nxt):
                 rest = nxt
                 i += 1
-            text = f"{name} {fix_small_caps(rest)}".strip() if rest and len(rest) <= 100 else name
+                # a title wrapped onto a second line: "... an application for" / "international protection"
+                after = lines[i + 1] if i + 1 < len(lines) else None
+                if after and after[0] == page and _is_title_continuation(rest, after[1]):
+                    rest = f"{rest} {after[1]}"
+                    i += 1
+            text = f"{name} {fix_small_caps(rest)}".strip() if rest and len(rest) <= 200 else name
             heading = Block("heading", ((page, text),), heading_level(name))
-        else:
+            in_article = name.startswith("Article")
+        elif not (in_article and re.match(r"^\d{1,3}\.\s", line)):
             numbered, used = _numbered_heading_at(lines, i)
             if numbered:
                 heading = Block("heading", ((page, numbered.text),), numbered.level)
@@ -346,6 +353,13 @@ def _is_title_line(line: str) -> bool:
     )
 
 
+def _is_title_continuation(title: str, line: str) -> bool:
+    """The second line of a wrapped legal title: goes on in lower case, or in capitals after a title in capitals."""
+    if not _is_title_line(line) or len(title) + len(line) > 200:
+        return False
+    return line[:1].islower() or (title.isupper() and line.isupper())
+
+
 _ITEM_START = re.compile(r"^(\u2022|-|\u2013|\u2014|\(\w{1,4}\)|\d{1,3}\.\s|[A-Z]{1,3}\d+(\.\d+)*\.\s)")
 
 
@@ -393,7 +407,7 @@ def _is_plain_heading(text: str) -> bool:
         and not cleaning.ends_with_stopword(text)
         and len(re.findall(r"[A-Za-z]", text)) >= 3
         and not re.match(r"^[-*+\u2022]\s", text)
-        and not re.search(r"[,\u2022]", text)
+        and not re.search(r"[,\u2022\d]", text)
     )
 
 

@@ -52,6 +52,7 @@ class Embedder:
         self.batch_size = batch_size
         #: how many texts this embedder has sent to the model (tests and the build summary read it)
         self.texts_embedded = 0
+        self._query_cache: dict[str, np.ndarray] = {}
 
     @cached_property
     def model(self):
@@ -110,4 +111,17 @@ class Embedder:
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
+        cached = self._query_cache.get(text)
+        if cached is not None:
+            return cached
+        vector = self._encode_query(text)
+        if len(self._query_cache) >= 256:
+            self._query_cache.pop(next(iter(self._query_cache)))
+        self._query_cache[text] = vector
+        return vector
+
+    def clear_query_cache(self) -> None:
+        self._query_cache.clear()
+
+    def _encode_query(self, text: str) -> np.ndarray:
         return self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0].astype(np.float32)

@@ -62,6 +62,16 @@ class LexicalIndex:
 
         return bm25s.tokenize(query, stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False)[0]
 
+    def document_frequency(self, term: str) -> int:
+        """How many chunks hold the (stemmed) term."""
+        if self.n_docs == 0:
+            return 0
+        column = self._retriever.vocab_dict.get(term)
+        if column is None:
+            return 0
+        indptr = self._retriever.scores["indptr"]
+        return int(indptr[column + 1] - indptr[column])
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk for the query (zeros where no term matches)."""
         if self.n_docs == 0:

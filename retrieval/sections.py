@@ -83,6 +83,12 @@ def heading_level(text: str, markdown_level: int | None = None) -> int:
     return 1
 
 
+def heading_number(text: str) -> tuple[int, ...] | None:
+    """The numbering of a numbered heading as integers: "4.2 Pre-departure role" -> (4, 2)."""
+    m = _NUMBERED.match(text.strip())
+    return tuple(int(part) for part in m.group(1).split(".")) if m else None
+
+
 class SectionTracker:
     """Keeps the current section path while headings arrive in document order."""
 
@@ -90,7 +96,8 @@ class SectionTracker:
         self._stack: list[Heading] = []
 
     def push(self, heading: Heading) -> tuple[str, ...]:
-        while self._stack and self._stack[-1].level >= heading.level:
+        number = heading_number(heading.text)
+        while self._stack and (self._stack[-1].level >= heading.level or not _may_contain(self._stack[-1], number)):
             self._stack.pop()
         self._stack.append(heading)
         return self.path
@@ -98,6 +105,14 @@ class SectionTracker:
     @property
     def path(self) -> tuple[str, ...]:
         return tuple(h.text for h in self._stack)
+
+
+def _may_contain(parent: Heading, number: tuple[int, ...] | None) -> bool:
+    """A numbered heading nests only under a numbered one whose number is a prefix of its own ("4." > "4.2")."""
+    parent_number = heading_number(parent.text)
+    if number is None or parent_number is None:
+        return True
+    return len(parent_number) < len(number) and number[: len(parent_number)] == parent_number
 
 
 def clean_heading_text(text: str) -> str:

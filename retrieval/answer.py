@@ -1,0 +1,243 @@
+"""Extractive answers: sentences taken verbatim from the retrieved passages, each with its citation.
+
+Nothing is reworded: an answer sentence is a span of its passage's text, so it is always a
+substring of the passage it cites. When the best evidence is too weak, the answer says the
+documents do not cover the question and lists the closest passages as related reading.
+
+Follow-up rule: a question that is short and leans on the previous turn — it opens with a
+connective ("and", "but", "also", "what about", "how about") or refers back ("that", "this",
+"they", "those", "there", "it") and has at most 12 words — is searched together with the previous
+turn's question: "and for people who return?" after "What support do integration policies
+offer?" searches "What support do integration policies offer? and for people who return?".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retrieval.chunking import split_sentences
+from retrieval.search import Hit, Retriever
+
+NOT_COVERED = "The documents do not cover this question."
+
+#: Confidence is the cosine similarity between the question and the best sentence of the top
+#: passages, halved when a key term of the question (a name, a number, a rare word) appears in none
+#: of them: "the salary for a Blue Card in Germany" is not answered by passages about UK salaries,
+#: however similar they read. Below this threshold the question counts as not covered. Calibrated
+#: on eval/questions.jsonl (docs/evaluation.md) to balance accuracy on answerable and unanswerable
+#: questions.
+COVERAGE_THRESHOLD = 0.47
+MISSING_KEY_TERM_PENALTY = 0.5
+#: a term in more than this share of all chunks is too common to be a key term
+KEY_TERM_MAX_SHARE = 0.05
+#: sentences scoring within this margin of the best one may join the answer
+SENTENCE_MARGIN = 0.08
+MAX_SENTENCES = 4
+PASSAGES = 5
+MIN_WORDS = 5
+
+_CONNECTIVE = re.compile(r"^(and|but|also|so|then|what about|how about|what of|same for|and what about|and for|or)\b", re.IGNORECASE)
+_BACK_REFERENCE = re.compile(r"\b(that|this|these|those|they|them|their|it|its|there|he|she|his|her|such)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc: str
+    title: str
+    section: str
+    page: str  # "p. 12", "pp. 12–13", or "" where the source has no pages
+    page_start: int | None
+    page_end: int | None
+    text: str  # the passage (the chunk's text)
+    chunk_id: str
+    start: int  # offsets of the passage in the document's text
+    end: int
+    #: (start, end) spans inside `text` of the sentences the answer quotes
+    quoted: tuple[tuple[int, int], ...] = ()
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    n: int  # the citation it comes from
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    query: str  # what was searched: the question, or it joined to the previous turn
+    answerable: bool
+    confidence: float
+    sentences: tuple[AnswerSentence, ...] = ()
+    citations: tuple[Citation, ...] = ()
+    related: tuple[Citation, ...] = ()
+    hits: tuple[Hit, ...] = field(default=(), repr=False)
+
+    @property
+    def text(self) -> str:
+        if not self.answerable:
+            return NOT_COVERED
+        return " ".join(f"{s.text} [{s.n}]" for s in self.sentences)
+
+
+def is_followup(question: str) -> bool:
+    words = question.split()
+    if not words or len(words) > 12:
+        return False
+    return bool(_CONNECTIVE.match(question.strip()) or _BACK_REFERENCE.search(question))
+
+
+def resolve_followup(question: str, history: Sequence[str] = ()) -> str:
+    """The search query for a question in a conversation (see the module docstring for the rule)."""
+    question = " ".join(question.split())
+    if history and is_followup(question):
+        return f"{history[-1]} {question}"
+    return question
+
+
+_LIST_ITEM = re.compile(r"^(\d{1,2}[.)]|\(?[a-z]\)|[-\u2022\u2013\u2014])\s")
+_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][\w'\u2019-]*|\d[\d.,/]*\w*")
+
+
+def key_words(question: str) -> list[str]:
+    """Names, numbers and acronyms of a question: capitalised words not opening a sentence, digits."""
+    words = []
+    for m in _WORD.finditer(question):
+        word = m.group(0)
+        opens_sentence = not question[: m.start()].strip() or re.search(r"[.?!:;]\s*$", question[: m.start()])
+        if word[0].isdigit() or (word.isupper() and len(word) > 1) or (word[0].isupper() and not opens_sentence):
+            words.append(word)
+    return words
+
+
+def citation_for(hit: Hit, n: int, quoted: Sequence[tuple[int, int]] = ()) -> Citation:
+    c = hit.chunk
+    return Citation(
+        n=n, doc=c.doc_id, title=hit.title, section=c.section, page=c.pages_label, page_start=c.page_start,
+        page_end=c.page_end, text=c.text, chunk_id=c.chunk_id, start=c.start, end=c.end,
+        quoted=tuple(sorted(quoted)), score=hit.score,
+    )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    hit_index: int
+    start: int
+    end: int
+    text: str
+
+
+class Answerer:
+    def __init__(self, retriever: Retriever, threshold: float = COVERAGE_THRESHOLD, max_sentences: int = MAX_SENTENCES, passages: int = PASSAGES) -> None:
+        self.retriever = retriever
+        self.threshold = threshold
+        self.max_sentences = max_sentences
+        self.passages = passages
+        lexical = retriever.index.lexical
+        titles = " ".join(f"{e.get('title', '')} {e.get('short_title', '')}" for e in retriever.index.document_entries())
+        self._title_terms = set(lexical.query_terms(titles)) if titles.strip() else set()
+
+    def key_terms(self, question: str) -> set[str]:
+        """Stemmed key terms of the question that are rare in the corpus and don't name a document."""
+        lexical = self.retriever.index.lexical
+        limit = KEY_TERM_MAX_SHARE * max(1, lexical.n_docs)
+        terms = set()
+        for word in key_words(question):
+            for term in lexical.query_terms(word):
+                if term not in self._title_terms and lexical.document_frequency(term) < limit:
+                    terms.add(term)
+        return terms
+
+    def missing_key_terms(self, question: str, hits: Sequence[Hit]) -> set[str]:
+        keys = self.key_terms(question)
+        if not keys:
+            return set()
+        lexical = self.retriever.index.lexical
+        seen = set(lexical.query_terms(" ".join(f"{h.chunk.section} {h.chunk.text}" for h in hits)))
+        return keys - seen
+
+    def candidates(self, hits: Sequence[Hit]) -> list[_Candidate]:
+        seen: set[str] = set()
+        out = []
+        for i, hit in enumerate(hits):
+            text = hit.chunk.text
+            for s, e in split_sentences(text):
+                sentence = text[s:e]
+                key = " ".join(sentence.lower().split())
+                if key in seen or len(sentence.split()) < MIN_WORDS:
+                    continue
+                seen.add(key)
+                out.append(_Candidate(i, s, e, sentence))
+        return out
+
+    def _list_items(self, candidates: list[_Candidate], chosen: list[int], top: Sequence[Hit], limit: int = 8) -> list[int]:
+        """The items of a list that a chosen sentence introduces ("... the following three dimensions:")."""
+        extra: list[int] = []
+        for i in list(chosen):
+            lead = candidates[i]
+            if not lead.text.rstrip().endswith(":"):
+                continue
+            for j, cand in enumerate(candidates):
+                if cand.hit_index == lead.hit_index and cand.start > lead.start and j not in chosen and j not in extra:
+                    between = top[lead.hit_index].chunk.text[lead.end : cand.start]
+                    if between.strip() or not _LIST_ITEM.match(cand.text) or len(extra) >= limit:
+                        break
+                    extra.append(j)
+                    lead = cand
+        return extra
+
+    def ask(self, question: str, history: Sequence[str] = (), docs: Sequence[str] | None = None) -> Answer:
+        query = resolve_followup(question, history)
+        if not re.search(r"\w", query):
+            return Answer(question, query, False, 0.0)
+        hits = self.retriever.search(query, k=max(self.passages, 10), docs=docs)
+        top = hits[: self.passages]
+        candidates = self.candidates(top)
+        if not candidates:
+            return Answer(question, query, False, 0.0, related=tuple(citation_for(h, i + 1) for i, h in enumerate(top[:3])), hits=tuple(hits))
+        embedder = self.retriever.embedder
+        q = embedder.embed_query(query)
+        vectors = embedder.embed([c.text for c in candidates])
+        scores = vectors @ q
+        best = int(np.argmax(scores))
+        confidence = float(scores[best])
+        if self.missing_key_terms(question, top):
+            confidence *= MISSING_KEY_TERM_PENALTY
+        if confidence < self.threshold:
+            related = tuple(citation_for(h, i + 1) for i, h in enumerate(top[:3]))
+            return Answer(question, query, False, confidence, related=related, hits=tuple(hits))
+
+        chosen: list[int] = [best]
+        for i in np.argsort(-scores):
+            i = int(i)
+            if len(chosen) >= self.max_sentences or scores[i] < scores[best] - SENTENCE_MARGIN:
+                break
+            if i in chosen:
+                continue
+            if max(float(vectors[i] @ vectors[j]) for j in chosen) > 0.85:
+                continue  # says again what a chosen sentence says
+            chosen.append(i)
+
+        chosen += self._list_items(candidates, chosen, top)
+
+        # passages in the order of their best chosen sentence; sentences in text order inside each
+        passage_order: list[int] = []
+        for i in chosen:
+            if candidates[i].hit_index not in passage_order:
+                passage_order.append(candidates[i].hit_index)
+        numbers = {hit_index: n for n, hit_index in enumerate(passage_order, start=1)}
+        sentences = []
+        for hit_index in passage_order:
+            for i in sorted((i for i in chosen if candidates[i].hit_index == hit_index), key=lambda i: candidates[i].start):
+                sentences.append(AnswerSentence(candidates[i].text, numbers[hit_index]))
+        citations = tuple(
+            citation_for(top[h], numbers[h], [(candidates[i].start, candidates[i].end) for i in chosen if candidates[i].hit_index == h])
+            for h in passage_order
+        )
+        return Answer(question, query, True, confidence, tuple(sentences), citations, hits=tuple(hits))

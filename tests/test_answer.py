@@ -1,0 +1,131 @@
+"""Extractive answers: verbatim sentences with exact citations, 'not covered', follow-ups."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retrieval.answer import NOT_COVERED, Answerer, is_followup, key_words, resolve_followup
+from retrieval.evaluate import load_questions
+
+
+@pytest.fixture(scope="module")
+def answerer(corpus_index, embedder):
+    from retrieval.config import Settings
+    from retrieval.search import Retriever
+
+    return Answerer(Retriever.open(Settings(index_dir=corpus_index), embedder=embedder))
+
+
+def assert_citations_exact(answer, index):
+    """Every answer sentence is a substring of the passage it cites, and each citation is its chunk."""
+    numbers = {c.n for c in answer.citations}
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    chunks = {c.chunk_id: c for c in index.chunks}
+    for sentence in answer.sentences:
+        assert sentence.n in numbers
+        citation = answer.citations[sentence.n - 1]
+        assert sentence.text in citation.text
+        assert sentence.text in [citation.text[s:e] for s, e in citation.quoted]
+    for citation in answer.citations:
+        chunk = chunks[citation.chunk_id]
+        doc = index.documents[citation.doc]
+        assert citation.text == chunk.text == doc.text[citation.start : citation.end]
+        assert (citation.section, citation.page_start, citation.page_end) == (chunk.section, chunk.page_start, chunk.page_end)
+        assert citation.page == chunk.pages_label
+
+
+def test_every_eval_question_cites_exactly(answerer):
+    index = answerer.retriever.index
+    answered = 0
+    for q in load_questions():
+        answer = answerer.ask(q.question)
+        assert_citations_exact(answer, index)
+        if answer.answerable:
+            answered += 1
+            assert 1 <= len({s.n for s in answer.sentences}) <= 4
+            assert answer.text.count("[") == len(answer.sentences)
+        else:
+            assert answer.text == NOT_COVERED and not answer.citations
+    assert answered > 50
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from("migrants integration refugee employment Member State residence permit family language "
+                                "return reintegration diaspora salary sponsor Article transfer education housing "
+                                "what how when why does the of for".split()), min_size=1, max_size=10))
+def test_citation_property_on_generated_questions(answerer, words):
+    answer = answerer.ask(" ".join(words) + "?")
+    assert_citations_exact(answer, answerer.retriever.index)
+
+
+def test_list_answer_includes_the_items(answerer):
+    answer = answerer.ask("What are the three dimensions of integration policies?")
+    assert answer.answerable
+    assert "Structural integration" in answer.text and "Political integration" in answer.text
+    assert answer.citations[0].doc == "budapest-process-integration-reintegration-2016.md"
+
+
+def test_not_covered_says_so_and_offers_related_reading(answerer):
+    answer = answerer.ask("How do you cook a traditional Hungarian goulash?")
+    assert not answer.answerable
+    assert answer.text == NOT_COVERED
+    assert answer.citations == () and 1 <= len(answer.related) <= 3
+
+
+def test_near_topic_question_with_missing_key_term_is_not_covered(answerer):
+    answer = answerer.ask("What pass mark is required in Australia's points test for skilled migrants?")
+    assert not answer.answerable
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!?", "<script>alert(1)</script>"])
+def test_degenerate_questions_do_not_crash(answerer, question):
+    answer = answerer.ask(question)
+    assert isinstance(answer.text, str) and answer.text
+
+
+def test_followup_rule():
+    assert is_followup("and for people who return?")
+    assert is_followup("What did the Croatian expert say about that?")
+    assert not is_followup("What are the objectives of diaspora policy according to the INTERACT experts?")
+    assert resolve_followup("and for people who return?", ["What support do integration policies offer?"]) == (
+        "What support do integration policies offer? and for people who return?"
+    )
+    assert resolve_followup("and for people who return?", []) == "and for people who return?"
+    assert resolve_followup("How are refugees defined?", ["Earlier question"]) == "How are refugees defined?"
+
+
+def test_followup_is_resolved_against_previous_turn(answerer):
+    first = "What financial support is given to returning migrants for reintegration?"
+    follow = answerer.ask("and what about tailor-made approaches?", history=[first])
+    assert follow.query.startswith(first)
+    assert follow.answerable
+    assert any(c.doc == "budapest-process-integration-reintegration-2016.md" for c in follow.citations)
+
+
+def test_key_words_are_names_and_numbers():
+    assert key_words("How many asylum applications were lodged in Germany in 2022?") == ["Germany", "2022"]
+    assert key_words("What did Aiša Telalović say? And UNHCR?") == ["Aiša", "Telalović", "UNHCR"]
+
+
+def test_cli_ask_queries_jsonl(corpus_index, tmp_path, capsys):
+    from retrieval.cli import main
+
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        "\n".join(json.dumps(r) for r in [
+            {"id": "yes", "question": "What are the three dimensions of integration policies?"},
+            {"id": "no", "question": "Who won the 2018 FIFA World Cup?"},
+        ]) + "\n",
+        encoding="utf-8",
+    )
+    assert main(["ask", "--queries", str(queries), "--json", "--index", str(corpus_index)]) == 0
+    rows = {r["id"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    yes, no = rows["yes"], rows["no"]
+    assert yes["answerable"] is True and 0 < yes["confidence"] <= 1
+    assert yes["citations"] and all({"n", "doc", "title", "section", "page", "text"} <= set(c) for c in yes["citations"])
+    assert "[1]" in yes["answer"]
+    assert no["answerable"] is False and no["citations"] == [] and no["answer"] == NOT_COVERED

@@ -1,0 +1,66 @@
+"""Evaluation metrics on hand-made rankings, and the regression guard on the committed figures."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from retrieval.evaluate import RelevanceJudge, calibrate_threshold, load_questions, score_ranking
+
+REPO = Path(__file__).resolve().parents[1]
+#: how far hybrid Recall@5 may fall below the committed figure before the suite fails
+MARGIN = 0.03
+
+
+def test_score_ranking_exact():
+    gold = [frozenset({"a#3"}), frozenset({"b#1", "b#2"})]
+    m = score_ranking(["x", "a#3", "y", "z", "q", "b#2"], gold)
+    assert m["recall@1"] == 0.0
+    assert m["recall@5"] == 0.5
+    assert m["recall@10"] == 1.0
+    assert m["mrr@10"] == 0.5
+    ideal = 1 + 1 / math.log2(3)
+    assert m["ndcg@10"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(7)) / ideal)
+
+
+def test_relevance_judge_normalises_and_handles_split_quotes():
+    from retrieval.chunking import Chunk
+
+    def chunk(i, text):
+        return Chunk(f"d#{i}", "d", "", 0, len(text), None, None, text, 10)
+
+    judge = RelevanceJudge([chunk(0, "The integra-\ntion of migrants is a two-way"), chunk(1, "process that involves two parties, the host society.")])
+    assert judge.chunks_for("d", "integration of migrants") == {"d#0"}
+    split = "is a two-way process that involves two parties"
+    assert judge.chunks_for("d", split) == {"d#0", "d#1"}
+    assert judge.chunks_for("other", "integration of migrants") == frozenset()
+
+
+def test_calibration_picks_the_balanced_threshold():
+    rows = [("a", True, 0.9), ("b", True, 0.6), ("c", False, 0.5), ("d", False, 0.2)]
+    assert calibrate_threshold(rows) == (0.6, 1.0, 1.0)
+
+
+def test_eval_set_is_well_formed():
+    questions = load_questions()
+    assert len(questions) >= 80
+    assert len({q.id for q in questions}) == len(questions)
+    assert sum(not q.answerable for q in questions) >= 10
+    assert all(q.gold for q in questions if q.answerable)
+
+
+def test_hybrid_recall_does_not_regress(corpus_index, embedder):
+    from retrieval.config import Settings
+    from retrieval.evaluate import evaluate_retrieval
+    from retrieval.search import Retriever
+
+    committed = json.loads((REPO / "docs" / "evaluation.json").read_text())["modes"]["hybrid"]["metrics"]["all"]
+    retriever = Retriever.open(Settings(index_dir=corpus_index), embedder=embedder)
+    result = evaluate_retrieval(retriever, load_questions(), modes=("hybrid",))
+    now = result["modes"]["hybrid"]["metrics"]["all"]
+    assert now["recall@5"] >= committed["recall@5"] - MARGIN, f"hybrid Recall@5 {now['recall@5']:.3f} < committed {committed['recall@5']:.3f} - {MARGIN}"
+    assert now["mrr@10"] >= committed["mrr@10"] - MARGIN
+    assert not result["unmatched_quotes"], result["unmatched_quotes"]

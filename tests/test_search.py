@@ -1,0 +1,123 @@
+"""Hybrid search: the fusion core on plain arrays, then the real index, model and CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from retrieval.search import Retriever, rrf, top_k
+from retrieval.store import FaissStore
+
+DIMENSIONS_Q = "What are the three dimensions of integration policies?"
+BUDAPEST = "budapest-process-integration-reintegration-2016.md"
+INTERACT = "interact-expert-survey-2015.md"
+
+
+def test_rrf_exact_scores_and_inputs_untouched():
+    dense = np.array([3, 1, 2])
+    lexical = np.array([1, 4])
+    fused = rrf([dense, lexical], k=10)
+    assert fused == pytest.approx({3: 1 / 11, 1: 1 / 12 + 1 / 11, 2: 1 / 13, 4: 1 / 12})
+    assert list(dense) == [3, 1, 2] and list(lexical) == [1, 4]
+    weighted = rrf([dense, lexical], weights=[2.0, 1.0], k=10)
+    assert weighted[3] == pytest.approx(2 / 11)
+
+
+def test_top_k_orders_filters_and_drops_zero_scores():
+    scores = np.array([0.0, 5.0, 1.0, 3.0, 0.0], dtype=np.float32)
+    rows, values = top_k(scores, 3)
+    assert list(rows) == [1, 3, 2] and list(values) == [5.0, 3.0, 1.0]
+    rows, _ = top_k(scores, 3, rows=np.array([0, 2, 4]))
+    assert list(rows) == [2]
+
+
+def test_faiss_store_matches_brute_force_and_filters():
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(200, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = FaissStore.from_vectors(vectors, 16)
+    query = vectors[5] + 0.1 * rng.normal(size=16).astype(np.float32)
+    scores, rows = store.search(query, 10)
+    expected = np.argsort(-(vectors @ query))[:10]
+    assert list(rows[0]) == list(expected)
+    allowed = np.arange(100, 200)
+    _, rows = store.search(query, 5, allowed)
+    assert set(rows[0]) <= set(allowed)
+    assert np.allclose(store.vectors(np.array([3])), vectors[3:4], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def retriever(corpus_index, embedder):
+    from retrieval.config import Settings
+
+    return Retriever.open(Settings(index_dir=corpus_index), embedder=embedder)
+
+
+def test_hybrid_finds_the_passage_and_explains_why(retriever):
+    hits = retriever.search(DIMENSIONS_Q, k=5)
+    assert hits[0].doc_id == BUDAPEST
+    assert "Structural integration" in " ".join(h.chunk.text for h in hits[:2])
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    top = hits[0]
+    assert top.dense_rank is not None and top.lexical_rank is not None
+    assert top.dense_score is not None and -1.0 <= top.dense_score <= 1.0
+    assert top.lexical_score is not None and top.lexical_score > 0
+
+
+def test_document_filter(retriever):
+    hits = retriever.search(DIMENSIONS_Q, k=8, docs=[INTERACT])
+    assert hits and all(h.doc_id == INTERACT for h in hits)
+    assert retriever.search(DIMENSIONS_Q, docs=["no-such-document.pdf"]) == []
+
+
+def test_modes_and_empty_query(retriever):
+    dense = retriever.search(DIMENSIONS_Q, k=5, mode="dense")
+    lexical = retriever.search(DIMENSIONS_Q, k=5, mode="lexical")
+    assert all(h.lexical_rank is None for h in dense) and all(h.dense_rank is None for h in lexical)
+    assert retriever.search("   ") == []
+    with pytest.raises(ValueError, match="hybrid"):
+        retriever.search(DIMENSIONS_Q, mode="fuzzy")
+
+
+def test_cli_search_queries_jsonl(corpus_index, tmp_path, capsys):
+    from retrieval.cli import main
+
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        json.dumps({"id": "a", "question": DIMENSIONS_Q}) + "\n" + json.dumps({"id": 7, "question": "refugee seamen serving as crew members on board a ship"}) + "\n",
+        encoding="utf-8",
+    )
+    assert main(["search", "--queries", str(queries), "--k", "4", "--json", "--index", str(corpus_index)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["id"] for row in lines] == ["a", 7]
+    for row in lines:
+        passages = row["passages"]
+        assert len(passages) == 4
+        assert all({"text", "doc", "title", "section", "page", "score"} <= set(p) for p in passages)
+        assert all(a["score"] >= b["score"] for a, b in zip(passages, passages[1:]))
+    assert lines[0]["passages"][0]["doc"] == BUDAPEST
+    assert lines[1]["passages"][0]["doc"] == "unhcr-1951-convention-1967-protocol-status-of-refugees.pdf"
+    assert isinstance(lines[1]["passages"][0]["page"], int)
+
+
+def test_cli_search_doc_filter_and_unknown_doc(corpus_index, capsys):
+    from retrieval.cli import main
+
+    assert main(["search", DIMENSIONS_Q, "--doc", INTERACT, "--json", "--index", str(corpus_index)]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert {p["doc"] for p in row["passages"]} == {INTERACT}
+    assert main(["search", DIMENSIONS_Q, "--doc", "nope.pdf", "--index", str(corpus_index)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown document" in err[0]
+
+
+def test_index_from_another_model_is_refused_by_search(corpus_index, capsys, monkeypatch):
+    from retrieval.cli import main
+
+    monkeypatch.setenv("RAG_MODEL", "/some/other/model")
+    assert main(["search", DIMENSIONS_Q, "--index", str(corpus_index)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rebuild" in err[0] and "all-MiniLM-L6-v2" in err[0]

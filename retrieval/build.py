@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,9 +20,10 @@ import numpy as np
 from retrieval import index as index_files
 from retrieval.chunking import Chunk, chunk_document
 from retrieval.config import Settings
-from retrieval.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue, load_document
+from retrieval.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue
 from retrieval.embedding import Embedder, model_id
 from retrieval.lexical import LexicalIndex
+from retrieval.workers import parse_isolated
 
 
 class BuildError(Exception):
@@ -86,10 +88,37 @@ def _check_file(path: Path, corpus_dir: Path, max_bytes: int) -> str | None:
     return None
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm
+#: progress callback: (stage, done, total) with stage "parsing" or "embedding"
+ProgressCallback = Callable[[str, int, int], None]
 
-    return tqdm(total=total, desc=desc, unit="doc" if desc.startswith("pars") else "chunk", file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=True)
+
+class _Progress:
+    """A tqdm bar on stderr for the terminal, and the same counts to a callback (the app's progress bar)."""
+
+    def __init__(self, total: int, stage: str, enabled: bool, callback: ProgressCallback | None) -> None:
+        from tqdm import tqdm
+
+        self.stage, self.total, self.done, self.callback = stage, total, 0, callback
+        unit = "doc" if stage == "parsing" else "chunk"
+        self.bar = tqdm(total=total, desc=stage, unit=unit, file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=True)
+        if callback:
+            callback(stage, 0, total)
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        self.bar.update(n)
+        if self.callback:
+            self.callback(self.stage, self.done, self.total)
+
+    def set_postfix_str(self, text: str) -> None:
+        self.bar.set_postfix_str(text)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress(total: int, stage: str, enabled: bool, callback: ProgressCallback | None = None) -> _Progress:
+    return _Progress(total, stage, enabled, callback)
 
 
 def build_index(
@@ -97,13 +126,19 @@ def build_index(
     full: bool = False,
     embedder: Embedder | None = None,
     progress: bool = True,
+    on_progress: ProgressCallback | None = None,
 ) -> BuildReport:
+    """Build or update the index of `settings.corpus_dir` in `settings.index_dir`.
+
+    `progress` shows bars on stderr; `on_progress(stage, done, total)` receives the same counts.
+    Raises BuildError when the build cannot start; the live index is never left half-written.
+    """
     corpus_dir, index_dir = Path(settings.corpus_dir), Path(settings.index_dir)
     if not corpus_dir.is_dir():
         raise BuildError(f"corpus folder not found: {corpus_dir}")
     try:
         with index_files.build_lock(index_dir):
-            return _build(settings, corpus_dir, index_dir, full, embedder, progress)
+            return _build(settings, corpus_dir, index_dir, full, embedder, progress, on_progress)
     except index_files.BuildLocked as exc:
         raise BuildError(str(exc)) from exc
 
@@ -127,7 +162,9 @@ def _previous_index(index_dir: Path, settings: Settings, full: bool, report: Bui
     return previous
 
 
-def _build(settings: Settings, corpus_dir: Path, index_dir: Path, full: bool, embedder: Embedder | None, progress: bool) -> BuildReport:
+def _build(
+    settings: Settings, corpus_dir: Path, index_dir: Path, full: bool, embedder: Embedder | None, progress: bool, on_progress: ProgressCallback | None
+) -> BuildReport:
     started = time.perf_counter()
     report = BuildReport(full=full)
     embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size)
@@ -135,53 +172,78 @@ def _build(settings: Settings, corpus_dir: Path, index_dir: Path, full: bool, em
     previous_entries = {e["doc"]: e for e in previous.manifest["documents"]} if previous else {}
     catalogue = load_catalogue(corpus_dir)
 
+    parsed: dict[str, Document] = {}
+    reused: dict[str, tuple[Document, list[Chunk]]] = {}
+    failures: dict[str, str] = {}
+    duplicates: dict[str, str] = {}
+    seen_hashes: dict[str, str] = {}
+    to_parse: list[Path] = []
+    files = corpus_files(corpus_dir)
+    bar = _progress(len(files), "parsing", progress, on_progress)
+    for path in files:
+        name = path.name
+        reason = _check_file(path, corpus_dir, int(settings.max_file_mb * 1e6))
+        if reason:
+            failures[name] = reason
+            bar.update(1)
+            continue
+        sha = _sha256(path)
+        if sha in seen_hashes:
+            duplicates[name] = seen_hashes[sha]
+            bar.update(1)
+            continue
+        seen_hashes[sha] = name
+        old = previous_entries.get(name)
+        if previous and old and old.get("sha256") == sha and name in previous.documents and _catalogue_same(old, catalogue.get(name, {})):
+            reused[name] = (previous.documents[name], [c for c in previous.chunks if c.doc_id == name])
+            bar.update(1)
+        else:
+            to_parse.append(path)
+    for path, result in parse_isolated(
+        to_parse, catalogue, workers=settings.workers, timeout_s=settings.parse_timeout_s, memory_mb=settings.parse_memory_mb,
+        on_done=lambda p: (bar.set_postfix_str(p.name[:40]), bar.update(1)),
+    ):
+        if isinstance(result, DocumentError):
+            failures[path.name] = str(result)
+        else:
+            parsed[path.name] = result
+    bar.close()
+
     documents: list[Document] = []
     doc_chunks: dict[str, list[Chunk]] = {}
     failed_entries: list[dict] = []
-    seen_hashes: dict[str, str] = {}
-    files = corpus_files(corpus_dir)
-    bar = _progress(len(files), "parsing", progress)
     for path in files:
-        bar.set_postfix_str(path.name[:40])
         name = path.name
-        try:
-            reason = _check_file(path, corpus_dir, int(settings.max_file_mb * 1e6))
-            if reason:
-                raise DocumentError(reason)
-            data = path.read_bytes()
-            sha = hashlib.sha256(data).hexdigest()
-            if sha in seen_hashes:
-                report.duplicates.append((name, seen_hashes[sha]))
-                failed_entries.append({"doc": name, "status": "duplicate", "reason": f"same content as {seen_hashes[sha]}"})
-                continue
-            seen_hashes[sha] = name
-            old = previous_entries.get(name)
-            if previous and old and old.get("sha256") == sha and name in previous.documents and _catalogue_same(old, catalogue.get(name, {})):
-                doc = previous.documents[name]
-                chunks = [c for c in previous.chunks if c.doc_id == name]
-                report.unchanged.append(name)
-            else:
-                doc = load_document(path, catalogue, data=data)
-                chunks = chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.overlap_tokens)
-                (report.changed if old else report.added).append(name)
-            documents.append(doc)
-            doc_chunks[name] = chunks
-            report.warnings.extend((name, w) for w in doc.warnings)
-        except DocumentError as exc:
-            report.failed.append((name, str(exc)))
-            failed_entries.append({"doc": name, "status": "failed", "reason": str(exc)})
-        except Exception as exc:  # a parser bug on one file must not stop the others
-            reason = f"unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+        if name in duplicates:
+            report.duplicates.append((name, duplicates[name]))
+            failed_entries.append({"doc": name, "status": "duplicate", "reason": f"same content as {duplicates[name]}"})
+            continue
+        if name in reused:
+            doc, chunks = reused[name]
+            report.unchanged.append(name)
+        elif name in parsed:
+            doc = parsed[name]
+            chunks = chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.overlap_tokens)
+            (report.changed if name in previous_entries else report.added).append(name)
+        else:
+            reason = failures[name]
+            if previous and name in previous.documents:
+                # a corrupt new version never costs the good old one: it stays searchable
+                reason += "; the previously indexed version stays in the index"
+                doc, chunks = previous.documents[name], [c for c in previous.chunks if c.doc_id == name]
+                documents.append(doc)
+                doc_chunks[name] = chunks
             report.failed.append((name, reason))
             failed_entries.append({"doc": name, "status": "failed", "reason": reason})
-        finally:
-            bar.update(1)
-    bar.close()
+            continue
+        documents.append(doc)
+        doc_chunks[name] = chunks
+        report.warnings.extend((name, w) for w in doc.warnings)
     names = {p.name for p in files}
     report.removed = sorted(n for n in previous_entries if n not in names)
 
     chunks = [c for doc in documents for c in doc_chunks[doc.doc_id]]
-    vectors = _embed(chunks, previous, embedder, progress, report)
+    vectors = _embed(chunks, previous, embedder, progress, report, on_progress)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
     lexical = LexicalIndex.build([lexical_text(short_titles[c.doc_id], c) for c in chunks])
     dimension = vectors.shape[1] if len(vectors) else (previous.manifest["dimension"] if previous else embedder.dimension)
@@ -207,6 +269,14 @@ def lexical_text(short_title: str, chunk: Chunk) -> str:
     return f"{short_title}\n{chunk.embed_text}"
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _catalogue_same(old_entry: dict, catalogue_entry: dict) -> bool:
     return all(str(catalogue_entry.get(key, "")) == str(old_entry.get(f"catalogue_{key}", "")) for key in ("title", "short_title", "author", "year", "source"))
 
@@ -230,7 +300,7 @@ def _doc_entry(doc: Document, n_chunks: int, catalogue_entry: dict) -> dict:
     return entry
 
 
-def _embed(chunks: list[Chunk], previous, embedder: Embedder, progress: bool, report: BuildReport) -> np.ndarray:
+def _embed(chunks: list[Chunk], previous, embedder: Embedder, progress: bool, report: BuildReport, on_progress: ProgressCallback | None) -> np.ndarray:
     """Vectors for every chunk: reused by content hash where possible, the rest from the model."""
     cache: dict[str, int] = {}
     old_vectors = None
@@ -240,7 +310,7 @@ def _embed(chunks: list[Chunk], previous, embedder: Embedder, progress: bool, re
     todo = [i for i, c in enumerate(chunks) if c.content_hash not in cache]
     dimension = old_vectors.shape[1] if old_vectors is not None else None
     if todo:
-        bar = _progress(len(todo), "embedding", progress)
+        bar = _progress(len(todo), "embedding", progress, on_progress)
         fresh = embedder.embed([chunks[i].embed_text for i in todo], progress=bar.update)
         bar.close()
         dimension = fresh.shape[1]

@@ -23,6 +23,11 @@ class Settings:
     #: files larger than this are refused by the build
     max_file_mb: float = 50.0
     batch_size: int = 32
+    #: documents parsed at once, each in its own process
+    workers: int = 2
+    #: a document whose parsing takes longer, or needs more memory, is cut off and reported as failed
+    parse_timeout_s: float = 120.0
+    parse_memory_mb: int = 2048
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -25,6 +25,8 @@ from retrieval.sections import (
     numbered_heading,
 )
 
+#: bump when loading or cleaning changes what text comes out: indexes made by another version are rebuilt
+PARSER_VERSION = 1
 SUPPORTED_SUFFIXES = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 CATALOGUE_FILE = "catalogue.toml"
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.chunking import CHUNKER_VERSION, Chunk
-from retrieval.documents import Document, Section
+from retrieval.documents import PARSER_VERSION, Document, Section
 from retrieval.lexical import LexicalIndex
 from retrieval.store import FaissStore, VectorStore
 
@@ -70,7 +70,7 @@ def identity(model: str, dimension: int | None, chunk_tokens: int, overlap_token
         "format_version": FORMAT_VERSION,
         "model": model,
         "dimension": dimension,
-        "chunker": {"version": CHUNKER_VERSION, "chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens},
+        "chunker": {"version": CHUNKER_VERSION, "parser": PARSER_VERSION, "chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens},
     }
 
 

@@ -47,7 +47,7 @@ def test_every_eval_question_cites_exactly(answerer):
         if answer.answerable:
             answered += 1
             assert 1 <= len({s.n for s in answer.sentences}) <= 4
-            assert answer.text.count("[") == len(answer.sentences)
+            assert all(f"{s.text} [{s.n}]" in answer.text for s in answer.sentences)
         else:
             assert answer.text == NOT_COVERED and not answer.citations
     assert answered > 50

@@ -1,0 +1,127 @@
+"""Shared fixtures: the real packaged model (loaded once), the shared documents, PDFs made on the fly,
+and the real project corpus built once into a temporary index.
+
+No test touches the repository's own index/: RAG_INDEX_DIR points at a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+# Before anything imports transformers or sentence-transformers: no network, ever.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_isolated(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    # settings read RAG_-prefixed variables: a command run without --index writes here, not to index/
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path_factory.mktemp("default-index")))
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real packaged all-MiniLM-L6-v2, loaded once for the whole session."""
+    from retrieval.embedding import Embedder
+
+    return Embedder()
+
+
+# --------------------------------------------------------------------------- shared documents
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_pdfs(shared_dir) -> list[Path]:
+    folder = shared_dir / "pdfs"
+    if not folder.is_dir():
+        pytest.skip("../shared/pdfs not present")
+    return sorted(folder.glob("*.pdf"))
+
+
+@pytest.fixture(scope="session")
+def seed_docs(shared_dir) -> list[Path]:
+    folder = shared_dir / "corpus"
+    if not folder.is_dir():
+        pytest.skip("../shared/corpus not present")
+    return sorted(p for p in folder.glob("*.md") if p.name != "SOURCES.md")
+
+
+# --------------------------------------------------------------------------- the real corpus, built once
+
+
+@pytest.fixture(scope="session")
+def corpus_index(embedder, tmp_path_factory) -> Path:
+    """The project corpus (corpus/) built once into a temporary index folder; yields that folder."""
+    from retrieval.build import build_index
+    from retrieval.config import Settings
+
+    index_dir = tmp_path_factory.mktemp("corpus-index")
+    report = build_index(Settings(corpus_dir=REPO / "corpus", index_dir=index_dir), embedder=embedder, progress=False)
+    assert not report.failed, report.summary()
+    yield index_dir
+
+
+# --------------------------------------------------------------------------- PDFs made in the test
+
+RUNNING_HEADER = "Journal of Migration Policy"
+
+
+def make_pdf(
+    path: Path,
+    pages: Sequence[Sequence[str]],
+    header: str | None = RUNNING_HEADER,
+    footer: bool = True,
+    title: str | None = None,
+) -> Path:
+    """Write a PDF with one text line per entry (line ends exactly where given), a running header on
+    every page and a "Page N of M" footer. Core fonts only: Latin-1 text."""
+    from fpdf import FPDF
+
+    class _PDF(FPDF):
+        def header(self) -> None:
+            if header:
+                self.set_font("Helvetica", size=9)
+                self.cell(0, 8, header, new_x="LMARGIN", new_y="NEXT")
+                self.set_font("Helvetica", size=11)
+
+        def footer(self) -> None:
+            if footer:
+                self.set_y(-15)
+                self.set_font("Helvetica", size=9)
+                self.cell(0, 8, f"Page {self.page_no()} of {{nb}}")
+
+    pdf = _PDF()
+    if title:
+        pdf.set_title(title)
+    pdf.set_font("Helvetica", size=11)
+    for lines in pages:
+        pdf.add_page()
+        for line in lines:
+            pdf.cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+    path = Path(path)
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pdf_factory():
+    """`make_pdf(path, pages, header=..., footer=..., title=...)` for tests in other files."""
+    return make_pdf

@@ -1,0 +1,141 @@
+"""`python -m retrieval build` and `info`, through `main(argv)` in-process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+
+import pytest
+
+from retrieval import index as index_files
+from retrieval.cli import main
+
+NOTES = (
+    "Integration course attendance in the district\n\n"
+    "The district office keeps a register of integration course attendance. "
+    "Attendance rose after the evening classes were introduced.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A tiny corpus built once through the CLI; returns (corpus, index, stdout, stderr, exit code)."""
+    root = tmp_path_factory.mktemp("cli")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.txt").write_text(NOTES, encoding="utf-8")
+    (corpus / "broken.pdf").write_bytes(b"this is not a pdf at all")
+    (corpus / "catalogue.toml").write_text('["notes.txt"]\ntitle = "District notes"\nyear = "2024"\n', encoding="utf-8")
+    index = root / "index"
+    # capsys is per test: capture this module-wide build by hand
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["build", "--corpus", str(corpus), "--index", str(index), "--quiet"])
+    return corpus, index, out.getvalue(), err.getvalue(), code
+
+
+def test_build_prints_the_summary(built):
+    _, index, out, _, code = built
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "documents: 1 added, 0 changed, 0 removed, 0 unchanged, 1 failed"
+    assert re.fullmatch(r"chunks: 1 \(1 embedded, 0 reused\)", lines[1])
+    assert re.fullmatch(r"seconds: \d+\.\d", lines[2])
+    assert any(line.startswith("failed: broken.pdf: not a PDF") for line in lines)
+    version = (index / index_files.CURRENT).read_text(encoding="utf-8").strip()
+    assert lines[-1] == f"index: {index} ({version})"
+
+
+def test_build_quiet_shows_no_progress_bars(built):
+    _, _, _, err, _ = built
+    assert err == ""
+
+
+def test_second_build_reuses_everything(built, capsys):
+    corpus, index, _, _, _ = built
+    assert main(["build", "--corpus", str(corpus), "--index", str(index), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "documents: 0 added, 0 changed, 0 removed, 1 unchanged, 1 failed"
+    assert out.splitlines()[1] == "chunks: 1 (0 embedded, 1 reused)"
+
+
+def test_info_json(built, capsys):
+    _, index, _, _, _ = built
+    assert main(["info", "--index", str(index), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    info = json.loads(captured.out)
+    assert info["model"] == "all-MiniLM-L6-v2"
+    assert info["dimension"] == 384
+    assert info["chunker"] == {"version": 1, "parser": 1, "chunk_tokens": 200, "overlap_tokens": 40}
+    assert info["chunks"] == 1
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", info["built_at"])
+    assert [(d["doc"], d["title"], d["pages"], d["chunks"]) for d in info["documents"]] == [("notes.txt", "District notes", 0, 1)]
+    assert not any(k.startswith("catalogue_") for d in info["documents"] for k in d)
+    assert [(e["doc"], e["status"]) for e in info["not_indexed"]] == [("broken.pdf", "failed")]
+
+
+def test_info_text(built, capsys):
+    _, index, _, _, _ = built
+    assert main(["info", "--index", str(index)]) == 0
+    out = capsys.readouterr().out
+    assert "model all-MiniLM-L6-v2 (384 dimensions)" in out
+    assert "1 documents, 1 chunks" in out
+    assert "notes.txt: District notes (2024; text; 1 chunks)" in out
+    assert "broken.pdf: not indexed: not a PDF" in out
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_build_with_missing_corpus_folder(tmp_path, capsys):
+    code = main(["build", "--corpus", str(tmp_path / "no-such-folder"), "--index", str(tmp_path / "index"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "no-such-folder" in one_error_line(captured.err)
+    assert captured.out == ""
+
+
+def test_info_on_an_empty_folder(tmp_path, capsys):
+    code = main(["info", "--index", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "python -m retrieval build" in one_error_line(captured.err)
+    assert captured.out == ""
+
+
+def test_info_uses_the_index_setting_from_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "from-env"))
+    assert main(["info"]) == 2
+    assert str(tmp_path / "from-env") in one_error_line(capsys.readouterr().err)
+
+
+def test_info_on_a_corrupt_index(built, tmp_path, capsys):
+    _, index, _, _, _ = built
+    damaged = tmp_path / "index"
+    shutil.copytree(index, damaged)
+    version = (damaged / index_files.CURRENT).read_text(encoding="utf-8").strip()
+    (damaged / version / "manifest.json").write_text("{not json at all", encoding="utf-8")
+    code = main(["info", "--index", str(damaged), "--json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    line = one_error_line(captured.err)
+    assert "rebuild" in line and "--full" in line
+    assert captured.out == ""
+
+
+def test_info_on_an_index_with_a_missing_vector_file(built, tmp_path, capsys):
+    _, index, _, _, _ = built
+    damaged = tmp_path / "index"
+    shutil.copytree(index, damaged)
+    version = (damaged / index_files.CURRENT).read_text(encoding="utf-8").strip()
+    (damaged / version / "vectors.faiss").unlink()
+    assert main(["info", "--index", str(damaged)]) == 2
+    assert "rebuild" in one_error_line(capsys.readouterr().err)

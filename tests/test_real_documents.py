@@ -1,0 +1,269 @@
+"""The real documents: the ten PDFs of ../shared/pdfs and the two seed Markdown documents of
+../shared/corpus, parsed with the real loader and chunked with the real tokenizer.
+
+Each document is parsed and chunked once (a session cache); the checks are properties every document
+must have, plus section paths read off the documents' own numbering.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from retrieval.chunking import chunk_document
+from retrieval.documents import load_document
+from retrieval.sections import heading_number
+
+PDFS = [
+    "bmwk-fast-track-procedure-skilled-workers-2024.pdf",
+    "eu-commission-notice-free-movement-guidance-2023.pdf",
+    "eu-regulation-2024-1347-qualification-international-protection.pdf",
+    "eu-regulation-604-2013-dublin-iii.pdf",
+    "iom-eu-ji-case-management-return-reintegration-study-2023.pdf",
+    "iom-eu-ji-horn-of-africa-evaluation-brief-2023.pdf",
+    "iom-eu-ji-horn-of-africa-final-evaluation-2023.pdf",
+    "iom-eu-ji-horn-of-africa-management-response-matrix-2023.pdf",
+    "uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf",
+    "unhcr-1951-convention-1967-protocol-status-of-refugees.pdf",
+]
+SEEDS = ["budapest-process-integration-reintegration-2016.md", "interact-expert-survey-2015.md"]
+ALL = PDFS + SEEDS
+
+MAX_TOKENS = 200
+OVERLAP = 40
+
+
+@pytest.fixture(scope="session")
+def shared_doc(shared_pdfs, seed_docs):
+    """name -> (Document, chunks), each parsed and chunked once per session."""
+    paths = {p.name: p for p in [*shared_pdfs, *seed_docs]}
+    cache: dict[str, tuple] = {}
+
+    def get(name: str, embedder=None):
+        if name not in cache:
+            assert name in paths, f"{name} missing from the shared folders"
+            cache[name] = (load_document(paths[name]), None)
+        doc, chunks = cache[name]
+        if embedder is not None and chunks is None:
+            chunks = chunk_document(doc, embedder.count_tokens, MAX_TOKENS, OVERLAP)
+            cache[name] = (doc, chunks)
+        return doc if embedder is None else (doc, chunks)
+
+    return get
+
+
+def test_shared_folders_hold_the_expected_documents(shared_pdfs, seed_docs):
+    assert sorted(p.name for p in shared_pdfs) == sorted(PDFS)
+    assert sorted(p.name for p in seed_docs) == sorted(SEEDS)
+
+
+# --------------------------------------------------------------------------- per document
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_chunks_fit_the_model_and_the_budget(name, shared_doc, embedder):
+    doc, chunks = shared_doc(name, embedder)
+    assert chunks, "no chunks"
+    assert MAX_TOKENS <= embedder.max_seq_length == 256
+    real = [len(ids) for ids in embedder.tokenizer([c.embed_text for c in chunks])["input_ids"]]
+    over = [(c.chunk_id, n) for c, n in zip(chunks, real) if n > MAX_TOKENS]
+    assert not over, f"chunks over {MAX_TOKENS} word pieces: {over[:5]}"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_chunk_is_a_slice_inside_exactly_one_section(name, shared_doc, embedder):
+    doc, chunks = shared_doc(name, embedder)
+    for chunk in chunks:
+        assert chunk.text.strip(), f"{chunk.chunk_id} is empty"
+        assert chunk.text == doc.text[chunk.start : chunk.end]
+        assert chunk.doc_id == name
+        holders = [s for s in doc.sections if s.start <= chunk.start and chunk.end <= s.end]
+        assert len(holders) == 1, f"{chunk.chunk_id} lies in {len(holders)} sections"
+        assert chunk.section == holders[0].label
+    assert [c.chunk_id for c in chunks] == [f"{name}#{i}" for i in range(len(chunks))]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_sections_are_ordered_and_disjoint(name, shared_doc):
+    doc = shared_doc(name)
+    assert doc.sections
+    for a, b in zip(doc.sections, doc.sections[1:]):
+        assert 0 <= a.start < a.end <= b.start < b.end <= len(doc.text)
+
+
+@pytest.mark.parametrize("name", PDFS)
+def test_pdf_chunks_have_pages_in_order(name, shared_doc, embedder):
+    doc, chunks = shared_doc(name, embedder)
+    assert doc.pages >= 2
+    pages = [p for p, _ in doc.page_starts]
+    assert pages == sorted(set(pages)) and 1 <= pages[0] and pages[-1] <= doc.pages
+    for chunk in chunks:
+        assert chunk.page_start is not None and chunk.page_end is not None
+        assert 1 <= chunk.page_start <= chunk.page_end <= doc.pages
+    starts = [c.page_start for c in chunks]
+    assert starts == sorted(starts), "pages go backwards along the chunk order"
+    # the chunks run through the document: the last one is on one of its last pages
+    assert chunks[-1].page_end >= doc.pages - 3
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_markdown_chunks_have_no_pages(name, shared_doc, embedder):
+    doc, chunks = shared_doc(name, embedder)
+    assert doc.pages == 0
+    assert all(c.page_start is None and c.page_end is None and c.pages_label == "" for c in chunks)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_clean_text(name, shared_doc):
+    text = shared_doc(name).text
+    assert "\u00ad" not in text, "soft hyphen left in the text"
+    assert not re.search("[\ufb00-\ufb06\uf0b7\x00\ufffd]", text), "ligature, private-use bullet or control character left"
+    assert "\n\n\n" not in text
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_numbered_sections_nest_under_their_own_numbers(name, shared_doc):
+    """In a path, a numbered heading sits under a numbered one only if it extends its number ("4." > "4.2")."""
+    for section in shared_doc(name).sections:
+        numbers = [(part, heading_number(part)) for part in section.path]
+        for i, (parent, parent_number) in enumerate(numbers):
+            for child, child_number in numbers[i + 1 :]:
+                if parent_number and child_number:
+                    assert len(child_number) > len(parent_number) and child_number[: len(parent_number)] == parent_number, (
+                        f"{child!r} nested under {parent!r}"
+                    )
+
+
+# --------------------------------------------------------------------------- section paths from the numbering
+
+
+def labels(doc) -> list[str]:
+    return [s.label for s in doc.sections]
+
+
+def paths(doc) -> list[tuple[str, ...]]:
+    return [s.path for s in doc.sections]
+
+
+def test_interact_survey_sections(shared_doc):
+    found = labels(shared_doc("interact-expert-survey-2015.md"))
+    assert "4. The role of the country of origin > 4.2 Pre-departure role" in found
+    assert "5. Dimensions of integration, areas of cooperation > 5.1 Labour market and education" in found
+    assert "6. Levels at which cooperation works best" in found
+    assert found.index("4. The role of the country of origin > 4.1 Institutional role") < found.index(
+        "4. The role of the country of origin > 4.2 Pre-departure role"
+    )
+
+
+def test_budapest_numbered_list_under_its_plain_heading(shared_doc):
+    found = labels(shared_doc("budapest-process-integration-reintegration-2016.md"))
+    assert "Main trends of reintegration policies > 2. Tailor-made approach" in found
+    assert "Integration Policies" in found
+
+
+def test_qualification_regulation_article_30_under_section_iii(shared_doc):
+    doc = shared_doc("eu-regulation-2024-1347-qualification-international-protection.pdf")
+    article_30 = [p for p in paths(doc) if any(part.startswith("Article 30 ") for part in p)]
+    assert len(article_30) == 1
+    path = article_30[0]
+    assert path == (
+        "CHAPTER VII CONTENT OF INTERNATIONAL PROTECTION RIGHTS AND OBLIGATIONS OF BENEFICIARIES OF INTERNATIONAL PROTECTION",
+        "SECTION III Rights related to integration",
+        "Article 30 Access to procedures for recognition of qualifications and validation of skills",
+    )
+    assert ("CHAPTER I GENERAL PROVISIONS", "Article 3 Definitions") in paths(doc)
+
+
+def test_dublin_articles_under_their_chapters(shared_doc):
+    doc = shared_doc("eu-regulation-604-2013-dublin-iii.pdf")
+    found = paths(doc)
+    assert (
+        "CHAPTER II GENERAL PRINCIPLES AND SAFEGUARDS",
+        "Article 3 Access to the procedure for examining an application for international protection",
+    ) in found
+    assert ("CHAPTER II GENERAL PRINCIPLES AND SAFEGUARDS", "Article 4 Right to information") in found
+    assert ("CHAPTER III CRITERIA FOR DETERMINING THE MEMBER STATE RESPONSIBLE", "Article 8 Minors") in found
+    assert (
+        "CHAPTER VI PROCEDURES FOR TAKING CHARGE AND TAKING BACK",
+        "SECTION IV Procedural safeguards",
+        "Article 27 Remedies",
+    ) in found
+    # an article's text starts with its first paragraph, not with the end of its wrapped title
+    article_3 = next(s for s in doc.sections if s.path and s.path[-1].startswith("Article 3 "))
+    assert doc.text[article_3.start : article_3.end].startswith("1. Member States shall examine any application")
+    # every article of the body sits under a chapter, never under a numbered paragraph
+    for path in found:
+        if any(part.startswith("Article ") for part in path):
+            assert path[0].startswith("CHAPTER "), path
+    assert not any(heading_number(part) for path in found for part in path)
+
+
+def test_free_movement_guidance_nested_numbering(shared_doc):
+    found = paths(shared_doc("eu-commission-notice-free-movement-guidance-2023.pdf"))
+    spouses = [p for p in found if p and p[-1] == "2.2.2.1 Spouses"]
+    assert len(spouses) == 1
+    assert spouses[0][-3:-1] == ("2.2 Family members and other beneficiaries", "2.2.2 Core family members")
+    assert spouses[0][0].startswith("2 Beneficiaries")
+
+
+def test_uk_guidance_lettered_sections(shared_doc):
+    found = labels(shared_doc("uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf"))
+    assert "SK4. Skill level requirement for Skilled Workers" in found
+    assert [label for label in found if re.match(r"SK\d+\. ", label)] == [
+        label for label in found if label
+    ], "every section of the guidance is one of its SKn. parts"
+    assert len([label for label in found if label.startswith("SK")]) == 13
+
+
+def test_refugee_convention_articles(shared_doc):
+    found = labels(shared_doc("unhcr-1951-convention-1967-protocol-status-of-refugees.pdf"))
+    assert any(label.startswith("Article 33 prohibition of expulsion or return") for label in found)
+    assert "Article 1 definition of the term \u201crefugee\u201d" in found
+    # numbered paragraphs of an article ("1. A refugee shall have free access ...") are body text
+    assert not any(re.match(r"\d+\. ", label) for label in found)
+
+
+def test_case_management_study_sections(shared_doc):
+    found = labels(shared_doc("iom-eu-ji-case-management-return-reintegration-study-2023.pdf"))
+    assert "2. Implementation of pre-return case management in the JI programme > 2.2. Standard Operating Procedures" in found
+
+
+# --------------------------------------------------------------------------- page furniture
+
+
+def test_dublin_running_header_removed(shared_doc):
+    text = shared_doc("eu-regulation-604-2013-dublin-iii.pdf").text
+    # the running header "EN 29.6.2013 Official Journal of the European Union L 180/31" was on all 29 pages
+    assert not re.search(r"L 180/\d+", text)
+    # what is left are the regulation's own references to the Official Journal
+    assert text.count("Official Journal of the European Union") <= 3
+    for m in re.finditer("Official Journal of the European Union", text):
+        assert re.search(r"(in|of) the\s+$", text[m.start() - 12 : m.start()]), text[m.start() - 60 : m.end() + 20]
+
+
+def test_qualification_regulation_footers_removed(shared_doc):
+    text = shared_doc("eu-regulation-2024-1347-qualification-international-protection.pdf").text
+    assert "OJ L, 22.5.2024" not in text
+    # the ELI footer was on all 34 pages; one citation of the regulation itself remains
+    assert text.count("http://data.europa.eu/eli/reg/2024/1347/oj") <= 1
+    assert not re.search(r"\b\d{1,2}/34 ELI", text)
+
+
+def test_uk_guidance_page_footer_removed(shared_doc):
+    text = shared_doc("uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf").text
+    assert not re.search(r"Page \d+ of 73", text)
+    assert "Sponsor a Skilled Worker \u2013 version 07/25" not in text
+
+
+def test_evaluation_running_title_removed(shared_doc):
+    text = shared_doc("iom-eu-ji-horn-of-africa-final-evaluation-2023.pdf").text
+    assert "Final Evaluation for EU-IOM Joint Initiative for Migrant Protection and Reintegration in the Horn of Africa" not in text
+
+
+def test_dublin_hyphenation(shared_doc):
+    text = shared_doc("eu-regulation-604-2013-dublin-iii.pdf").text
+    # "guar\u00ad" / "anteed" over a line end
+    assert "free movement of persons is guaranteed" in text
+    assert "third-country national" in text
+    assert "thirdcountry" not in text

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from retrieval.chunking import split_sentences
 from retrieval.search import Hit, Retriever
 
 NOT_COVERED = "The documents do not cover this question."
@@ -30,7 +29,7 @@ NOT_COVERED = "The documents do not cover this question."
 #: however similar they read. Below this threshold the question counts as not covered. Calibrated
 #: on eval/questions.jsonl (docs/evaluation.md) to balance accuracy on answerable and unanswerable
 #: questions.
-COVERAGE_THRESHOLD = 0.47
+COVERAGE_THRESHOLD = 0.41
 MISSING_KEY_TERM_PENALTY = 0.5
 #: a term in more than this share of all chunks is too common to be a key term
 KEY_TERM_MAX_SHARE = 0.05
@@ -38,7 +37,6 @@ KEY_TERM_MAX_SHARE = 0.05
 SENTENCE_MARGIN = 0.08
 MAX_SENTENCES = 4
 PASSAGES = 5
-MIN_WORDS = 5
 
 _CONNECTIVE = re.compile(r"^(and|but|also|so|then|what about|how about|what of|same for|and what about|and for|or)\b", re.IGNORECASE)
 _BACK_REFERENCE = re.compile(r"\b(that|this|these|those|they|them|their|it|its|there|he|she|his|her|such)\b", re.IGNORECASE)
@@ -162,19 +160,24 @@ class Answerer:
         seen = set(lexical.query_terms(" ".join(f"{h.chunk.section} {h.chunk.text}" for h in hits)))
         return keys - seen
 
-    def candidates(self, hits: Sequence[Hit]) -> list[_Candidate]:
+    def candidates(self, hits: Sequence[Hit]) -> tuple[list[_Candidate], np.ndarray]:
+        """The quotable sentences of the passages, each once, with their stored vectors."""
+        index = self.retriever.index
         seen: set[str] = set()
-        out = []
+        out: list[_Candidate] = []
+        rows: list[int] = []
         for i, hit in enumerate(hits):
-            text = hit.chunk.text
-            for s, e in split_sentences(text):
-                sentence = text[s:e]
+            for j in index.sentences_of(index.row_of[hit.chunk.chunk_id]):
+                _, start, end = (int(x) for x in index.sentence_spans[j])
+                sentence = hit.chunk.text[start:end]
                 key = " ".join(sentence.lower().split())
-                if key in seen or len(sentence.split()) < MIN_WORDS:
-                    continue
+                if key in seen:
+                    continue  # the same sentence in the overlap of two passages
                 seen.add(key)
-                out.append(_Candidate(i, s, e, sentence))
-        return out
+                out.append(_Candidate(i, start, end, sentence))
+                rows.append(j)
+        vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
+        return out, vectors
 
     def _list_items(self, candidates: list[_Candidate], chosen: list[int], top: Sequence[Hit], limit: int = 8) -> list[int]:
         """The items of a list that a chosen sentence introduces ("... the following three dimensions:")."""
@@ -198,13 +201,10 @@ class Answerer:
             return Answer(question, query, False, 0.0)
         hits = self.retriever.search(query, k=max(self.passages, 10), docs=docs)
         top = hits[: self.passages]
-        candidates = self.candidates(top)
+        candidates, vectors = self.candidates(top)
         if not candidates:
             return Answer(question, query, False, 0.0, related=tuple(citation_for(h, i + 1) for i, h in enumerate(top[:3])), hits=tuple(hits))
-        embedder = self.retriever.embedder
-        q = embedder.embed_query(query)
-        vectors = embedder.embed([c.text for c in candidates])
-        scores = vectors @ q
+        scores = vectors @ self.retriever.embedder.embed_query(query)
         best = int(np.argmax(scores))
         confidence = float(scores[best])
         if self.missing_key_terms(question, top):

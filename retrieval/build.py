@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import index as index_files
-from retrieval.chunking import Chunk, chunk_document
+from retrieval.chunking import Chunk, answer_sentences, chunk_document
 from retrieval.config import Settings
 from retrieval.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue
 from retrieval.embedding import Embedder, model_id
@@ -41,6 +41,8 @@ class BuildReport:
     warnings: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
     embedded: int = 0
+    sentences_embedded: int = 0
+    sentences: int = 0
     seconds: float = 0.0
     version: str = ""
     full: bool = False
@@ -51,6 +53,7 @@ class BuildReport:
             f"{len(self.unchanged)} unchanged, {len(self.failed)} failed"
             + (f", {len(self.duplicates)} duplicate" if self.duplicates else ""),
             f"chunks: {self.chunks} ({self.embedded} embedded, {self.chunks - self.embedded if self.embedded <= self.chunks else 0} reused)",
+            f"sentences: {self.sentences} ({self.sentences_embedded} embedded)",
             f"seconds: {self.seconds:.1f}",
         ]
         for name, reason in self.failed:
@@ -243,22 +246,24 @@ def _build(
     report.removed = sorted(n for n in previous_entries if n not in names)
 
     chunks = [c for doc in documents for c in doc_chunks[doc.doc_id]]
-    vectors = _embed(chunks, previous, embedder, progress, report, on_progress)
+    vectors, sentence_spans, sentence_vectors = _embed(chunks, previous, embedder, progress, report, on_progress)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
     lexical = LexicalIndex.build([lexical_text(short_titles[c.doc_id], c) for c in chunks])
-    dimension = vectors.shape[1] if len(vectors) else (previous.manifest["dimension"] if previous else embedder.dimension)
+    dimension = vectors.shape[1]
     manifest = index_files.identity(embedder.model_name, int(dimension), settings.chunk_tokens, settings.overlap_tokens)
     manifest.update(
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         chunks=len(chunks),
         documents=[_doc_entry(doc, len(doc_chunks[doc.doc_id]), catalogue.get(doc.doc_id, {})) for doc in documents],
         not_indexed=failed_entries,
-        build={"embedded": report.embedded, "full": full},
+        sentences=len(sentence_spans),
+        build={"embedded": report.embedded, "sentences_embedded": report.sentences_embedded, "full": full},
     )
     report.chunks = len(chunks)
+    report.sentences = len(sentence_spans)
     report.seconds = time.perf_counter() - started
     manifest["build"]["seconds"] = round(report.seconds, 2)
-    report.version = index_files.write_version(index_dir, manifest, documents, chunks, vectors, lexical)
+    report.version = index_files.write_version(index_dir, manifest, documents, chunks, vectors, lexical, sentence_spans, sentence_vectors)
     return report
 
 
@@ -300,28 +305,61 @@ def _doc_entry(doc: Document, n_chunks: int, catalogue_entry: dict) -> dict:
     return entry
 
 
-def _embed(chunks: list[Chunk], previous, embedder: Embedder, progress: bool, report: BuildReport, on_progress: ProgressCallback | None) -> np.ndarray:
-    """Vectors for every chunk: reused by content hash where possible, the rest from the model."""
-    cache: dict[str, int] = {}
-    old_vectors = None
+def _embed_cached(
+    keys: list[str], texts: list[str], cache: dict[str, int], old_vectors: np.ndarray | None, embedder: Embedder,
+    bar: _Progress, kind: str,
+) -> tuple[np.ndarray, int]:
+    """Vectors for texts: reused from the previous index by content key where possible, each new
+    distinct text embedded once. Returns the vectors and how many texts were sent to the model."""
+    todo: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key not in cache and key not in todo:
+            todo[key] = i
+    fresh = embedder.embed([texts[i] for i in todo.values()], progress=bar.update, kind=kind) if todo else None
+    dimension = fresh.shape[1] if fresh is not None else (old_vectors.shape[1] if old_vectors is not None and old_vectors.ndim == 2 else embedder.dimension)
+    fresh_row = {key: n for n, key in enumerate(todo)}
+    vectors = np.empty((len(keys), dimension), dtype=np.float32)
+    for i, key in enumerate(keys):
+        if key in fresh_row:
+            vectors[i] = fresh[fresh_row[key]]
+        else:
+            vectors[i] = old_vectors[cache[key]]
+    return vectors, len(todo)
+
+
+def sentence_table(chunks: list[Chunk]) -> tuple[np.ndarray, list[str]]:
+    """(rows of [chunk row, start, end], texts) for the quotable sentences of every chunk, in chunk order."""
+    spans: list[tuple[int, int, int]] = []
+    texts: list[str] = []
+    for row, chunk in enumerate(chunks):
+        for start, end in answer_sentences(chunk.text):
+            spans.append((row, start, end))
+            texts.append(chunk.text[start:end])
+    return np.asarray(spans, dtype=np.int32).reshape(-1, 3), texts
+
+
+def _embed(
+    chunks: list[Chunk], previous, embedder: Embedder, progress: bool, report: BuildReport, on_progress: ProgressCallback | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chunk vectors, the sentence table and sentence vectors; unchanged text reuses its vector."""
+    spans, sentence_texts = sentence_table(chunks)
+    sentence_keys = [text_key(t) for t in sentence_texts]
+    chunk_cache: dict[str, int] = {}
+    sentence_cache: dict[str, int] = {}
+    old_chunk_vectors = old_sentence_vectors = None
     if previous is not None and previous.chunks:
-        cache = {c.content_hash: row for row, c in enumerate(previous.chunks)}
-        old_vectors = previous.store.vectors()
-    todo = [i for i, c in enumerate(chunks) if c.content_hash not in cache]
-    dimension = old_vectors.shape[1] if old_vectors is not None else None
-    if todo:
-        bar = _progress(len(todo), "embedding", progress, on_progress)
-        fresh = embedder.embed([chunks[i].embed_text for i in todo], progress=bar.update)
-        bar.close()
-        dimension = fresh.shape[1]
-    if dimension is None:
-        return np.zeros((0, 0), dtype=np.float32)
-    vectors = np.empty((len(chunks), dimension), dtype=np.float32)
-    for i, chunk in enumerate(chunks):
-        row = cache.get(chunk.content_hash)
-        if row is not None:
-            vectors[i] = old_vectors[row]
-    if todo:
-        vectors[todo] = fresh
-    report.embedded = len(todo)
-    return vectors
+        chunk_cache = {c.content_hash: row for row, c in enumerate(previous.chunks)}
+        old_chunk_vectors = previous.store.vectors()
+        old_sentence_vectors = previous.sentence_vectors
+        sentence_cache = {text_key(previous.sentence_text(i)): i for i in range(len(previous.sentence_spans))}
+    new_chunks = len({c.content_hash for c in chunks if c.content_hash not in chunk_cache})
+    new_sentences = len({k for k in sentence_keys if k not in sentence_cache})
+    bar = _progress(new_chunks + new_sentences, "embedding", progress, on_progress)
+    vectors, report.embedded = _embed_cached([c.content_hash for c in chunks], [c.embed_text for c in chunks], chunk_cache, old_chunk_vectors, embedder, bar, "chunk")
+    sentence_vectors, report.sentences_embedded = _embed_cached(sentence_keys, sentence_texts, sentence_cache, old_sentence_vectors, embedder, bar, "sentence")
+    bar.close()
+    return vectors, spans, sentence_vectors
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

@@ -114,6 +114,15 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     return [(s, e) for s, e in (_strip_span(text, s, e) for s, e in spans) if e > s]
 
 
+#: sentences shorter than this never stand alone in an answer (headings, list labels, fragments)
+MIN_ANSWER_WORDS = 5
+
+
+def answer_sentences(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences of a passage that may be quoted as an answer."""
+    return [(s, e) for s, e in split_sentences(text) if len(text[s:e].split()) >= MIN_ANSWER_WORDS]
+
+
 def _strip_span(text: str, s: int, e: int) -> tuple[int, int]:
     while s < e and text[s].isspace():
         s += 1

@@ -52,6 +52,8 @@ class Embedder:
         self.batch_size = batch_size
         #: how many texts this embedder has sent to the model (tests and the build summary read it)
         self.texts_embedded = 0
+        #: the same, by the kind of text ("chunk", "sentence", ...)
+        self.embedded_by_kind: dict[str, int] = {}
         self._query_cache: dict[str, np.ndarray] = {}
 
     @cached_property
@@ -88,7 +90,7 @@ class Embedder:
         encoded = self.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
-    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None, kind: str = "text") -> np.ndarray:
         """Normalised float32 vectors, one row per text; batches are formed from texts of similar length."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -106,6 +108,7 @@ class Embedder:
             )
             out[idx] = vectors.astype(np.float32, copy=False)
             self.texts_embedded += len(idx)
+            self.embedded_by_kind[kind] = self.embedded_by_kind.get(kind, 0) + len(idx)
             if progress:
                 progress(len(idx))
         return out

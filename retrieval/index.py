@@ -34,10 +34,12 @@ from retrieval.documents import PARSER_VERSION, Document, Section
 from retrieval.lexical import LexicalIndex
 from retrieval.store import FaissStore, VectorStore
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 LOCK = ".lock"
 STAGING_PREFIX = ".building-"
+SENTENCE_SPANS = "sentences.npy"
+SENTENCE_VECTORS = "sentence_vectors.npy"
 
 
 class IndexLoadError(Exception):
@@ -83,13 +85,29 @@ class Index:
     chunks: list[Chunk]
     store: VectorStore
     lexical: LexicalIndex
+    #: the quotable sentences of every chunk: rows of [chunk row, start, end] in chunk order
+    sentence_spans: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int32))
+    #: one normalised vector per sentence (memory-mapped when loaded from disk)
+    sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     rows_by_doc: dict[str, np.ndarray] = field(default_factory=dict)
+    row_of: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         by_doc: dict[str, list[int]] = {}
         for row, chunk in enumerate(self.chunks):
             by_doc.setdefault(chunk.doc_id, []).append(row)
         self.rows_by_doc = {doc: np.asarray(rows, dtype=np.int64) for doc, rows in by_doc.items()}
+        self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
+        column = self.sentence_spans[:, 0] if len(self.sentence_spans) else np.zeros(0, dtype=np.int32)
+        self._sentence_bounds = np.searchsorted(column, np.arange(len(self.chunks) + 1))
+
+    def sentences_of(self, row: int) -> range:
+        """Indexes into sentence_spans / sentence_vectors of one chunk's quotable sentences."""
+        return range(int(self._sentence_bounds[row]), int(self._sentence_bounds[row + 1]))
+
+    def sentence_text(self, i: int) -> str:
+        row, start, end = (int(x) for x in self.sentence_spans[i])
+        return self.chunks[row].text[start:end]
 
     @property
     def model(self) -> str:
@@ -171,6 +189,8 @@ def write_version(
     chunks: list[Chunk],
     vectors: np.ndarray,
     lexical: LexicalIndex,
+    sentence_spans: np.ndarray | None = None,
+    sentence_vectors: np.ndarray | None = None,
 ) -> str:
     """Write a complete index version beside the live one, then make it live. Returns its name."""
     index_dir = Path(index_dir)
@@ -181,6 +201,10 @@ def write_version(
         store = FaissStore.from_vectors(vectors, manifest["dimension"])
         store.save(staging)
         lexical.save(staging)
+        spans = np.zeros((0, 3), dtype=np.int32) if sentence_spans is None else sentence_spans.astype(np.int32)
+        svecs = np.zeros((0, manifest["dimension"]), dtype=np.float32) if sentence_vectors is None else sentence_vectors.astype(np.float32)
+        np.save(staging / SENTENCE_SPANS, spans, allow_pickle=False)
+        np.save(staging / SENTENCE_VECTORS, svecs, allow_pickle=False)
         _write_jsonl(staging / "chunks.jsonl", (chunk_to_json(c) for c in chunks))
         _write_jsonl(staging / "documents.jsonl", (document_to_json(d) for d in documents))
         with (staging / "manifest.json").open("w", encoding="utf-8") as fh:
@@ -286,8 +310,13 @@ def open_index(index_dir: Path, expected: dict | None = None) -> Index:
         documents = {d.doc_id: d for d in (document_from_json(row) for row in _read_jsonl(folder / "documents.jsonl"))}
         store = FaissStore.load(folder)
         lexical = LexicalIndex.load(folder, len(chunks))
+        sentence_spans = np.load(folder / SENTENCE_SPANS, allow_pickle=False)
+        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
     except Exception as exc:  # any unreadable part means the same thing to the user
         raise IndexCorrupt(f"index in {index_dir} is damaged ({type(exc).__name__} reading {version}): rebuild it with `{rebuild_hint(index_dir, full=True)}`") from exc
-    if len(store) != len(chunks) or lexical.n_docs != len(chunks) or manifest.get("chunks") != len(chunks):
-        raise IndexCorrupt(f"index in {index_dir} is inconsistent ({len(chunks)} chunks, {len(store)} vectors): rebuild it with `{rebuild_hint(index_dir, full=True)}`")
-    return Index(folder, version, manifest, documents, chunks, store, lexical)
+    if (
+        len(store) != len(chunks) or lexical.n_docs != len(chunks) or manifest.get("chunks") != len(chunks)
+        or len(sentence_spans) != len(sentence_vectors) or (len(sentence_spans) and sentence_spans[:, 0].max() >= len(chunks))
+    ):
+        raise IndexCorrupt(f"index in {index_dir} is inconsistent ({len(chunks)} chunks, {len(store)} vectors, {len(sentence_vectors)} sentence vectors): rebuild it with `{rebuild_hint(index_dir, full=True)}`")
+    return Index(folder, version, manifest, documents, chunks, store, lexical, sentence_spans, sentence_vectors)

@@ -145,16 +145,24 @@ def test_rebuild_without_changes_embeds_nothing(work, embedder):
 # --------------------------------------------------------------------------- (b) one document changed
 
 
+def chunk_texts(embedder) -> int:
+    """Chunk texts sent to the model so far (the build also embeds each chunk's sentences, counted apart)."""
+    return embedder.embedded_by_kind.get("chunk", 0)
+
+
 def test_rewritten_document_embeds_exactly_its_new_chunks(work, embedder):
     (work.corpus_dir / TXT_NAME).write_text(NEW_NOTES, encoding="utf-8")
-    count = embedder.texts_embedded
+    count = chunk_texts(embedder)
+    sentences_before = embedder.embedded_by_kind.get("sentence", 0)
     report = build_index(work, embedder=embedder, progress=False)
-    delta = embedder.texts_embedded - count
+    delta = chunk_texts(embedder) - count
 
     index = open_index(work.index_dir)
     new_rows = rows_of(index, TXT_NAME)
     assert len(new_rows) >= 3
     assert delta == len(new_rows) == report.embedded
+    new_sentences = {index.sentence_text(i) for row in new_rows for i in index.sentences_of(row)}
+    assert embedder.embedded_by_kind.get("sentence", 0) - sentences_before == len(new_sentences) == report.sentences_embedded > 0
     assert report.changed == [TXT_NAME]
     assert sorted(report.unchanged) == sorted(set(ALL_DOCS) - {TXT_NAME})
     assert all("hive" in index.chunks[row].text or "Beekeeping" in index.chunks[row].text for row in new_rows)
@@ -173,14 +181,14 @@ def test_edited_paragraph_reembeds_only_changed_chunks(work, embedder):
     assert marker in text
     path.write_text(text.replace(marker, "An extra sentence closes the section on labour markets.\n\n" + marker), encoding="utf-8")
 
-    count = embedder.texts_embedded
+    count = chunk_texts(embedder)
     report = build_index(work, embedder=embedder, progress=False)
     after = open_index(work.index_dir)
     old_hashes = {c.content_hash for c in before.chunks}
     new_chunks = [c for c in after.chunks if c.content_hash not in old_hashes]
     assert report.changed == [name]
     assert 1 <= len(new_chunks) < len(rows_of(after, name))
-    assert embedder.texts_embedded - count == len(new_chunks) == report.embedded
+    assert chunk_texts(embedder) - count == len(new_chunks) == report.embedded
     # reused vectors are the old ones, by content
     old = vectors_by_hash(before)
     vectors = after.store.vectors()
@@ -243,7 +251,7 @@ class FailingEmbedder(Embedder):
 
     calls = 0
 
-    def embed(self, texts, progress=None):
+    def embed(self, texts, progress=None, kind="text"):
         self.calls += 1
         raise RuntimeError("embedding failed (injected)")
 
@@ -315,9 +323,9 @@ def test_index_of_another_model_is_refused(tmp_path, embedder):
         open_index(index_dir, expected=identity(str(Path(model_dir).resolve()), None, 150, 40))
 
     # building with the default model never mixes vectors: everything is embedded again
-    count = embedder.texts_embedded
+    count = embedder.embedded_by_kind.get("chunk", 0)
     report = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
-    assert report.embedded == report.chunks == embedder.texts_embedded - count > 0
+    assert report.embedded == report.chunks == embedder.embedded_by_kind["chunk"] - count > 0
     assert any("other settings" in warning for _, warning in report.warnings)
     assert open_index(index_dir, expected=identity("all-MiniLM-L6-v2", 384, 200, 40)).model == "all-MiniLM-L6-v2"
 

@@ -43,7 +43,8 @@ def test_build_prints_the_summary(built):
     lines = out.splitlines()
     assert lines[0] == "documents: 1 added, 0 changed, 0 removed, 0 unchanged, 1 failed"
     assert re.fullmatch(r"chunks: 1 \(1 embedded, 0 reused\)", lines[1])
-    assert re.fullmatch(r"seconds: \d+\.\d", lines[2])
+    assert re.fullmatch(r"sentences: \d+ \(\d+ embedded\)", lines[2])
+    assert re.fullmatch(r"seconds: \d+\.\d", lines[3])
     assert any(line.startswith("failed: broken.pdf: not a PDF") for line in lines)
     version = (index / index_files.CURRENT).read_text(encoding="utf-8").strip()
     assert lines[-1] == f"index: {index} ({version})"

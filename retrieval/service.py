@@ -1,0 +1,393 @@
+"""The process-wide engine behind the app: one model, the live index, and background jobs.
+
+One `Engine` per process (the app keeps it with `st.cache_resource`) is shared by every session:
+
+- The model loads in a background thread from the moment the engine exists, so the page paints
+  first; `ask` waits for it. Queries go through the model one at a time (a lock), because the
+  tokenizer of a model is not safe to call from two threads at once.
+- The live index is read from `index/CURRENT` on every call (one small file) and opened again only
+  when the version changed: when a rebuild completes, the next question is answered from the new
+  index with no restart, and a question already running finishes on the old one.
+- A rebuild or an evaluation runs as a `Job` in a thread with its own second model instance, so
+  sessions keep answering from the current index meanwhile; `build_index` writes the new version
+  beside the live one and switches atomically at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.config import Settings
+from retrieval.embedding import Embedder, ModelError
+from retrieval.index import IndexLoadError, read_current
+
+#: how many index versions stay open: the live one and the one before it (turns asked before a
+#: rebuild still show their surrounding text)
+KEEP_VERSIONS = 2
+
+
+_MODEL_LOCKS: "weakref.WeakKeyDictionary[Embedder, threading.Lock]" = weakref.WeakKeyDictionary()
+_MODEL_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(embedder: Embedder) -> threading.Lock:
+    """The lock that serialises calls into one model (shared by every engine using that embedder)."""
+    with _MODEL_LOCKS_GUARD:
+        return _MODEL_LOCKS.setdefault(embedder, threading.Lock())
+
+
+class Job:
+    """Work in a background thread with progress counts the page can poll."""
+
+    def __init__(self, kind: str, work: Callable[["Job"], object]) -> None:
+        self.kind = kind
+        self.id = uuid.uuid4().hex[:8]
+        self.stage = "starting"
+        self.done = 0
+        self.total = 0
+        self.result: object = None
+        self.error: str | None = None
+        self.started = time.time()
+        self.finished: float | None = None
+        self._work = work
+        self._thread = threading.Thread(target=self._run, name=f"rag-{kind}-{self.id}", daemon=True)
+
+    def start(self) -> "Job":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.result = self._work(self)
+        except Exception as exc:  # reported on the page; the live index is untouched
+            self.error = str(exc) or type(exc).__name__
+        finally:
+            self.finished = time.time()
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        self.stage, self.done, self.total = stage, done, total
+
+    @property
+    def running(self) -> bool:
+        return self.finished is None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.time()) - self.started
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self.running
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    version: str
+    report: str  # Markdown tables from retrieval.evaluate.format_report
+    rows: list[dict]  # one row per search mode: the overall metrics
+
+
+@dataclass(frozen=True)
+class Context:
+    """A window of the document around a passage, with offsets into `text`."""
+
+    text: str
+    passage: tuple[int, int]
+    quoted: tuple[tuple[int, int], ...]
+
+
+class Engine:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, load_model: bool = True) -> None:
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size)
+        self._lock = threading.RLock()  # the open versions, the jobs
+        self._model_lock = model_lock(self.embedder)  # one question through the model at a time
+        self._spare_lock = threading.Lock()  # the background jobs' model
+        self._spare: Embedder | None = None
+        self._open: dict[str, object] = {}  # version -> Retriever, most recent last
+        self._answerers: dict[str, object] = {}
+        self._stemmers = threading.local()
+        self._hashes: dict[tuple[str, int, int], str] = {}
+        self._contexts: dict[tuple[str, str], Context] = {}
+        self.build_job: Job | None = None
+        self.eval_job: Job | None = None
+        self.model_error: str | None = None
+        self._model_ready = threading.Event()
+        if load_model:
+            threading.Thread(target=self._load_model, name="rag-model", daemon=True).start()
+        else:
+            self._model_ready.set()
+
+    # ----------------------------------------------------------------------- the model
+
+    def _load_model(self) -> None:
+        try:
+            with self._model_lock:
+                self.embedder.model  # noqa: B018 - loads it
+                self.embedder.embed_query("warm up the model")
+                self.embedder.embed(["This sentence warms up the model before the first question."])
+        except ModelError as exc:
+            self.model_error = str(exc)
+        except Exception as exc:
+            self.model_error = f"cannot load the model: {type(exc).__name__}: {exc}"
+        finally:
+            self._model_ready.set()
+
+    @property
+    def model_ready(self) -> bool:
+        return self._model_ready.is_set()
+
+    def wait_for_model(self, timeout: float | None = None) -> bool:
+        ready = self._model_ready.wait(timeout)
+        if ready and self.model_error:
+            raise ModelError(self.model_error)
+        return ready
+
+    def _spare_embedder(self) -> Embedder:
+        if self._spare is None:
+            self._spare = Embedder(self.settings.model, batch_size=self.settings.batch_size)
+        return self._spare
+
+    # ----------------------------------------------------------------------- the index
+
+    def live_version(self) -> str | None:
+        return read_current(self.settings.index_dir)
+
+    def retriever(self, version: str | None = None):
+        """The retriever of the live index (or of an open `version`); raises IndexLoadError."""
+        from retrieval.search import Retriever
+
+        with self._lock:
+            if version is not None and version in self._open:
+                return self._open[version]
+            live = self.live_version()
+            if live is not None and live in self._open:
+                return self._open[live]
+            retriever = Retriever.open(self.settings, embedder=self.embedder)
+            opened = retriever.index.version
+            self._open[opened] = retriever
+            while len(self._open) > KEEP_VERSIONS:
+                dropped = next(iter(self._open))
+                self._open.pop(dropped)
+                self._answerers.pop(dropped, None)
+            return retriever
+
+    def answerer(self, retriever=None):
+        from retrieval.answer import Answerer
+
+        retriever = retriever or self.retriever()
+        with self._lock:
+            version = retriever.index.version
+            if version not in self._answerers:
+                self._answerers[version] = Answerer(retriever)
+            return self._answerers[version]
+
+    def index_or_none(self):
+        """The live Index, or None when there is none or it cannot be opened."""
+        try:
+            return self.retriever().index
+        except IndexLoadError:
+            return None
+
+    def resolve_docs(self, docs: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(documents the live index holds, documents it does not) of a filter."""
+        index = self.retriever().index
+        known = [d for d in docs if d in index.rows_by_doc]
+        return known, [d for d in docs if d not in index.rows_by_doc]
+
+    # ----------------------------------------------------------------------- questions
+
+    def ask(self, question: str, history: Sequence[str] = (), docs: Sequence[str] | None = None, timeout: float | None = 120):
+        """(Answer, index version) for a question; waits for the model if it is still loading."""
+        if not self.wait_for_model(timeout):
+            raise ModelError("the model is still loading; try again in a moment")
+        retriever = self.retriever()
+        answerer = self.answerer(retriever)
+        with self._model_lock:
+            answer = answerer.ask(question, history=list(history), docs=list(docs) if docs else None)
+        return answer, retriever.index.version
+
+    def stem(self, word: str) -> str:
+        stemmer = getattr(self._stemmers, "stemmer", None)
+        if stemmer is None:  # PyStemmer objects are not thread-safe: one per thread
+            import Stemmer
+
+            stemmer = self._stemmers.stemmer = Stemmer.Stemmer("english")
+        return stemmer.stemWord(word)
+
+    def question_terms(self, question: str) -> set[str]:
+        """The question's stemmed search terms, as the lexical index reads them."""
+        retriever = self.retriever()
+        with self._model_lock:
+            return set(retriever.index.lexical.query_terms(question))
+
+    def context(self, citation, version: str | None = None) -> Context:
+        """The passage with the passages before and after it, from the document text."""
+        try:
+            index = self.retriever(version).index
+        except IndexLoadError:
+            index = None
+        key = (index.version if index else "", citation.chunk_id)
+        if key not in self._contexts:
+            if len(self._contexts) > 512:
+                self._contexts.clear()
+            self._contexts[key] = self._context(index, citation)
+        return self._contexts[key]
+
+    @staticmethod
+    def _context(index, citation) -> Context:
+        from retrieval.presentation import window
+
+        doc = index.documents.get(citation.doc) if index else None
+        if doc is None or doc.text[citation.start : citation.end] != citation.text:
+            return Context(citation.text, (0, len(citation.text)), tuple(citation.quoted))
+        rows = index.rows_by_doc.get(citation.doc, [])
+        chunks = sorted((index.chunks[int(r)] for r in rows), key=lambda c: (c.start, c.end))
+        spans = [(c.start, c.end) for c in chunks]
+        at = next((i for i, c in enumerate(chunks) if c.chunk_id == citation.chunk_id), None)
+        start, end = window(spans, at) if at is not None else (citation.start, citation.end)
+        start, end = min(start, citation.start), max(end, citation.end)
+        shift = citation.start - start
+        return Context(
+            doc.text[start:end],
+            (shift, shift + len(citation.text)),
+            tuple((s + shift, e + shift) for s, e in citation.quoted),
+        )
+
+    # ----------------------------------------------------------------------- original pages
+
+    def source_path(self, doc: str) -> Path | None:
+        """The corpus file of an indexed document, only if it still has the content that was indexed."""
+        index = self.index_or_none()
+        entry = next((e for e in (index.document_entries() if index else []) if e["doc"] == doc), None)
+        path = Path(self.settings.corpus_dir) / doc
+        if entry is None or not path.is_file() or path.name != doc:
+            return None
+        if entry.get("sha256") and self._sha256(path) != entry["sha256"]:
+            return None
+        return path
+
+    def page_image(self, doc: str, page: int) -> bytes | None:
+        from retrieval.pages import render_page
+
+        path = self.source_path(doc)
+        if path is None or path.suffix.lower() != ".pdf":
+            return None
+        return render_page(path, page)
+
+    def page_text(self, doc: str, page: int, version: str | None = None) -> str | None:
+        from retrieval.pages import page_text
+
+        try:
+            document = self.retriever(version).index.documents.get(doc)
+        except IndexLoadError:
+            return None
+        return page_text(document, page) if document else None
+
+    def _sha256(self, path: Path) -> str:
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        if key not in self._hashes:
+            self._hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return self._hashes[key]
+
+    # ----------------------------------------------------------------------- the Index page
+
+    def document_rows(self) -> list[dict]:
+        """Every document the maintainers should know about: indexed, failed (with the reason), new
+        in the folder and not indexed yet, changed since indexing, or gone from the folder."""
+        from retrieval.build import corpus_files
+
+        index = self.index_or_none()
+        manifest = index.manifest if index else {"documents": [], "not_indexed": []}
+        corpus = Path(self.settings.corpus_dir)
+        files = {p.name: p for p in corpus_files(corpus)} if corpus.is_dir() else {}
+        rows, seen = [], set()
+        for e in manifest.get("documents", []):
+            seen.add(e["doc"])
+            status, reason = "indexed", "; ".join(e.get("warnings") or [])
+            path = files.get(e["doc"])
+            if path is None:
+                status, reason = "removed", "the file is no longer in the corpus folder: rebuild to drop it"
+            elif e.get("sha256") and path.is_file() and self._sha256(path) != e["sha256"]:
+                status, reason = "changed", "the file changed since it was indexed: rebuild to update it"
+            rows.append({"document": e["doc"], "title": e.get("title", ""), "year": str(e.get("year") or ""), "pages": e.get("pages") or None,
+                         "passages": e.get("chunks", 0), "status": status, "reason": reason})
+        for e in manifest.get("not_indexed", []):
+            seen.add(e["doc"])
+            rows.append({"document": e["doc"], "title": "", "year": "", "pages": None, "passages": 0,
+                         "status": e.get("status", "failed"), "reason": e.get("reason", "")})
+        for name in sorted(set(files) - seen):
+            rows.append({"document": name, "title": "", "year": "", "pages": None, "passages": 0,
+                         "status": "new", "reason": "not indexed yet: rebuild to add it"})
+        return rows
+
+    def save_upload(self, name: str, data: bytes, replace: bool = False) -> Path:
+        """Validate an uploaded file and store it in the corpus folder; raises UploadError."""
+        from retrieval.uploads import store_upload, validate_upload
+
+        upload = validate_upload(name, data, int(self.settings.max_file_mb * 1e6))
+        return store_upload(Path(self.settings.corpus_dir), upload, replace=replace)
+
+    # ----------------------------------------------------------------------- background jobs
+
+    def start_build(self, full: bool = False) -> Job:
+        """Start a rebuild in the background (or return the one running)."""
+        with self._lock:
+            if self.build_job is not None and self.build_job.running:
+                return self.build_job
+            self.build_job = Job("build", lambda job: self._build(job, full)).start()
+            return self.build_job
+
+    def _build(self, job: Job, full: bool):
+        from retrieval.build import build_index
+
+        with self._spare_lock:
+            job.progress("loading the model", 0, 0)
+            spare = self._spare_embedder()
+            report = build_index(self.settings, full=full, embedder=spare, progress=False, on_progress=job.progress)
+        job.progress("opening the new index", 1, 1)
+        try:
+            self.retriever()  # open it now, so the next question does not wait for it
+        except IndexLoadError:
+            pass
+        return report
+
+    def start_evaluation(self) -> Job:
+        with self._lock:
+            if self.eval_job is not None and self.eval_job.running:
+                return self.eval_job
+            self.eval_job = Job("evaluation", self._evaluate).start()
+            return self.eval_job
+
+    def _evaluate(self, job: Job) -> EvaluationResult:
+        from retrieval.answer import Answerer
+        from retrieval.evaluate import METRICS, evaluate_coverage, evaluate_retrieval, format_report, load_questions
+        from retrieval.search import Retriever
+
+        questions = load_questions()
+        with self._spare_lock:
+            # its own copy of the index: the lexical stemmer must not be shared with the sessions' thread
+            retriever = Retriever.open(self.settings, embedder=self._spare_embedder())
+            index = retriever.index
+            job.progress("retrieval metrics", 0, 2)
+            retrieval = evaluate_retrieval(retriever, questions)
+            job.progress("answers (covered / not covered)", 1, 2)
+            coverage = evaluate_coverage(Answerer(retriever), questions)
+            job.progress("done", 2, 2)
+        rows = []
+        for mode, result in retrieval["modes"].items():
+            m = result["metrics"]["all"]
+            rows.append({"mode": mode} | {name: round(m[name], 3) for name in METRICS} | {"search p50 ms": round(result["latency_ms"]["p50"], 1)})
+        return EvaluationResult(index.version, format_report(retrieval, coverage), rows)

@@ -6,6 +6,7 @@ Nothing here loads at import time; the model is created on first use.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -55,9 +56,21 @@ class Embedder:
         #: the same, by the kind of text ("chunk", "sentence", ...)
         self.embedded_by_kind: dict[str, int] = {}
         self._query_cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # one embedder serves every session of the app
+        self._load_lock = threading.Lock()
+        self._model = None
+        self._tokenizer = None
 
-    @cached_property
+    @property
     def model(self):
+        """The SentenceTransformer, loaded on first use (once, even when sessions ask at the same time)."""
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = self._load_model()
+        return self._model
+
+    def _load_model(self):
         from sentence_transformers import SentenceTransformer
 
         try:
@@ -65,8 +78,15 @@ class Embedder:
         except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load this model"
             raise ModelError(f"cannot load embedding model {self.model_name!r}: {str(exc).splitlines()[0]}") from exc
 
-    @cached_property
+    @property
     def tokenizer(self):
+        if self._tokenizer is None:
+            with self._load_lock:
+                if self._tokenizer is None:
+                    self._tokenizer = self._load_tokenizer()
+        return self._tokenizer
+
+    def _load_tokenizer(self):
         from transformers import AutoTokenizer
 
         try:
@@ -114,17 +134,22 @@ class Embedder:
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
-        cached = self._query_cache.get(text)
+        """One query's vector; the last 256 are kept, since a question is often searched twice
+        (the hybrid search and the answer's sentence scoring, a rerun of the same page)."""
+        with self._lock:
+            cached = self._query_cache.get(text)
         if cached is not None:
             return cached
         vector = self._encode_query(text)
-        if len(self._query_cache) >= 256:
-            self._query_cache.pop(next(iter(self._query_cache)))
-        self._query_cache[text] = vector
+        with self._lock:
+            if len(self._query_cache) >= 256:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[text] = vector
         return vector
 
     def clear_query_cache(self) -> None:
-        self._query_cache.clear()
+        with self._lock:
+            self._query_cache.clear()
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0].astype(np.float32)

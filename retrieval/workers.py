@@ -68,7 +68,10 @@ def parse_isolated(
                         result = conn.recv()
                     except EOFError:
                         process.join(5)
-                        result = DocumentError(f"parser process died (exit code {process.exitcode}): the file may be malformed or too large")
+                        result = DocumentError(
+                            f"parser process died (exit code {process.exitcode}): the file may be malformed "
+                            f"or need more than the memory limit ({memory_mb} MB)"
+                        )
                 elif now >= deadline:
                     process.kill()
                     result = DocumentError(f"parsing took longer than {timeout_s:.0f} s: cut off")

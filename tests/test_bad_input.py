@@ -1,0 +1,275 @@
+"""Bad input and faults: every case gets a clear reason, nothing else is lost, the index stays usable.
+
+See docs/bad-input.md for the table of what each input gets.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from retrieval.build import BuildError, build_index
+from retrieval.chunking import chunk_document
+from retrieval.config import Settings
+from retrieval.documents import Document, DocumentError, assemble, load_document, markdown_blocks
+from retrieval.index import open_index
+from retrieval.workers import parse_isolated
+
+REPO = Path(__file__).resolve().parents[1]
+NOTES = (
+    "Integration notes\n\nThe municipality offers language courses to newly arrived refugees. "
+    "Courses are free of charge and start within three months of arrival.\n"
+)
+
+
+def _encrypted_pdf(path: Path, pdf_factory) -> Path:
+    import pypdf
+
+    plain = pdf_factory(path.with_suffix(".plain.pdf"), [["A secret page about integration policy and housing."]])
+    writer = pypdf.PdfWriter(clone_from=str(plain))
+    writer.encrypt(user_password="secret", owner_password="owner")
+    with path.open("wb") as fh:
+        writer.write(fh)
+    plain.unlink()
+    return path
+
+
+def test_encrypted_pdf_is_reported(tmp_path, pdf_factory):
+    path = _encrypted_pdf(tmp_path / "locked.pdf", pdf_factory)
+    with pytest.raises(DocumentError, match="encrypted PDF"):
+        load_document(path)
+
+
+def test_text_that_is_not_utf8_is_decoded_with_a_warning(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes("Intégration des réfugiés: cours de français gratuits pour les nouveaux arrivants.".encode("cp1252"))
+    doc = load_document(path)
+    assert "Intégration des réfugiés" in doc.text
+    assert doc.warnings and "not UTF-8" in doc.warnings[0]
+
+
+def test_awkward_file_names_are_indexed(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    names = ["notes with spaces.txt", "intégração é ñ.md", "odd #1 (copy) [v2] 'q'.txt"]
+    for i, name in enumerate(names):
+        (corpus / name).write_text(NOTES.replace("three", f"{i + 2} extra"), encoding="utf-8")
+    report = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
+    assert sorted(report.added) == sorted(names) and not report.failed
+    assert sorted(open_index(tmp_path / "index").documents) == sorted(names)
+
+
+def test_every_bad_document_is_reported_and_the_good_ones_indexed(tmp_path, embedder, pdf_factory):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text(NOTES, encoding="utf-8")
+    _encrypted_pdf(corpus / "locked.pdf", pdf_factory)
+    pdf_factory(corpus / "scan.pdf", [[], []], header=None, footer=False)
+    (corpus / "latin1.txt").write_bytes("Réintégration: un accompagnement personnalisé des migrants de retour.".encode("latin-1"))
+    report = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
+    failed = dict(report.failed)
+    assert sorted(failed) == ["locked.pdf", "scan.pdf"]
+    assert failed["locked.pdf"].startswith("encrypted PDF")
+    assert "OCR" in failed["scan.pdf"]
+    assert sorted(report.added) == ["good.txt", "latin1.txt"]
+    assert ("latin1.txt", "not UTF-8: decoded as Windows-1252, some characters may be wrong") in report.warnings
+
+
+def test_parsing_that_runs_too_long_is_cut_off(tmp_path):
+    big = REPO / "corpus" / "eu-commission-notice-free-movement-guidance-2023.pdf"
+    small = tmp_path / "small.txt"
+    small.write_text(NOTES, encoding="utf-8")
+    results = dict(parse_isolated([big, small], {}, workers=2, timeout_s=0.5))
+    assert isinstance(results[big], DocumentError) and "longer than" in str(results[big])
+    assert isinstance(results[small], Document)
+
+
+def test_parsing_that_needs_too_much_memory_is_cut_off():
+    big = REPO / "corpus" / "eu-commission-notice-free-movement-guidance-2023.pdf"
+    [(path, result)] = list(parse_isolated([big], {}, workers=1, memory_mb=50, timeout_s=120))
+    assert isinstance(result, DocumentError) and "memory limit (50 MB)" in str(result)
+    # the same file parses with the default limit
+    [(path, result)] = list(parse_isolated([big], {}, workers=1))
+    assert isinstance(result, Document)
+
+
+# --------------------------------------------------------------------------- an interrupted build
+
+
+def _build_cmd(corpus: Path, index: Path) -> list[str]:
+    return [sys.executable, "-m", "retrieval", "build", "--corpus", str(corpus), "--index", str(index)]
+
+
+def test_build_killed_midway_leaves_the_previous_index(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text(NOTES, encoding="utf-8")
+    index_dir = tmp_path / "index"
+    build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    before = open_index(index_dir)
+
+    shutil.copy(REPO / "corpus" / "eu-regulation-604-2013-dublin-iii.pdf", corpus)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(_build_cmd(corpus, index_dir), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # wait until it is embedding, i.e. well into the work, then kill it without warning
+        deadline = time.monotonic() + 240
+        seen = ""
+        while "embedding" not in seen and time.monotonic() < deadline:
+            seen += process.stderr.read(1) or ""
+            assert process.poll() is None or "embedding" in seen, f"build ended before it could be killed: {seen[-500:]}"
+        assert "embedding" in seen
+
+        # a second build while the first runs stops at once: one writer at a time
+        second = subprocess.run(_build_cmd(corpus, index_dir), cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        assert second.stderr.strip().count("\n") == 0 and "already running" in second.stderr
+
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    after = open_index(index_dir)
+    assert after.version == before.version
+    assert [c.chunk_id for c in after.chunks] == [c.chunk_id for c in before.chunks]
+    assert sorted(after.documents) == ["good.txt"]
+
+    report = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    assert report.added == ["eu-regulation-604-2013-dublin-iii.pdf"] and report.unchanged == ["good.txt"]
+    assert not [p for p in index_dir.iterdir() if p.name.startswith(".building-")]
+    assert "eu-regulation-604-2013-dublin-iii.pdf" in open_index(index_dir).documents
+
+
+def test_second_build_in_process_is_refused_while_one_runs(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text(NOTES, encoding="utf-8")
+    settings_ = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    started, release = threading.Event(), threading.Event()
+
+    def slow_progress(stage, done, total):
+        started.set()
+        release.wait(60)
+
+    worker = threading.Thread(target=build_index, args=(settings_,), kwargs={"embedder": embedder, "progress": False, "on_progress": slow_progress})
+    worker.start()
+    try:
+        assert started.wait(60)
+        with pytest.raises(BuildError, match="already running"):
+            build_index(settings_, embedder=embedder, progress=False)
+    finally:
+        release.set()
+        worker.join(120)
+    assert open_index(tmp_path / "index").documents
+
+
+# --------------------------------------------------------------------------- questions
+
+
+@pytest.fixture(scope="module")
+def answerer(corpus_index, embedder):
+    from retrieval.answer import Answerer
+    from retrieval.search import Retriever
+
+    return Answerer(Retriever.open(Settings(index_dir=corpus_index), embedder=embedder))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "",
+        "   \n\t ",
+        "?!... ;;; --",
+        "Quels sont les droits des réfugiés au logement ?",
+        "ما هي حقوق اللاجئين في العمل؟",
+        "难民有工作的权利吗？",
+        "<script>alert('x')</script> What rights do refugees have to housing?",
+        "![img](http://example.com/x.png) [click](http://evil.example) What is Article 21 about?",
+        ("What do the documents say about integration? " * 250)[:10_000],
+    ],
+)
+def test_any_question_gets_a_reply(answerer, question):
+    answer = answerer.ask(question)
+    assert answer.text
+    if answer.answerable:
+        for sentence in answer.sentences:
+            assert sentence.text in answer.citations[sentence.n - 1].text
+
+
+def test_twenty_concurrent_askers_all_get_answers(answerer):
+    questions = [
+        "What are the three dimensions of integration policies?",
+        "What does Article 21 of the Refugee Convention say about housing?",
+        "Which Member State is responsible when an applicant has a valid visa?",
+        "What is the role of countries of origin before departure?",
+    ]
+    results: list = [None] * 20
+    errors: list = []
+
+    def ask(i: int) -> None:
+        try:
+            results[i] = answerer.ask(questions[i % len(questions)])
+        except Exception as exc:  # the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not errors
+    assert all(r is not None and r.answerable for r in results)
+    assert len({r.text for r in results[0::4]}) == 1  # the same question gets the same answer under load
+
+
+# --------------------------------------------------------------------------- chunking property
+
+
+def count_words(texts):
+    return [len(t.split()) for t in texts]
+
+
+paragraph = st.lists(st.text(alphabet=st.characters(whitelist_categories=("Lu", "Ll", "Nd"), max_codepoint=0x24F), min_size=1, max_size=12), min_size=1, max_size=60).map(
+    lambda words: " ".join(words) + "."
+)
+heading = st.integers(min_value=1, max_value=9).map(lambda n: f"{n}. Section number {n}")
+blocks = st.lists(st.one_of(paragraph, heading), min_size=1, max_size=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blocks, st.integers(min_value=8, max_value=60), st.integers(min_value=0, max_value=12))
+def test_chunks_cover_every_character_in_order_within_budget_and_section(parts, budget, overlap):
+    text = "\n\n".join(parts)
+    body, page_starts, sections = assemble(markdown_blocks(text))
+    doc = Document(doc_id="gen.md", title="gen", text=body, sections=sections, page_starts=page_starts)
+    max_tokens = budget + 2 + 8  # room for the special tokens and a short section prefix
+    chunks = chunk_document(doc, count_words, max_tokens=max_tokens, overlap_tokens=overlap)
+    covered = [False] * len(body)
+    for chunk in chunks:
+        assert chunk.n_tokens <= max_tokens
+        inside = [s for s in sections if s.start <= chunk.start and chunk.end <= s.end]
+        assert len(inside) == 1 and chunk.section == inside[0].label
+        for i in range(chunk.start, chunk.end):
+            covered[i] = True
+    # in order: chunk starts never go backwards
+    assert all(a.start <= b.start for a, b in zip(chunks, chunks[1:]))
+    # every non-whitespace character of every section body is in some chunk
+    for section in sections:
+        for i in range(section.start, section.end):
+            assert covered[i] or body[i].isspace(), (body[i], i)
+    # outside the section bodies there is only heading text
+    outside = "".join(body[i] if not any(s.start <= i < s.end for s in sections) else "\n" for i in range(len(body)))
+    assert all(re.fullmatch(r"\d\. Section number \d", line.strip()) for line in outside.split("\n") if line.strip())

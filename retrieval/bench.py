@@ -1,0 +1,366 @@
+"""Benchmarks: build throughput against raw encoding, incremental rebuild, search and answer latency
+at scale, memory, start-up. `python -m retrieval.bench [--docs 1000] [--scales 10000 100000]`.
+
+Prints a table and writes docs/benchmarks.md with the machine and the command. Nothing here is a
+test: the numbers are reported, never asserted.
+
+The scale corpus is made from real text: the paragraphs of the project's corpus recombined into new
+documents (every fifth one rendered as a multi-page PDF with fpdf2), so parsing, chunking and BM25
+see realistic text. Embedding 100,000 chunks would take about an hour on two cores, so the search
+indexes at 10,000 and 100,000 chunks take their vectors from real chunk embeddings with a little
+noise; exact FAISS search costs the same whatever the values, and BM25 runs on the real text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+QUESTIONS = [
+    "What are the three dimensions of integration policies?",
+    "Which Member State is responsible for examining an application when the applicant holds a visa?",
+    "What rights do refugees have to public education?",
+    "How should countries of origin prepare migrants before departure?",
+    "What salary must a Skilled Worker be paid?",
+    "Can family members of an EU citizen work in the host Member State?",
+    "What is reintegration assistance for returning migrants?",
+    "When is detention allowed for the purpose of a Dublin transfer?",
+]
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_gb, 1), "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+
+
+def percentiles(values: list[float]) -> dict:
+    ordered = sorted(values)
+
+    def pick(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+    return {"p50": pick(50), "p95": pick(95), "p99": pick(99)}
+
+
+# --------------------------------------------------------------------------- the scale corpus
+
+
+def real_paragraphs() -> list[str]:
+    from retrieval.documents import DocumentError, load_catalogue, load_document
+
+    paragraphs = []
+    corpus = REPO / "corpus"
+    catalogue = load_catalogue(corpus)
+    for path in sorted(corpus.iterdir()):
+        if path.name == "catalogue.toml":
+            continue
+        try:
+            doc = load_document(path, catalogue)
+        except DocumentError:
+            continue
+        paragraphs += [p.strip() for p in doc.text.split("\n\n") if len(p.split()) >= 25]
+    return paragraphs
+
+
+def _latin1(text: str) -> str:
+    replacements = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2022": "-", "\u2026": "..."}
+    for a, b in replacements.items():
+        text = text.replace(a, b)
+    return text.encode("latin-1", errors="replace").decode("latin-1")
+
+
+def write_scale_corpus(folder: Path, n_docs: int, paragraphs: list[str], seed: int = 1, per_doc: int = 4) -> None:
+    """n_docs documents of recombined real paragraphs under numbered headings; every fifth a PDF."""
+    from fpdf import FPDF
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n_docs):
+        picked = rng.sample(paragraphs, per_doc)
+        sections = [(f"{j + 1}. Section {j + 1} of document {i}", p) for j, p in enumerate(picked)]
+        if i % 5 == 0:
+            pdf = FPDF()
+            pdf.set_font("Helvetica", size=10)
+            for title, text in sections:
+                pdf.add_page()
+                pdf.multi_cell(0, 5, _latin1(title), new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT", wrapmode="CHAR")
+            pdf.output(str(folder / f"doc-{i:05d}.pdf"))
+        else:
+            body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
+            (folder / f"doc-{i:05d}.md").write_text(f"# Document {i}\n\n{body}\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- build
+
+
+def bench_build(n_docs: int, paragraphs: list[str], work: Path) -> dict:
+    from retrieval.build import build_index, sentence_table
+    from retrieval.config import Settings
+    from retrieval.embedding import Embedder
+    from retrieval.index import open_index
+
+    corpus, index_dir = work / "corpus", work / "index"
+    write_scale_corpus(corpus, n_docs, paragraphs)
+    embedder = Embedder()
+    embedder.embed(["warm up the model"])
+    started = time.perf_counter()
+    report = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    build_s = time.perf_counter() - started
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    index = open_index(index_dir)
+    chunk_texts = [c.embed_text for c in index.chunks]
+    _, sentence_texts = sentence_table(index.chunks)
+    sentence_texts = list(dict.fromkeys(sentence_texts))
+    started = time.perf_counter()
+    embedder.embed(chunk_texts)
+    encode_chunks_s = time.perf_counter() - started
+    started = time.perf_counter()
+    embedder.embed(sentence_texts)
+    encode_sentences_s = time.perf_counter() - started
+
+    # incremental: change one document of n_docs
+    victim = sorted(corpus.glob("*.md"))[len(list(corpus.glob("*.md"))) // 2]
+    victim.write_text(victim.read_text(encoding="utf-8").replace("Section 1 of", "Section 1 (revised) of"), encoding="utf-8")
+    started = time.perf_counter()
+    inc = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    incremental_s = time.perf_counter() - started
+    index = open_index(index_dir)
+    changed = [c for c in index.chunks if c.doc_id == victim.name]
+    _, changed_sentences = sentence_table(changed)
+    started = time.perf_counter()
+    embedder.embed([c.embed_text for c in changed])
+    embedder.embed(changed_sentences)
+    victim_embed_s = time.perf_counter() - started
+    return {
+        "docs": n_docs,
+        "chunks": report.chunks,
+        "sentences": report.sentences,
+        "build_s": build_s,
+        "chunks_per_s": report.chunks / build_s,
+        "encode_chunks_s": encode_chunks_s,
+        "encode_sentences_s": encode_sentences_s,
+        "raw_chunks_per_s": len(chunk_texts) / encode_chunks_s,
+        "overhead": build_s / (encode_chunks_s + encode_sentences_s),
+        "peak_rss_mb": peak_rss_mb,
+        "incremental_s": incremental_s,
+        "incremental_changed": inc.changed,
+        "incremental_embedded": inc.embedded,
+        "victim_embed_s": victim_embed_s,
+        "index_mb": dir_size_mb(index_dir),
+    }
+
+
+def dir_size_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6
+
+
+# --------------------------------------------------------------------------- a search index at scale
+
+
+def make_scale_index(n_chunks: int, work: Path, seed: int = 2) -> Path:
+    """An index of n_chunks chunks of recombined real sentences, vectors from real embeddings + noise."""
+    from retrieval.build import lexical_text
+    from retrieval.chunking import Chunk, answer_sentences
+    from retrieval.config import Settings
+    from retrieval.documents import Document, Section
+    from retrieval.index import identity, open_index, write_version
+    from retrieval.lexical import LexicalIndex
+
+    base = open_index(Settings.from_env().index_dir)
+    rng = np.random.default_rng(seed)
+    base_vectors = base.store.vectors()
+    base_sentence_vectors = np.asarray(base.sentence_vectors)
+    per_doc = 100
+    documents, chunks = [], []
+    spans, chunk_vectors, sentence_vectors = [], [], []
+    for d in range(n_chunks // per_doc):
+        picks = rng.integers(0, len(base.chunks), per_doc)
+        texts = [base.chunks[int(p)].text for p in picks]
+        text = "\n\n".join(texts)
+        doc_id = f"scale-{d:05d}.md"
+        pos = 0
+        for p, t in zip(picks, texts):
+            row = len(chunks)
+            chunk = Chunk(f"{doc_id}#{len(chunks) % per_doc}", doc_id, "1. Section", pos, pos + len(t), None, None, t, 150)
+            chunks.append(chunk)
+            noise = rng.normal(scale=0.02, size=base_vectors.shape[1]).astype(np.float32)
+            v = base_vectors[int(p)] + noise
+            chunk_vectors.append(v / np.linalg.norm(v))
+            src = base.sentences_of(int(p))
+            for (s, e), j in zip(answer_sentences(t), src):
+                spans.append((row, s, e))
+                sv = base_sentence_vectors[j] + noise
+                sentence_vectors.append(sv / np.linalg.norm(sv))
+            pos += len(t) + 2
+        documents.append(Document(doc_id=doc_id, title=f"Scale document {d}", text=text, sections=(Section(("1. Section",), 0, len(text)),), kind="markdown"))
+    manifest = identity("all-MiniLM-L6-v2", base_vectors.shape[1], 200, 40)
+    manifest.update(built_at="bench", chunks=len(chunks), documents=[{"doc": d.doc_id, "title": d.title, "short_title": d.title, "pages": 0, "chunks": per_doc, "kind": "markdown", "year": "", "sha256": ""} for d in documents], not_indexed=[])
+    lexical = LexicalIndex.build([lexical_text(c.doc_id, c) for c in chunks])
+    index_dir = work / f"scale-{n_chunks}"
+    write_version(index_dir, manifest, documents, chunks, np.asarray(chunk_vectors, dtype=np.float32), lexical,
+                  np.asarray(spans, dtype=np.int32).reshape(-1, 3), np.asarray(sentence_vectors, dtype=np.float32))
+    return index_dir
+
+
+def bench_search(index_dir: Path, repeats: int = 5) -> dict:
+    """Warm latency of search and whole answers, and each stage of the search alone."""
+    from retrieval.answer import Answerer
+    from retrieval.config import Settings
+    from retrieval.search import Retriever, rrf
+
+    retriever = Retriever.open(Settings(index_dir=index_dir))
+    answerer = Answerer(retriever)
+    answerer.ask("warm up the model and the page cache")
+    stages: dict[str, list[float]] = {k: [] for k in ("encode", "faiss", "bm25", "sentences", "fusion", "search", "answer")}
+    for _ in range(repeats):
+        for q in QUESTIONS:
+            retriever.embedder.clear_query_cache()
+            t0 = time.perf_counter()
+            vector = retriever.embedder.embed_query(q)
+            t1 = time.perf_counter()
+            d_rows, _ = retriever.dense(vector, 100, None)
+            t2 = time.perf_counter()
+            l_rows, _ = retriever.lexical(q, 100, None)
+            t3 = time.perf_counter()
+            cands = np.asarray(list(dict.fromkeys([*d_rows.tolist(), *l_rows.tolist()])), dtype=np.int64)
+            s_rows, _ = retriever.best_sentences(vector, cands)
+            t4 = time.perf_counter()
+            rrf([d_rows, l_rows, s_rows], k=retriever.rrf_k)
+            t5 = time.perf_counter()
+            for name, dt in zip(("encode", "faiss", "bm25", "sentences", "fusion"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                stages[name].append(dt * 1000)
+            retriever.embedder.clear_query_cache()
+            t0 = time.perf_counter()
+            retriever.search(q, k=10)
+            stages["search"].append((time.perf_counter() - t0) * 1000)
+            retriever.embedder.clear_query_cache()
+            t0 = time.perf_counter()
+            answerer.ask(q)
+            stages["answer"].append((time.perf_counter() - t0) * 1000)
+    return {name: percentiles(values) for name, values in stages.items()} | {"chunks": len(retriever.index.chunks)}
+
+
+def loaded_rss_mb(index_dir: Path) -> float:
+    """Peak RSS of a fresh process that loads the model and the index and answers one question."""
+    code = (
+        "import resource,sys; from retrieval.config import Settings; from retrieval.search import Retriever;"
+        "from retrieval.answer import Answerer; r=Retriever.open(Settings(index_dir=sys.argv[1]));"
+        "Answerer(r).ask('What rights do refugees have to housing?');"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(index_dir)], capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def startup_s(index_dir: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "retrieval", "ask", QUESTIONS[0], "--index", str(index_dir)], capture_output=True, cwd=REPO, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- report
+
+
+def render(results: dict, command: str) -> str:
+    m = results["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Command: `{command}`. Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB memory, torch {m['torch_threads']} threads, "
+        f"Python {m['python']}. Model all-MiniLM-L6-v2, fp32, chunks of at most 200 word pieces. How the scale corpus is made: "
+        "see the docstring of retrieval/bench.py.",
+        "",
+    ]
+    b = results.get("build")
+    if b:
+        lines += [
+            "## Build",
+            "",
+            "| documents | chunks | sentences | whole build s | chunks/s | raw encode s (chunks + sentences) | raw chunks/s | build / raw encode | peak RSS MB | index MB |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            f"| {b['docs']} | {b['chunks']} | {b['sentences']} | {b['build_s']:.1f} | {b['chunks_per_s']:.1f} | {b['encode_chunks_s']:.1f} + {b['encode_sentences_s']:.1f} | {b['raw_chunks_per_s']:.1f} | {b['overhead']:.2f} | {b['peak_rss_mb']:.0f} | {b['index_mb']:.1f} |",
+            "",
+            f"Incremental: one document of {b['docs']} changed -> rebuild {b['incremental_s']:.2f} s "
+            f"({b['incremental_embedded']} chunks embedded); embedding that document alone takes {b['victim_embed_s']:.2f} s, "
+            f"so the rest of the rebuild costs {b['incremental_s'] - b['victim_embed_s']:.2f} s.",
+            "",
+        ]
+    if results.get("search"):
+        lines += ["## Search and answer, warm (ms)", "", "| chunks | stage | p50 | p95 | p99 |", "|---|---|---|---|---|"]
+        for n, stages in results["search"].items():
+            for stage in ("encode", "faiss", "bm25", "sentences", "fusion", "search", "answer"):
+                p = stages[stage]
+                lines.append(f"| {n} | {stage} | {p['p50']:.2f} | {p['p95']:.2f} | {p['p99']:.2f} |")
+        lines.append("")
+    if results.get("memory"):
+        lines += ["## Memory and disk", "", "| chunks | loaded RSS MB (model + index, one answer) | index on disk MB |", "|---|---|---|"]
+        for n, row in results["memory"].items():
+            lines.append(f"| {n} | {row['rss_mb']:.0f} | {row['disk_mb']:.0f} |")
+        lines.append("")
+    if results.get("startup_s") is not None:
+        lines += ["## Start-up", "", f"Process start to first answer (`python -m retrieval ask`, index present): {results['startup_s']:.1f} s.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m retrieval.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=1000, help="documents in the build benchmark (0 skips it)")
+    parser.add_argument("--scales", type=int, nargs="*", default=[10_000, 100_000], help="chunk counts for search and memory")
+    parser.add_argument("--report", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    work = args.work or Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    results: dict = {"machine": machine(), "search": {}, "memory": {}}
+    try:
+        if args.docs:
+            print(f"build benchmark: {args.docs} documents ...", file=sys.stderr)
+            results["build"] = bench_build(args.docs, real_paragraphs(), work / "build")
+        from retrieval.config import Settings
+
+        live = Settings.from_env().index_dir
+        results["search"]["corpus"] = bench_search(live)
+        results["startup_s"] = startup_s(live)
+        for n in args.scales:
+            print(f"search benchmark: {n} chunks ...", file=sys.stderr)
+            index_dir = make_scale_index(n, work)
+            results["search"][n] = bench_search(index_dir)
+            results["memory"][n] = {"rss_mb": loaded_rss_mb(index_dir), "disk_mb": dir_size_mb(index_dir)}
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    command = "python -m retrieval.bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = render(results, command.strip())
+    print(text)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(text, encoding="utf-8")
+    (args.report.with_suffix(".json")).write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

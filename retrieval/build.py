@@ -170,7 +170,7 @@ def _build(
 ) -> BuildReport:
     started = time.perf_counter()
     report = BuildReport(full=full)
-    embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size)
+    embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size, precision=settings.precision)
     previous = _previous_index(index_dir, settings, full, report)
     previous_entries = {e["doc"]: e for e in previous.manifest["documents"]} if previous else {}
     catalogue = load_catalogue(corpus_dir)
@@ -257,7 +257,7 @@ def _build(
         documents=[_doc_entry(doc, len(doc_chunks[doc.doc_id]), catalogue.get(doc.doc_id, {})) for doc in documents],
         not_indexed=failed_entries,
         sentences=len(sentence_spans),
-        build={"embedded": report.embedded, "sentences_embedded": report.sentences_embedded, "full": full},
+        build={"embedded": report.embedded, "sentences_embedded": report.sentences_embedded, "full": full, "precision": embedder.precision},
     )
     report.chunks = len(chunks)
     report.sentences = len(sentence_spans)

@@ -46,11 +46,33 @@ def model_id(name: str) -> str:
     return DEFAULT_MODEL if name in _PACKAGED_ALIASES else name
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
+
+
+def resolve_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    return precision
+
+
 class Embedder:
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, precision: str = "fp32") -> None:
         self.model_name = model_id(model)
         self.path = resolve_model(model)
         self.batch_size = batch_size
+        #: "fp32" or "bf16" (see Settings.precision for why fp32 is the default)
+        self.precision = resolve_precision(precision)
         #: how many texts this embedder has sent to the model (tests and the build summary read it)
         self.texts_embedded = 0
         #: the same, by the kind of text ("chunk", "sentence", ...)
@@ -74,9 +96,21 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         try:
-            return SentenceTransformer(self.path, device="cpu", local_files_only=True)
+            model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
         except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load this model"
             raise ModelError(f"cannot load embedding model {self.model_name!r}: {str(exc).splitlines()[0]}") from exc
+        if self.precision == "bf16":
+            import torch
+
+            model = model.to(torch.bfloat16)
+        return model
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """Normalised float32 vectors, whatever precision the model computes in."""
+        tensor = self.model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
+        vectors = tensor.float().cpu().numpy()
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
     @property
     def tokenizer(self):
@@ -119,14 +153,7 @@ class Embedder:
         step = self.batch_size * 4
         for i in range(0, len(order), step):
             idx = order[i : i + step]
-            vectors = self.model.encode(
-                [texts[j] for j in idx],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out[idx] = vectors.astype(np.float32, copy=False)
+            out[idx] = self._encode([texts[j] for j in idx])
             self.texts_embedded += len(idx)
             self.embedded_by_kind[kind] = self.embedded_by_kind.get(kind, 0) + len(idx)
             if progress:
@@ -152,4 +179,4 @@ class Embedder:
             self._query_cache.clear()
 
     def _encode_query(self, text: str) -> np.ndarray:
-        return self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0].astype(np.float32)
+        return self._encode([text])[0]

@@ -66,6 +66,24 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
+_AUTOLINK = re.compile(r"(?i)(https?|ftp)(:)(//)|\b(www)(\.)|(@)")
+
+
+def inert_markdown(text: str) -> str:
+    """`escape_markdown`, and bare URLs, "www." names and e-mail addresses kept from turning into
+    links (GitHub-flavoured Markdown links them by itself): an invisible word joiner (U+2060) breaks
+    the pattern without changing what the reader sees. For messages shown with st.error and the like."""
+
+    def join(m: re.Match) -> str:
+        if m.group(6):
+            return "\u2060@"
+        if m.group(4):
+            return f"{m.group(4)}\u2060."
+        return f"{m.group(1)}:\u2060//"
+
+    return _AUTOLINK.sub(join, escape_markdown(text))
+
+
 # --------------------------------------------------------------------------- highlighting
 
 

@@ -110,7 +110,7 @@ class Context:
 class Engine:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, load_model: bool = True) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size)
+        self.embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size, precision=settings.precision)
         self._lock = threading.RLock()  # the open versions, the jobs
         self._model_lock = model_lock(self.embedder)  # one question through the model at a time
         self._spare_lock = threading.Lock()  # the background jobs' model

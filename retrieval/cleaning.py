@@ -130,13 +130,9 @@ def ends_sentence(text: str) -> bool:
 
 
 def ends_mid_sentence(text: str) -> bool:
-    """True when a paragraph visibly stops mid-sentence: no closing punctuation or a dangling word."""
+    """True when a paragraph visibly stops mid-sentence: it has text but no closing punctuation."""
     stripped = text.rstrip()
-    if not stripped:
-        return False
-    if not ends_sentence(stripped):
-        return True
-    return False
+    return bool(stripped) and not ends_sentence(stripped)
 
 
 def ends_with_stopword(text: str) -> bool:

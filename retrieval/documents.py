@@ -11,7 +11,7 @@ import bisect
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval import cleaning
@@ -369,7 +369,7 @@ def _starts_paragraph(prev: str, line: str, typical: int) -> bool:
     if prev.rstrip().endswith("\u2022"):
         return False  # a bullet extracted on its own line belongs to the next line
     if not cleaning.ends_sentence(prev):
-        return bool(_ITEM_START.match(line)) and line[:1] == "\u2022"
+        return line.startswith("\u2022")  # a new bullet item, even after an item with no full stop
     if _ITEM_START.match(line):
         return True
     return len(prev) < 0.75 * typical and line[:1].isupper()

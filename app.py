@@ -1,7 +1,375 @@
-"""Streamlit entry point (placeholder until the UI issue lands): ask a question of the index."""
+"""Streamlit app: layout and session state only. The logic lives in retrieval/ (service, presentation,
+uploads, pages). Run with `streamlit run app.py`.
+
+Every piece of document or question text reaches the page through retrieval.presentation, which
+escapes it before adding any markup, and is rendered with st.html (no Markdown is read there).
+"""
+
+from __future__ import annotations
+
+import math
 
 import streamlit as st
 
-st.set_page_config(page_title="Migration policy assistant", page_icon="📚")
-st.title("Migration policy assistant")
-st.write("Ask questions about integration and reintegration policy documents.")
+from retrieval.config import Settings
+from retrieval.index import IndexLoadError
+from retrieval.presentation import (
+    CSS,
+    Snapshot,
+    Turn,
+    answer_html,
+    citation_html,
+    context_html,
+    conversation_markdown,
+    escape,
+    inert_markdown,
+    parse_snapshot,
+    plain_text_html,
+    presenter_html,
+    question_html,
+    scores_html,
+    snapshot_link,
+    term_spans,
+)
+from retrieval.service import Engine
+from retrieval.uploads import UploadError
+
+TITLE = "Migration policy assistant"
+VIEWS = ("Ask", "Presenter", "Index")
+EXAMPLES = (
+    "What are the three dimensions of integration policies?",
+    "How long can an EU citizen stay in another Member State without conditions?",
+    "What does the principle of non-refoulement prohibit?",
+    "What challenges do returning migrants face when they reintegrate?",
+)
+
+ss = st.session_state
+wide = ss.get("view") in ("Presenter", "Index") or ss.get("trainer", False)
+st.set_page_config(page_title=TITLE, page_icon="📚", layout="wide" if wide else "centered")
+st.html(CSS)
+
+
+@st.cache_resource(show_spinner=False)
+def get_embedder(model: str, batch_size: int):
+    from retrieval.embedding import Embedder
+
+    return Embedder(model, batch_size=batch_size)
+
+
+@st.cache_resource(show_spinner=False)
+def get_engine(key: str, _settings: Settings) -> Engine:
+    """One engine per process and settings, shared by every session; the model loads in its own thread."""
+    return Engine(_settings, embedder=get_embedder(_settings.model, _settings.batch_size))
+
+
+settings = Settings.from_env()
+engine = get_engine(repr(settings), settings)
+ss.setdefault("turns", [])
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def job_panel(kind: str, label: str) -> None:
+    """Progress of a background job; polls every second while it runs, then reruns the page."""
+    job = getattr(engine, f"{kind}_job")
+    running = job is not None and job.running
+
+    @st.fragment(run_every=1.0 if running else None)
+    def panel() -> None:
+        job = getattr(engine, f"{kind}_job")
+        if job is None:
+            return
+        if job.running:
+            count = f" {job.done} of {job.total}" if job.total else ""
+            st.progress(job.fraction, text=f"{label}: {job.stage}{count} ({job.elapsed:.0f} s)")
+            return
+        if running:  # it finished since the page was drawn: redraw everything with the new state
+            st.rerun()
+        if job.error:
+            st.error(f"{label} failed: {inert_markdown(job.error)}. The index in use is unchanged.")
+        elif kind == "build":
+            st.success(f"{label} finished in {job.elapsed:.0f} s; the app now answers from index {job.result.version}.")
+            st.code(job.result.summary(), language=None)
+
+    panel()
+
+
+def wait_for_model() -> bool:
+    if not engine.model_ready:
+        with st.spinner("Loading the language model (once per start, a few seconds)…"):
+            engine.wait_for_model(180)
+    if engine.model_error:
+        st.error(inert_markdown(engine.model_error))
+        return False
+    return True
+
+
+def titles() -> dict[str, str]:
+    index = engine.index_or_none()
+    return {e["doc"]: e.get("short_title") or e.get("title") or e["doc"] for e in (index.document_entries() if index else [])}
+
+
+def answer_turn(snapshot: Snapshot, note: str = "") -> Turn | None:
+    """Answer a question (from the chat box, an example or a link) and keep it in the session."""
+    history = [snapshot.after] if snapshot.after else [t.answer.query for t in ss.turns][-1:]
+    known, unknown = engine.resolve_docs(snapshot.docs)
+    if unknown:
+        note += f" Not in the index any more, so not asked: {', '.join(unknown)}."
+    if not wait_for_model():
+        return None
+    answer, version = engine.ask(snapshot.question, history=history, docs=known)
+    after = history[-1] if history and answer.query != " ".join(answer.question.split()) else ""
+    turn = Turn(answer, tuple(known), version, after, note.strip())
+    ss.turns.append(turn)
+    return turn
+
+
+def ask(snapshot: Snapshot, note: str = "") -> None:
+    with st.spinner("Finding the passages…"):
+        turn = answer_turn(snapshot, note)
+    if turn is not None:
+        render_turn(len(ss.turns) - 1, turn)
+
+
+def render_turn(i: int, turn: Turn) -> None:
+    answer = turn.answer
+    trainer = ss.get("trainer", False)
+    with st.chat_message("user"):
+        st.html(question_html(answer.question))
+    with st.chat_message("assistant"):
+        if turn.note:
+            st.warning(inert_markdown(turn.note))
+        notes = []
+        if turn.docs:
+            names = titles()
+            notes.append("Asked only: " + "; ".join(escape(names.get(d, d)) for d in turn.docs))
+        if turn.after:
+            notes.append(f"Read as a follow-up to: {escape(turn.after)}")
+        if notes:
+            st.html("<small>" + "<br>".join(notes) + "</small>")
+        st.html(answer_html(answer))
+        cited = answer.citations if answer.answerable else answer.related
+        if not answer.answerable:
+            st.html("<p><b>Related reading</b>: the closest passages, which do not answer the question.</p>" if cited else "<p>No passage comes close.</p>")
+        terms = engine.question_terms(answer.query) if trainer else set()
+        for c in cited:
+            marks = term_spans(c.text, terms, engine.stem) if trainer else ()
+            st.html(citation_html(c, terms=marks, number=answer.answerable, quoted=answer.answerable))
+            with st.expander("Surrounding text"):
+                ctx = engine.context(c, turn.version)
+                st.html(context_html(ctx.text, ctx.passage, ctx.quoted if answer.answerable else ()))
+            if trainer and c.page_start is not None and st.toggle(f"Show the original page {c.page_start}", key=f"page-{i}-{c.chunk_id}"):
+                image = engine.page_image(c.doc, c.page_start)
+                if image:
+                    st.image(image, caption=f"{c.doc}, page {c.page_start}")
+                else:
+                    st.html(plain_text_html(engine.page_text(c.doc, c.page_start, turn.version) or "(the page's text is not available)"))
+        if trainer and answer.hits:
+            with st.expander("How this answer was found", expanded=True):
+                st.html(scores_html(answer.hits, engine.stem, terms, answer.query))
+        link = snapshot_link(turn.snapshot, st.context.url).replace("<", "").replace(">", "")
+        st.markdown(f"[Link to this answer](<{link}>)", help="Opens this question again with the same document filter; says so if the index has changed.")
+
+
+def read_snapshot() -> tuple[Snapshot | None, str]:
+    """The question in the page's URL (a link to an answer), once per session."""
+    if ss.get("snapshot_read"):
+        return None, ""
+    ss.snapshot_read = True
+    params = {key: st.query_params.get_all(key) for key in ("q", "doc", "after", "v")}
+    snapshot = parse_snapshot(params)
+    if snapshot is None:
+        return None, ""
+    live = engine.live_version()
+    note = ""
+    if snapshot.version and snapshot.version != live:
+        note = (f"This link was made with index version {snapshot.version}; the index has changed since (now {live}). "
+                "The answer below comes from the current documents and may differ from the one that was shared.")
+    known, _ = engine.resolve_docs(snapshot.docs)
+    ss.docs = known
+    return snapshot, note
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def sidebar_corpus(index):
+    with st.sidebar:
+        entries = index.document_entries()
+        st.subheader(f"Documents ({len(entries)})")
+        items = []
+        for e in entries:
+            facts = " · ".join(x for x in (str(e.get("year") or ""), f"{e['pages']} pages" if e.get("pages") else "", f"{e.get('chunks', 0)} passages") if x)
+            items.append(f'<li title="{escape(e.get("title", ""))}"><b>{escape(e.get("short_title") or e.get("title") or e["doc"])}</b><br><small>{escape(facts)}</small></li>')
+        st.html('<ul style="padding-left:1.1em;margin:0">' + "".join(items) + "</ul>")
+        options = [e["doc"] for e in entries]
+        ss.docs = [d for d in ss.get("docs", []) if d in options]
+        names = titles()
+        st.multiselect("Ask only these documents", options, key="docs", format_func=lambda d: names.get(d, d), placeholder="All documents")
+        st.toggle("Show how each answer was found", key="trainer", help="For trainers: ranks, scores, search terms and the original pages.")
+        actions = st.container()  # filled at the end of the run, once this run's answer is in the conversation
+        st.caption(f"Index version {index.version}, built {index.manifest.get('built_at', '?')}")
+    return actions
+
+
+def conversation_actions(actions) -> None:
+    with actions:
+        st.download_button(
+            "Download the conversation (Markdown)",
+            conversation_markdown(ss.turns, titles(), st.context.url, title=TITLE),
+            file_name="conversation.md",
+            mime="text/markdown",
+            disabled=not ss.turns,
+            on_click="ignore",
+        )
+        if st.button("Clear the conversation", disabled=not ss.turns):
+            ss.turns = []
+            st.rerun()
+
+
+def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
+    st.title(TITLE)
+    prompt = st.chat_input("Ask a question about the documents", key="chat")
+    pending = ss.pop("pending", None)
+    if not ss.turns and not (prompt or pending or snapshot):
+        st.write("Ask a question in plain words. Every answer is made of sentences from the documents, each with its source; "
+                 "when the documents do not cover a question, the assistant says so.")
+        st.caption("For example:")
+        for n, example in enumerate(EXAMPLES):
+            if st.button(example, key=f"example-{n}"):
+                ss.pending = example
+                st.rerun()
+    for i, turn in enumerate(ss.turns):
+        render_turn(i, turn)
+    if snapshot:
+        ask(snapshot, note)
+    elif prompt or pending:
+        ask(Snapshot(prompt or pending, tuple(ss.docs)))
+    else:
+        wait_for_model()  # after the first paint: the page is already visible behind the spinner
+
+
+def page_presenter(index, *_) -> None:
+    prompt = st.chat_input("Ask a question", key="presenter_chat")
+    if prompt:
+        with st.spinner("Finding the passages…"):
+            answer_turn(Snapshot(prompt, tuple(ss.get("docs") or ())))
+    if not ss.turns:
+        st.title("Presenter view")
+        st.info("Ask a question below (or on the Ask page); the answer shows here in large type, one source at a time.")
+        return
+    questions = list(range(len(ss.turns)))
+    if ss.get("presenter_turn") not in questions or prompt:
+        ss.presenter_turn = questions[-1]
+        ss.presenter_pos = 0
+    turn = ss.turns[ss.presenter_turn]
+    answer = turn.answer
+    cited = list(answer.citations if answer.answerable else answer.related)
+    pos = min(ss.get("presenter_pos", 0), max(0, len(cited) - 1))
+
+    def move(step: int) -> None:
+        ss.presenter_pos = max(0, min(len(cited) - 1, pos + step))
+
+    st.html(f'<div class="rag-presenter"><div class="rag-q"><b>{escape(answer.question)}</b></div></div>')
+    st.html(presenter_html(answer, cited[pos] if cited else None, pos + 1, len(cited)))
+    left, middle, right = st.columns([1, 2, 1])
+    left.button("◀ Previous", on_click=move, args=(-1,), disabled=pos == 0, width="stretch")
+    labels = [f"{i + 1}. {t.answer.question}" for i, t in enumerate(ss.turns)]
+    middle.selectbox("Question", questions, key="presenter_turn", format_func=labels.__getitem__, label_visibility="collapsed",
+                     on_change=lambda: ss.update(presenter_pos=0))
+    right.button("Next ▶", on_click=move, args=(1,), disabled=pos >= len(cited) - 1, width="stretch")
+
+
+def page_index(index, *_) -> None:
+    st.title("Index")
+    if index is not None:
+        m = index.manifest
+        st.caption(f"Live version {index.version} · built {m.get('built_at', '?')} · {m.get('chunks', 0)} passages · model {m.get('model', '?')}")
+    table = st.empty()  # drawn after this run's uploads are stored, so they show as "new"
+
+    st.subheader("Add documents")
+    limit = settings.max_file_mb
+    files = st.file_uploader(f"PDF, Markdown or text, up to {limit:g} MB each; checked by content, stored under a safe name",
+                             type=["pdf", "md", "markdown", "txt"], accept_multiple_files=True, key="uploads",
+                             max_upload_size=max(1, math.ceil(limit)))
+    replace = st.checkbox("Replace a document that has the same name")
+    done = ss.setdefault("uploaded", {})
+    for f in files or []:
+        if f.file_id not in done:
+            try:
+                path = engine.save_upload(f.name, f.getvalue(), replace=replace)
+                done[f.file_id] = ("ok", f"{f.name}: saved as {path.name}. Rebuild the index to make it searchable.")
+            except UploadError as exc:
+                done[f.file_id] = ("error", f"{f.name}: {exc}")
+        kind, message = done[f.file_id]
+        (st.success if kind == "ok" else st.error)(inert_markdown(message))
+    table.dataframe(
+        engine.document_rows(), hide_index=True, width="stretch",
+        column_order=("status", "document", "reason", "year", "pages", "passages", "title"),
+        column_config={"pages": st.column_config.NumberColumn(format="%d"), "passages": st.column_config.NumberColumn(format="%d"),
+                       "status": st.column_config.TextColumn(width="small"), "reason": st.column_config.TextColumn(width="large")},
+    )
+
+    st.subheader("Rebuild")
+    st.write("Reads new and changed documents, embeds only what changed, and switches the app to the new index when it is complete. "
+             "Questions keep being answered from the current index meanwhile.")
+    full = st.checkbox("Full rebuild (re-read and re-embed every document)")
+    running = engine.build_job is not None and engine.build_job.running
+    if st.button("Rebuild the index", type="primary", disabled=running):
+        engine.start_build(full=full)
+        st.rerun()
+    job_panel("build", "Rebuild")
+
+    st.subheader("Evaluation")
+    st.write("Retrieval and answer quality on the evaluation set (eval/questions.jsonl); takes a minute or two.")
+    eval_running = engine.eval_job is not None and engine.eval_job.running
+    if st.button("Run the evaluation", disabled=eval_running or index is None):
+        engine.start_evaluation()
+        st.rerun()
+    job_panel("eval", "Evaluation")
+    job = engine.eval_job
+    if job is not None and not job.running and job.result is not None:
+        st.caption(f"Index version {job.result.version}")
+        st.dataframe(job.result.rows, hide_index=True, width="stretch")
+        with st.expander("Full report"):
+            st.markdown(job.result.report)
+
+
+# --------------------------------------------------------------------------- layout
+
+try:
+    live_index = engine.retriever().index if engine.live_version() is not None else None
+    load_error = None
+except IndexLoadError as exc:
+    live_index, load_error = None, exc
+
+link, link_note = read_snapshot() if live_index is not None else (None, "")
+if link is not None:
+    ss.view = "Ask"
+with st.sidebar:
+    st.radio("View", VIEWS, key="view", horizontal=True, label_visibility="collapsed")
+
+if live_index is None and load_error is None:
+    st.title(TITLE)
+    st.info("There is no index yet: building it from the corpus folder (first start only). The page updates when it is ready.")
+    if engine.build_job is None:
+        engine.start_build()
+    job_panel("build", "Building the index")
+    if engine.build_job.error and st.button("Try again"):
+        engine.start_build()
+        st.rerun()
+    st.stop()
+
+if load_error is not None:
+    st.title(TITLE)
+    st.error(inert_markdown(str(load_error)))
+    if st.button("Rebuild the index now (full)"):
+        engine.start_build(full=True)
+        st.rerun()
+    job_panel("build", "Rebuild")
+    st.stop()
+
+actions = sidebar_corpus(live_index)
+{"Ask": page_ask, "Presenter": page_presenter, "Index": page_index}[ss.get("view", "Ask")](live_index, link, link_note)
+conversation_actions(actions)

@@ -12,10 +12,11 @@ Nothing here imports Streamlit: these are pure functions with unit tests (tests/
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode
 
 Span = tuple[int, int]
@@ -118,7 +119,7 @@ def highlight(text: str, layers: Mapping[str, Iterable[Span]] | None = None) -> 
             cuts.update((s, e))
     bounds = sorted(cuts)
     out = []
-    for s, e in zip(bounds, bounds[1:]):
+    for s, e in itertools.pairwise(bounds):
         piece = escape(text[s:e])
         classes = [name for name, spans in layers.items() if any(a <= s and e <= b for a, b in spans)]
         out.append(f'<mark class="{" ".join(classes)}">{piece}</mark>' if classes else piece)
@@ -316,7 +317,7 @@ class Turn:
     after: str = ""
     #: a remark shown with the answer, e.g. that a snapshot link's index version has changed
     note: str = ""
-    asked_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    asked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def snapshot(self) -> Snapshot:
@@ -348,7 +349,7 @@ def conversation_markdown(turns: Sequence[Turn], titles: Mapping[str, str] | Non
     """The conversation as a Markdown document: each question, its answer with [n] markers, its
     sources with the passages quoted, and the link that reproduces it."""
     titles = titles or {}
-    lines = [f"# {title}: conversation", "", f"Exported {datetime.now(timezone.utc).isoformat(timespec='seconds')}.", ""]
+    lines = [f"# {title}: conversation", "", f"Exported {datetime.now(UTC).isoformat(timespec='seconds')}.", ""]
     for i, turn in enumerate(turns, start=1):
         a = turn.answer
         lines += [f"## {i}. {escape_markdown(' '.join(a.question.split()))}", ""]

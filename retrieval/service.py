@@ -33,7 +33,7 @@ from retrieval.index import IndexLoadError, read_current
 KEEP_VERSIONS = 2
 
 
-_MODEL_LOCKS: "weakref.WeakKeyDictionary[Embedder, threading.Lock]" = weakref.WeakKeyDictionary()
+_MODEL_LOCKS: weakref.WeakKeyDictionary[Embedder, threading.Lock] = weakref.WeakKeyDictionary()
 _MODEL_LOCKS_GUARD = threading.Lock()
 
 
@@ -46,7 +46,7 @@ def model_lock(embedder: Embedder) -> threading.Lock:
 class Job:
     """Work in a background thread with progress counts the page can poll."""
 
-    def __init__(self, kind: str, work: Callable[["Job"], object]) -> None:
+    def __init__(self, kind: str, work: Callable[[Job], object]) -> None:
         self.kind = kind
         self.id = uuid.uuid4().hex[:8]
         self.stage = "starting"
@@ -59,14 +59,14 @@ class Job:
         self._work = work
         self._thread = threading.Thread(target=self._run, name=f"rag-{kind}-{self.id}", daemon=True)
 
-    def start(self) -> "Job":
+    def start(self) -> Job:
         self._thread.start()
         return self
 
     def _run(self) -> None:
         try:
             self.result = self._work(self)
-        except Exception as exc:  # reported on the page; the live index is untouched
+        except Exception as exc:  # noqa: BLE001 - reported on the page; the live index is untouched
             self.error = str(exc) or type(exc).__name__
         finally:
             self.finished = time.time()
@@ -139,7 +139,7 @@ class Engine:
                 self.embedder.embed(["This sentence warms up the model before the first question."])
         except ModelError as exc:
             self.model_error = str(exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to load is shown on the page
             self.model_error = f"cannot load the model: {type(exc).__name__}: {exc}"
         finally:
             self._model_ready.set()

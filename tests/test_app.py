@@ -1,0 +1,314 @@
+"""The Streamlit app driven through streamlit.testing (AppTest) against the real corpus index.
+
+The engine (model and index) is kept per process by st.cache_resource, so the tests share it the
+way browser sessions do. Upload and rebuild tests work on a copy of the corpus and of the index.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from retrieval.answer import NOT_COVERED
+from retrieval.presentation import snapshot_link
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "app.py"
+TIMEOUT = 180
+
+BUDAPEST = "budapest-process-integration-reintegration-2016.md"
+UK = "uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf"
+DIMENSIONS = "What are the three dimensions of integration policies?"
+GOULASH = "How do you cook a traditional Hungarian goulash?"
+
+
+@pytest.fixture
+def live(corpus_index, monkeypatch):
+    """The app pointed at the corpus index built once for the session (read only here)."""
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index))
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(REPO / "corpus"))
+    return corpus_index
+
+
+@pytest.fixture
+def writable(corpus_index, monkeypatch, tmp_path):
+    """The app on a copy of the corpus and of its index, for uploads and rebuilds."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    index = tmp_path / "index"
+    shutil.copytree(corpus_index, index, ignore=shutil.ignore_patterns(".lock"))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index))
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus))
+    return corpus, index
+
+
+def start(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if query:
+        at.query_params.update(query)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def ask(at: AppTest, question: str):
+    at.chat_input(key="chat").set_value(question).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at.session_state["turns"][-1]
+
+
+def page_html(at: AppTest) -> str:
+    return "\n".join(h.value for h in at.get("html"))
+
+
+def switch(at: AppTest, view: str) -> AppTest:
+    at.radio(key="view").set_value(view).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# --------------------------------------------------------------------------- officials
+
+
+def test_empty_screen_shows_the_corpus_and_example_questions(live):
+    at = start()
+    assert at.title[0].value == "Migration policy assistant"
+    assert DIMENSIONS in [b.label for b in at.button]
+    sidebar = "\n".join(h.value for h in at.sidebar.get("html"))
+    assert "Dublin III Regulation (EU) No 604/2013" in sidebar and "2013" in sidebar and "passages" in sidebar
+    assert at.multiselect(key="docs").value == []
+
+
+def test_ask_and_get_an_answer_with_citations(live):
+    at = start()
+    turn = ask(at, DIMENSIONS)
+    answer = turn.answer
+    assert answer.answerable and answer.citations[0].doc == BUDAPEST
+    html = page_html(at)
+    assert "Structural integration" in html and '<span class="rag-n">[1]</span>' in html
+    first = answer.citations[0]
+    assert "Budapest Process" in html and first.section.split(" > ")[-1].replace(">", "&gt;") in html
+    assert '<mark class="quoted">' in html  # the sentences used, highlighted in the passage
+    assert [e.label for e in at.expander].count("Surrounding text") == len(answer.citations)
+    links = [m.value for m in at.markdown if m.value.startswith("[Link to this answer]")]
+    assert len(links) == 1 and "q=What+are+the+three+dimensions" in links[0]
+    assert turn.version == live.joinpath("CURRENT").read_text().strip()
+
+
+def test_example_question_button_asks_it(live):
+    at = start()
+    next(b for b in at.button if b.label == DIMENSIONS).click().run()
+    assert at.session_state["turns"][-1].answer.question == DIMENSIONS
+
+
+def test_document_filter_asks_only_the_selected_documents(live):
+    at = start()
+    at.multiselect(key="docs").set_value([UK]).run()
+    turn = ask(at, "What are the three dimensions of integration policies?")
+    assert turn.docs == (UK,)
+    cited = turn.answer.citations or turn.answer.related
+    assert cited and {c.doc for c in cited} == {UK}
+    assert "Asked only: " in page_html(at)
+    turn = ask(at, "What is the general salary threshold for a Skilled Worker?")
+    assert turn.answer.answerable and {c.doc for c in turn.answer.citations} == {UK}
+
+
+def test_not_covered_says_so_and_lists_related_reading(live):
+    at = start()
+    turn = ask(at, GOULASH)
+    assert not turn.answer.answerable and turn.answer.related
+    html = page_html(at)
+    assert f'<div class="rag-notcovered">{NOT_COVERED}</div>' in html
+    assert "Related reading" in html and html.count('class="rag-card"') == len(turn.answer.related)
+    assert '<mark class="quoted">' not in html  # nothing is presented as quoted for a non-answer
+
+
+def test_follow_up_question_uses_the_previous_turn(live):
+    at = start()
+    first = ask(at, "What support do integration policies offer?")
+    second = ask(at, "and for people who return?")
+    assert second.after == first.answer.query
+    assert second.answer.query == f"{first.answer.query} and for people who return?"
+    assert "Read as a follow-up to: What support do integration policies offer?" in page_html(at)
+    assert len(at.session_state["turns"]) == 2 and len(at.chat_message) == 4  # the conversation is kept
+
+
+def test_snapshot_link_reproduces_the_answer(live):
+    at = start()
+    at.multiselect(key="docs").set_value([BUDAPEST]).run()
+    original = ask(at, DIMENSIONS)
+    link = snapshot_link(original.snapshot)
+    query = parse_qs(urlsplit(link).query)
+    assert query["v"] == [original.version] and query["doc"] == [BUDAPEST]
+
+    opened = start(query)
+    turn = opened.session_state["turns"][-1]
+    assert turn.answer.text == original.answer.text and turn.docs == (BUDAPEST,)
+    assert [c.chunk_id for c in turn.answer.citations] == [c.chunk_id for c in original.answer.citations]
+    assert opened.multiselect(key="docs").value == [BUDAPEST]
+    assert not opened.warning
+
+    stale = start(query | {"v": ["v20000101T000000-000000"]})
+    assert stale.session_state["turns"][-1].answer.text == original.answer.text
+    assert any("the index has changed since" in w.value for w in stale.warning)
+
+
+def test_snapshot_link_of_a_follow_up_keeps_its_context(live):
+    at = start()
+    ask(at, "What support do integration policies offer?")
+    follow = ask(at, "and for people who return?")
+    opened = start(parse_qs(urlsplit(snapshot_link(follow.snapshot)).query))
+    assert opened.session_state["turns"][-1].answer.query == follow.answer.query
+
+
+def test_question_text_is_never_rendered_as_markup(live):
+    at = start()
+    evil = "<img src=x onerror=alert(1)> [link](http://evil) ![img](http://x)"
+    ask(at, evil)
+    html = page_html(at)
+    assert "&lt;img src=x onerror=alert(1)&gt; [link](http://evil) ![img](http://x)" in html
+    assert "<img" not in html
+    assert not any("http://evil" in m.value or "http://x)" in m.value for m in at.markdown if not m.value.startswith("[Link to this answer]"))
+
+
+# --------------------------------------------------------------------------- trainers
+
+
+def test_trainer_view_shows_scores_terms_and_the_original_page(live):
+    at = start()
+    at.toggle(key="trainer").set_value(True).run()
+    turn = ask(at, "Which Member State is responsible for examining an application for international protection?")
+    assert turn.answer.answerable
+    assert "How this answer was found" in [e.label for e in at.expander]
+    html = page_html(at)
+    assert 'class="rag-scores"' in html and '<mark class="term">' in html and "rag-bar dense" in html
+    pdf_cite = next(c for c in turn.answer.citations if c.page_start is not None)
+    toggle = at.toggle(key=f"page-0-{pdf_cite.chunk_id}")
+    toggle.set_value(True).run()
+    assert not at.exception
+    if shutil.which("pdftoppm"):
+        assert at.image, "the rendered page"
+    else:
+        assert page_html(at).count('class="rag-passage"') > 0
+
+
+def test_presenter_shows_one_passage_at_a_time(live):
+    at = start()
+    ask(at, "What support do integration policies offer?")
+    turn = at.session_state["turns"][-1]
+    switch(at, "Presenter")
+    assert 'class="rag-presenter"' in page_html(at)
+    total = len(turn.answer.citations or turn.answer.related)
+    assert f"of {total}</small>" in page_html(at)
+    if total > 1:
+        next(b for b in at.button if b.label == "Next ▶").click().run()
+        assert f"2 of {total}</small>" in page_html(at)
+        next(b for b in at.button if b.label == "◀ Previous").click().run()
+        assert f"1 of {total}</small>" in page_html(at)
+
+
+# --------------------------------------------------------------------------- maintainers
+
+
+def test_index_page_lists_documents_with_status(live):
+    at = switch(start(), "Index")
+    rows = at.dataframe[0].value
+    from retrieval.build import corpus_files
+
+    assert set(rows["status"]) == {"indexed"} and len(rows) == len(corpus_files(REPO / "corpus"))
+    assert UK in set(rows["document"])
+
+
+def test_upload_validation_refuses_wrong_type_and_keeps_the_corpus(writable):
+    corpus, _ = writable
+    before = sorted(p.name for p in corpus.iterdir())
+    at = switch(start(), "Index")
+    at.file_uploader(key="uploads").set_value(("report.pdf", b"Just plain text, not a PDF at all.", "application/pdf")).run()
+    assert any("not a PDF" in e.value for e in at.error)
+    at.file_uploader(key="uploads").set_value(("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(100), "text/plain")).run()
+    assert any("PNG image" in e.value for e in at.error)
+    assert sorted(p.name for p in corpus.iterdir()) == before
+
+
+def test_upload_validation_refuses_files_over_the_size_limit(writable, monkeypatch):
+    corpus, _ = writable
+    monkeypatch.setenv("RAG_MAX_FILE_MB", "0.001")
+    at = switch(start(), "Index")
+    at.file_uploader(key="uploads").set_value(("big.md", b"# Big\n\n" + b"word " * 2000, "text/markdown")).run()
+    assert any("too large" in e.value and "the limit is 0.001 MB" in e.value for e in at.error)
+    assert not (corpus / "big.md").exists()
+
+
+def test_upload_then_rebuild_switches_to_the_new_index(writable):
+    corpus, index = writable
+    old_version = (index / "CURRENT").read_text().strip()
+    at = start()
+    ask(at, DIMENSIONS)
+    switch(at, "Index")
+    text = ("# Bicycle lending for newcomers\n\nThe municipal bicycle lending scheme lends every newly arrived refugee "
+            "a bicycle for twelve months free of charge. Repairs are done at the community workshop.\n")
+    at.file_uploader(key="uploads").set_value(("Bicycle lending été.md", text.encode(), "text/markdown")).run()
+    assert any("saved as Bicycle-lending-ete.md" in s.value for s in at.success)
+    assert (corpus / "Bicycle-lending-ete.md").read_text() == text
+    assert "new" in set(at.dataframe[0].value["status"])
+
+    next(b for b in at.button if b.label == "Rebuild the index").click().run()
+    assert not at.exception
+    deadline = time.time() + 600  # the rebuild runs in a background thread; the page polls it
+    while time.time() < deadline:
+        at.run()
+        if any(s.value.startswith("Rebuild finished") for s in at.success):
+            break
+        time.sleep(1)
+    assert any(s.value.startswith("Rebuild finished") for s in at.success), [e.value for e in at.error]
+    new_version = (index / "CURRENT").read_text().strip()
+    assert new_version != old_version
+    rows = at.dataframe[0].value
+    assert dict(zip(rows["document"], rows["status"]))["Bicycle-lending-ete.md"] == "indexed"
+
+    switch(at, "Ask")
+    turn = ask(at, "How long can a newly arrived refugee borrow a bicycle?")
+    assert turn.version == new_version and turn.answer.answerable
+    assert turn.answer.citations[0].doc == "Bicycle-lending-ete.md"
+    assert at.session_state["turns"][0].version == old_version  # the earlier answer is kept as it was
+
+
+def test_evaluation_runs_from_the_index_page_and_shows_its_metrics(live):
+    at = switch(start(), "Index")
+    next(b for b in at.button if b.label == "Run the evaluation").click().run()
+    assert not at.exception
+    deadline = time.time() + 600
+    while time.time() < deadline and len(at.dataframe) < 2:
+        time.sleep(2)
+        at.run()
+    assert len(at.dataframe) == 2, [e.value for e in at.error]
+    metrics = at.dataframe[1].value
+    assert list(metrics["mode"]) == ["dense", "lexical", "hybrid"]
+    hybrid = metrics.set_index("mode").loc["hybrid"]
+    assert hybrid["recall@5"] > 0.7 and hybrid["mrr@10"] > 0.6
+    assert "Full report" in [e.label for e in at.expander]
+
+
+def test_missing_index_is_built_at_first_start_with_progress(tmp_path, monkeypatch):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "housing.md").write_text("# Housing support\n\nNewly recognised refugees may stay in the reception centre for "
+                                       "three months while the municipality finds them a flat.\n", encoding="utf-8")
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus))
+    at = start()
+    assert any("no index yet" in i.value for i in at.info)
+    assert at.get("progress") or at.success  # the build's progress (or, on a fast machine, its end)
+    deadline = time.time() + 300
+    while not (tmp_path / "index" / "CURRENT").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(1)  # the job opens the new index after switching CURRENT
+    at.run()
+    assert not at.exception and at.title[0].value == "Migration policy assistant"
+    turn = ask(at, "How long may newly recognised refugees stay in the reception centre?")
+    assert turn.answer.answerable and turn.answer.citations[0].doc == "housing.md"

@@ -1,0 +1,68 @@
+"""Twenty sessions asking at once against one app process (AppTest instances in threads).
+
+st.cache_resource shares the engine (model and index) between the sessions as it does between
+browser tabs. Every session must get its answer with no error; the latency distribution is printed
+(run with -s to see it) and recorded in docs/benchmarks.md, never asserted.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+SESSIONS = 20
+QUESTIONS = [
+    "What are the three dimensions of integration policies?",
+    "What does Article 21 of the Refugee Convention say about housing?",
+    "Which Member State is responsible when an applicant holds a valid visa?",
+    "How do you cook a traditional Hungarian goulash?",
+]
+
+
+def test_twenty_sessions_at_once(corpus_index, monkeypatch):
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index))
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(REPO / "corpus"))
+    warm = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
+    warm.run()
+    warm.chat_input(key="chat").set_value("warm up").run()  # the model loads once, before the clock starts
+
+    sessions = [AppTest.from_file(str(REPO / "app.py"), default_timeout=300) for _ in range(SESSIONS)]
+    for at in sessions:
+        at.run()
+    latencies: list[float | None] = [None] * SESSIONS
+    errors: list[str] = []
+    barrier = threading.Barrier(SESSIONS)
+
+    def ask(i: int) -> None:
+        at = sessions[i]
+        try:
+            barrier.wait(60)
+            started = time.perf_counter()
+            at.chat_input(key="chat").set_value(QUESTIONS[i % len(QUESTIONS)]).run()
+            latencies[i] = time.perf_counter() - started
+            if at.exception:
+                errors.append(f"session {i}: {[e.value for e in at.exception]}")
+        except Exception as exc:  # reported by the assertion below
+            errors.append(f"session {i}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(SESSIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert not errors, errors
+    for i, at in enumerate(sessions):
+        turn = at.session_state["turns"][-1]
+        assert turn.answer.question == QUESTIONS[i % len(QUESTIONS)]
+        assert turn.answer.answerable == (i % len(QUESTIONS) != 3)
+    done = sorted(x for x in latencies if x is not None)
+    assert len(done) == SESSIONS
+    print(
+        f"\n{SESSIONS} concurrent sessions: p50 {statistics.median(done):.2f} s, "
+        f"p95 {done[int(0.95 * (len(done) - 1))]:.2f} s, max {done[-1]:.2f} s"
+    )

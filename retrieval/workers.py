@@ -19,9 +19,22 @@ from retrieval.documents import Document, DocumentError, load_document
 ParseResult = Document | DocumentError
 
 
+def _context():
+    """Children are forked from the caller. Not forkserver or spawn: those re-run the main module of
+    the caller in each child, and under Streamlit the main module is the app script itself."""
+    return multiprocessing.get_context("fork")
+
+
+def _address_space_in_use() -> int:
+    """Bytes of address space this process already maps (a forked child starts with its parent's)."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[0]) * resource.getpagesize()
+
+
 def _child(conn, path: str, catalogue: dict, memory_mb: int) -> None:
     if memory_mb > 0:
-        limit = memory_mb * 1024 * 1024
+        # what the parent already maps (the model, the app) is shared, not new: limit what parsing adds
+        limit = _address_space_in_use() + memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         conn.send(load_document(Path(path), catalogue))
@@ -45,7 +58,7 @@ def parse_isolated(
     on_done: Callable[[Path], None] | None = None,
 ) -> Iterator[tuple[Path, ParseResult]]:
     """Yield (path, Document or DocumentError) for each path, as each finishes."""
-    ctx = multiprocessing.get_context("forkserver")
+    ctx = _context()
     pending = list(paths)
     running: dict = {}  # conn -> (path, process, deadline)
     try:

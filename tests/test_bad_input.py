@@ -97,8 +97,11 @@ def test_parsing_that_runs_too_long_is_cut_off(tmp_path):
 
 def test_parsing_that_needs_too_much_memory_is_cut_off():
     big = REPO / "corpus" / "eu-commission-notice-free-movement-guidance-2023.pdf"
-    [(path, result)] = list(parse_isolated([big], {}, workers=1, memory_mb=50, timeout_s=120))
-    assert isinstance(result, DocumentError) and "memory limit (50 MB)" in str(result)
+    [(path, result)] = list(parse_isolated([big], {}, workers=1, memory_mb=5, timeout_s=120))
+    # an allocation refused by the limit surfaces as MemoryError, as another error, or as the death
+    # of the child, depending on where it strikes: each is reported as this file's failure
+    assert isinstance(result, DocumentError)
+    assert any(word in str(result) for word in ("memory limit (5 MB)", "parser error", "process died"))
     # the same file parses with the default limit
     [(path, result)] = list(parse_isolated([big], {}, workers=1))
     assert isinstance(result, Document)

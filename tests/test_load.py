@@ -57,6 +57,8 @@ def test_twenty_sessions_at_once(corpus_index, monkeypatch):
         t.join(600)
     assert not errors, errors
     for i, at in enumerate(sessions):
+        shown = [e.value for e in at.error] + [w.value for w in at.warning]
+        assert at.session_state["turns"], f"session {i} got no answer; the page showed: {shown}"
         turn = at.session_state["turns"][-1]
         assert turn.answer.question == QUESTIONS[i % len(QUESTIONS)]
         assert turn.answer.answerable == (i % len(QUESTIONS) != 3)

@@ -25,6 +25,19 @@ QUESTIONS = [
 
 
 def test_twenty_sessions_at_once(corpus_index, monkeypatch):
+    # Each AppTest compiles the script with its own script cache, and CPython 3.11 can fail
+    # ("AST constructor recursion depth mismatch") when threads parse at the same moment. A real
+    # server has one script cache for all sessions, behind its own lock; so does this test.
+    from streamlit.runtime.scriptrunner import script_cache
+
+    compile_once = threading.Lock()
+    get_bytecode = script_cache.ScriptCache.get_bytecode
+
+    def serialised(self, script_path):
+        with compile_once:
+            return get_bytecode(self, script_path)
+
+    monkeypatch.setattr(script_cache.ScriptCache, "get_bytecode", serialised)
     monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index))
     monkeypatch.setenv("RAG_CORPUS_DIR", str(REPO / "corpus"))
     warm = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)

@@ -156,7 +156,7 @@ class Engine:
 
     def _spare_embedder(self) -> Embedder:
         if self._spare is None:
-            self._spare = Embedder(self.settings.model, batch_size=self.settings.batch_size)
+            self._spare = Embedder(self.settings.model, batch_size=self.settings.batch_size, precision=self.settings.precision)
         return self._spare
 
     # ----------------------------------------------------------------------- the index

@@ -120,8 +120,6 @@ class _Progress:
         self.bar.close()
 
 
-def _progress(total: int, stage: str, enabled: bool, callback: ProgressCallback | None = None) -> _Progress:
-    return _Progress(total, stage, enabled, callback)
 
 
 def build_index(
@@ -182,7 +180,7 @@ def _build(
     seen_hashes: dict[str, str] = {}
     to_parse: list[Path] = []
     files = corpus_files(corpus_dir)
-    bar = _progress(len(files), "parsing", progress, on_progress)
+    bar = _Progress(len(files), "parsing", progress, on_progress)
     for path in files:
         name = path.name
         reason = _check_file(path, corpus_dir, int(settings.max_file_mb * 1e6))
@@ -198,7 +196,7 @@ def _build(
         seen_hashes[sha] = name
         old = previous_entries.get(name)
         if previous and old and old.get("sha256") == sha and name in previous.documents and _catalogue_same(old, catalogue.get(name, {})):
-            reused[name] = (previous.documents[name], [c for c in previous.chunks if c.doc_id == name])
+            reused[name] = (previous.documents[name], _chunks_of(previous, name))
             bar.update(1)
         else:
             to_parse.append(path)
@@ -233,7 +231,7 @@ def _build(
             if previous and name in previous.documents:
                 # a corrupt new version never costs the good old one: it stays searchable
                 reason += "; the previously indexed version stays in the index"
-                doc, chunks = previous.documents[name], [c for c in previous.chunks if c.doc_id == name]
+                doc, chunks = previous.documents[name], _chunks_of(previous, name)
                 documents.append(doc)
                 doc_chunks[name] = chunks
             report.failed.append((name, reason))
@@ -272,6 +270,10 @@ def lexical_text(short_title: str, chunk: Chunk) -> str:
     name the document ("the Dublin Regulation", "the INTERACT report"); with the title indexed they
     find its passages (Recall@5 0.829 against 0.779 without, docs/evaluation.md)."""
     return f"{short_title}\n{chunk.embed_text}"
+
+
+def _chunks_of(index, doc_id: str) -> list[Chunk]:
+    return [index.chunks[int(row)] for row in index.rows_by_doc.get(doc_id, ())]
 
 
 def _sha256(path: Path) -> str:
@@ -354,7 +356,7 @@ def _embed(
         sentence_cache = {text_key(previous.sentence_text(i)): i for i in range(len(previous.sentence_spans))}
     new_chunks = len({c.content_hash for c in chunks if c.content_hash not in chunk_cache})
     new_sentences = len({k for k in sentence_keys if k not in sentence_cache})
-    bar = _progress(new_chunks + new_sentences, "embedding", progress, on_progress)
+    bar = _Progress(new_chunks + new_sentences, "embedding", progress, on_progress)
     vectors, report.embedded = _embed_cached([c.content_hash for c in chunks], [c.embed_text for c in chunks], chunk_cache, old_chunk_vectors, embedder, bar, "chunk")
     sentence_vectors, report.sentences_embedded = _embed_cached(sentence_keys, sentence_texts, sentence_cache, old_sentence_vectors, embedder, bar, "sentence")
     bar.close()

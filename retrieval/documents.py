@@ -435,7 +435,7 @@ def markdown_blocks(text: str, markdown: bool = True) -> list[Block]:
         if md_heading:
             title = clean_heading_text(_clean_markdown_inline(md_heading.group(2)))
             if title:
-                items.append(("heading", title, heading_level(title, len(md_heading.group(1)))))
+                items.append(("heading", title, heading_level(title)))
                 plain_parent_level = 0
             continue
         is_aside = bool(_FOOTNOTE_START.match(stripped))

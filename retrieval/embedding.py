@@ -83,14 +83,18 @@ class Embedder:
         self._model = None
         self._tokenizer = None
 
+    def _once(self, attr: str, load):
+        """The value of `attr`, loaded on first use: once, even when sessions ask at the same time."""
+        if getattr(self, attr) is None:
+            with self._load_lock:
+                if getattr(self, attr) is None:
+                    setattr(self, attr, load())
+        return getattr(self, attr)
+
     @property
     def model(self):
-        """The SentenceTransformer, loaded on first use (once, even when sessions ask at the same time)."""
-        if self._model is None:
-            with self._load_lock:
-                if self._model is None:
-                    self._model = self._load_model()
-        return self._model
+        """The SentenceTransformer."""
+        return self._once("_model", self._load_model)
 
     def _load_model(self):
         from sentence_transformers import SentenceTransformer
@@ -114,11 +118,7 @@ class Embedder:
 
     @property
     def tokenizer(self):
-        if self._tokenizer is None:
-            with self._load_lock:
-                if self._tokenizer is None:
-                    self._tokenizer = self._load_tokenizer()
-        return self._tokenizer
+        return self._once("_tokenizer", self._load_tokenizer)
 
     def _load_tokenizer(self):
         from transformers import AutoTokenizer

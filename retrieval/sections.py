@@ -72,7 +72,7 @@ def numbered_heading(line: str, next_line: str | None = None, max_chars: int = _
     return None
 
 
-def heading_level(text: str, markdown_level: int | None = None) -> int:
+def heading_level(text: str) -> int:
     """The nesting level of a heading's text, from its numbering or legal rank."""
     legal = legal_heading(text)
     if legal:

@@ -120,6 +120,12 @@ class Index:
         doc = self.documents.get(doc_id)
         return doc.title if doc else doc_id
 
+    def short_title(self, doc_id: str) -> str:
+        for entry in self.manifest.get("documents", []):
+            if entry["doc"] == doc_id:
+                return entry.get("short_title") or entry.get("title") or doc_id
+        return doc_id
+
 
 # --------------------------------------------------------------------------- serialisation
 

@@ -49,17 +49,23 @@ st.set_page_config(page_title=TITLE, page_icon="📚", layout="wide" if wide els
 st.html(CSS)
 
 
+def model_key(s: Settings) -> tuple:
+    return (s.model, s.batch_size, s.precision, s.backend, str(s.cache_dir))
+
+
 @st.cache_resource(show_spinner=False)
-def get_embedder(model: str, batch_size: int):
+def get_embedder(key: tuple, _settings: Settings):
+    """One model per process and model settings (`key`), whatever else the settings change."""
     from retrieval.embedding import Embedder
 
-    return Embedder(model, batch_size=batch_size)
+    return Embedder.from_settings(_settings)
 
 
 @st.cache_resource(show_spinner=False)
 def get_engine(key: str, _settings: Settings) -> Engine:
     """One engine per process and settings, shared by every session; the model loads in its own thread."""
-    return Engine(_settings, embedder=get_embedder(_settings.model, _settings.batch_size))
+    return Engine(_settings, embedder=get_embedder(model_key(_settings), _settings))
+
 
 
 settings = Settings.from_env()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,8 @@ def model_id(name: str) -> str:
     return DEFAULT_MODEL if name in _PACKAGED_ALIASES else name
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+BACKENDS = ("auto", "onnx", "torch")
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -66,22 +66,69 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+def resolve_backend(backend: str, precision: str) -> str:
+    """'onnx' or 'torch'. auto: ONNX Runtime where it is installed (same vectors, faster), except for
+    bf16, which only torch computes natively here."""
+    from retrieval.onnx_encoder import onnxruntime_available
+
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        backend = "onnx" if precision != "bf16" and onnxruntime_available() else "torch"
+    if backend == "torch" and precision == "int8":
+        raise ModelError("int8 runs on the onnx backend only (RAG_BACKEND=onnx)")
+    if backend == "onnx" and precision == "bf16":
+        raise ModelError("bf16 runs on the torch backend only (RAG_BACKEND=torch)")
+    return backend
+
+
+class TorchEncoder:
+    """The model run by sentence-transformers on torch, in fp32 or bf16."""
+
+    def __init__(self, path: str, precision: str, batch_size: int) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        if precision == "bf16":
+            import torch
+
+            self.model = self.model.to(torch.bfloat16)
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(getter())
+        self.max_seq_length = int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        tensor = self.model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
+        vectors = tensor.float().cpu().numpy()
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
 class Embedder:
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, precision: str = "fp32") -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, precision: str = "fp32", backend: str = "auto", cache_dir: Path | str = Path(".cache")) -> None:
         self.model_name = model_id(model)
         self.path = resolve_model(model)
         self.batch_size = batch_size
-        #: "fp32" or "bf16" (see Settings.precision for why fp32 is the default)
+        #: "fp32", "bf16" or "int8" (see Settings.precision for why fp32 is the default)
         self.precision = resolve_precision(precision)
+        #: "onnx" or "torch"; "auto" settles on first use, where a model ONNX cannot reproduce falls back to torch
+        self.backend = backend
+        resolve_backend(backend, self.precision)  # refuse impossible pairs at once, before any loading
+        self.cache_dir = Path(cache_dir)
         #: how many texts this embedder has sent to the model (tests and the build summary read it)
         self.texts_embedded = 0
         #: the same, by the kind of text ("chunk", "sentence", ...)
         self.embedded_by_kind: dict[str, int] = {}
         self._query_cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # one embedder serves every session of the app
-        self._load_lock = threading.Lock()
-        self._model = None
+        self._load_lock = threading.RLock()  # loading the encoder loads the tokenizer
+        self._encoder = None
         self._tokenizer = None
+
+    @classmethod
+    def from_settings(cls, settings) -> "Embedder":
+        return cls(settings.model, batch_size=settings.batch_size, precision=settings.precision, backend=settings.backend, cache_dir=settings.cache_dir)
 
     def _once(self, attr: str, load):
         """The value of `attr`, loaded on first use: once, even when sessions ask at the same time."""
@@ -92,29 +139,38 @@ class Embedder:
         return getattr(self, attr)
 
     @property
-    def model(self):
-        """The SentenceTransformer."""
-        return self._once("_model", self._load_model)
+    def encoder(self):
+        """The loaded model runner (OnnxEncoder or TorchEncoder)."""
+        return self._once("_encoder", self._load_encoder)
 
-    def _load_model(self):
-        from sentence_transformers import SentenceTransformer
+    def load(self) -> None:
+        """Load the model now rather than on the first text."""
+        self.encoder  # noqa: B018
 
+    def _load_encoder(self):
+        from retrieval.onnx_encoder import OnnxEncoder, OnnxUnsupported
+
+        backend = resolve_backend(self.backend, self.precision)
         try:
-            model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
-        except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load this model"
+            if backend == "onnx":
+                try:
+                    encoder = OnnxEncoder(self.path, self.tokenizer, self.cache_dir, self.precision, batch_size=self.batch_size)
+                except OnnxUnsupported as exc:
+                    if self.backend == "onnx" or self.precision == "int8":
+                        raise ModelError(f"cannot run {self.model_name!r} on ONNX Runtime: {exc}") from exc
+                    backend = "torch"
+            if backend == "torch":
+                encoder = TorchEncoder(self.path, self.precision, self.batch_size)
+        except ModelError:
+            raise
+        except Exception as exc:  # OSError, ValueError, HF and ONNX errors: all mean "cannot load this model"
             raise ModelError(f"cannot load embedding model {self.model_name!r}: {str(exc).splitlines()[0]}") from exc
-        if self.precision == "bf16":
-            import torch
-
-            model = model.to(torch.bfloat16)
-        return model
+        self.backend = backend
+        return encoder
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        """Normalised float32 vectors, whatever precision the model computes in."""
-        tensor = self.model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
-        vectors = tensor.float().cpu().numpy()
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+        """Normalised float32 vectors, whatever backend and precision compute them."""
+        return self.encoder.encode(texts)
 
     @property
     def tokenizer(self):
@@ -128,14 +184,13 @@ class Embedder:
         except Exception as exc:
             raise ModelError(f"cannot load the tokenizer of {self.model_name!r}: {str(exc).splitlines()[0]}") from exc
 
-    @cached_property
+    @property
     def dimension(self) -> int:
-        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return int(getter())
+        return self.encoder.dimension
 
-    @cached_property
+    @property
     def max_seq_length(self) -> int:
-        return int(self.model.max_seq_length)
+        return self.encoder.max_seq_length
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces of each text, without the special tokens the model adds."""

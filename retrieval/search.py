@@ -91,7 +91,7 @@ class Retriever:
         settings = settings or Settings.from_env()
         expected = identity(model_id(settings.model), None, settings.chunk_tokens, settings.overlap_tokens)
         index = open_index(settings.index_dir, expected=expected)
-        return cls(index, embedder or Embedder(settings.model, batch_size=settings.batch_size, precision=settings.precision))
+        return cls(index, embedder or Embedder.from_settings(settings))
 
     def allowed_rows(self, docs: Sequence[str] | None) -> np.ndarray | None:
         if not docs:

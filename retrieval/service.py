@@ -110,7 +110,7 @@ class Context:
 class Engine:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, load_model: bool = True) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size, precision=settings.precision)
+        self.embedder = embedder or Embedder.from_settings(settings)
         self._lock = threading.RLock()  # the open versions, the jobs
         self._model_lock = model_lock(self.embedder)  # one question through the model at a time
         self._spare_lock = threading.Lock()  # the background jobs' model
@@ -134,7 +134,7 @@ class Engine:
     def _load_model(self) -> None:
         try:
             with self._model_lock:
-                self.embedder.model  # noqa: B018 - loads it
+                self.embedder.load()
                 self.embedder.embed_query("warm up the model")
                 self.embedder.embed(["This sentence warms up the model before the first question."])
         except ModelError as exc:
@@ -156,7 +156,7 @@ class Engine:
 
     def _spare_embedder(self) -> Embedder:
         if self._spare is None:
-            self._spare = Embedder(self.settings.model, batch_size=self.settings.batch_size, precision=self.settings.precision)
+            self._spare = Embedder.from_settings(self.settings)
         return self._spare
 
     # ----------------------------------------------------------------------- the index

@@ -262,7 +262,7 @@ def test_failed_build_leaves_the_live_index_untouched(work, embedder):
     (work.corpus_dir / TXT_NAME).write_text(NEW_NOTES, encoding="utf-8")
 
     failing = FailingEmbedder()
-    failing.__dict__.update(model=embedder.model, tokenizer=embedder.tokenizer)  # share the loaded model
+    failing.__dict__.update(_encoder=embedder.encoder, _tokenizer=embedder.tokenizer)  # share the loaded model
     with pytest.raises(RuntimeError, match="injected"):
         build_index(work, embedder=failing, progress=False)
     assert failing.calls == 1

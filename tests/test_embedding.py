@@ -1,0 +1,105 @@
+"""The two ways the model runs: ONNX Runtime (the default where installed) and torch give the same
+vectors; the ONNX export is made once and cached; impossible settings are refused at once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from retrieval.embedding import Embedder, ModelError, resolve_backend
+from retrieval.onnx_encoder import OnnxUnsupported, export, pooling_mode
+
+TEXTS = [
+    "Integration is a dynamic, two-way process of mutual accommodation by all immigrants and residents.",
+    "Member States shall ensure that beneficiaries of international protection have access to employment.",
+    "Reintegration assistance",
+    "The applicant shall be informed in writing, in a language he or she understands, of the decision taken "
+    "and of the possibility to appeal against it within the time limits laid down in national law. " * 3,
+]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder():
+    return Embedder(backend="torch")
+
+
+def test_default_backend_is_onnx_when_onnxruntime_is_installed(embedder):
+    pytest.importorskip("onnxruntime")
+    embedder.load()
+    assert embedder.backend == "onnx"
+
+
+def test_onnx_and_torch_give_the_same_vectors(embedder, torch_embedder, tmp_path):
+    onnx = Embedder(backend="onnx", cache_dir=tmp_path)
+    a, b = onnx.embed(TEXTS), torch_embedder.embed(TEXTS)
+    assert a.shape == b.shape == (len(TEXTS), 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert (a * b).sum(axis=1).min() > 0.9999
+    # a query too, and the long text is truncated at the same place (256 word pieces)
+    assert float(onnx.embed_query(TEXTS[0]) @ torch_embedder.embed_query(TEXTS[0])) > 0.9999
+    assert onnx.max_seq_length == torch_embedder.max_seq_length == 256
+
+
+def test_the_export_is_made_once_and_reused(tmp_path):
+    first = Embedder(backend="onnx", cache_dir=tmp_path)
+    first.load()
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert [p.name for p in files] == ["model.onnx"]  # no temporary file left behind
+    stamp = files[0].stat().st_mtime_ns
+    second = Embedder(backend="onnx", cache_dir=tmp_path)
+    second.load()
+    assert second.encoder.path == files[0] and files[0].stat().st_mtime_ns == stamp
+    assert np.array_equal(first.embed(TEXTS[:2]), second.embed(TEXTS[:2]))
+
+
+def test_a_changed_model_gets_its_own_export(tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(Embedder().path, model)
+    first = export(model, tmp_path / "cache")
+    config = json.loads((model / "config.json").read_text())
+    config["layer_norm_eps"] = 1e-6
+    (model / "config.json").write_text(json.dumps(config))
+    second = export(model, tmp_path / "cache")
+    assert first != second and first.exists() and second.exists()
+
+
+def test_int8_is_an_opt_in_that_moves_vectors_a_little(torch_embedder, tmp_path):
+    pytest.importorskip("onnx")
+    int8 = Embedder(backend="onnx", precision="int8", cache_dir=tmp_path)
+    a, b = int8.embed(TEXTS), torch_embedder.embed(TEXTS)
+    cosines = (a * b).sum(axis=1)
+    assert int8.encoder.path.name == "model-int8.onnx"
+    assert cosines.min() > 0.8 and cosines.min() < 0.9999  # close, but not the same vectors
+
+
+@pytest.mark.parametrize(("backend", "precision"), [("torch", "int8"), ("onnx", "bf16"), ("tensorflow", "fp32")])
+def test_impossible_settings_are_refused_before_loading(backend, precision):
+    with pytest.raises(ModelError):
+        Embedder(backend=backend, precision=precision)
+
+
+def test_auto_uses_torch_for_bf16():
+    assert resolve_backend("auto", "bf16") == "torch"
+
+
+def test_models_onnx_cannot_reproduce_are_recognised(tmp_path):
+    (tmp_path / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},
+    ]))
+    with pytest.raises(OnnxUnsupported, match="Dense"):
+        pooling_mode(tmp_path)
+    (tmp_path / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]))
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}))
+    assert pooling_mode(tmp_path) == "cls"
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_max_tokens": True}))
+    with pytest.raises(OnnxUnsupported, match="max"):
+        pooling_mode(tmp_path)

@@ -44,6 +44,8 @@ class BuildReport:
     sentences_embedded: int = 0
     sentences: int = 0
     seconds: float = 0.0
+    #: wall seconds of each stage: parse, chunk, embed, lexical, write (the benchmark reads them)
+    stages: dict[str, float] = field(default_factory=dict)
     version: str = ""
     full: bool = False
 
@@ -64,6 +66,8 @@ class BuildReport:
             lines.append(f"warning: {name}: {warning}")
         if self.removed:
             lines.append("removed: " + ", ".join(self.removed))
+        if self.stages:
+            lines.append("stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.stages.items()))
         return "\n".join(lines)
 
 
@@ -168,7 +172,7 @@ def _build(
 ) -> BuildReport:
     started = time.perf_counter()
     report = BuildReport(full=full)
-    embedder = embedder or Embedder(settings.model, batch_size=settings.batch_size, precision=settings.precision)
+    embedder = embedder or Embedder.from_settings(settings)
     previous = _previous_index(index_dir, settings, full, report)
     previous_entries = {e["doc"]: e for e in previous.manifest["documents"]} if previous else {}
     catalogue = load_catalogue(corpus_dir)
@@ -209,6 +213,7 @@ def _build(
         else:
             parsed[path.name] = result
     bar.close()
+    mark = _stage(report, "parse", started)
 
     documents: list[Document] = []
     doc_chunks: dict[str, list[Chunk]] = {}
@@ -244,9 +249,12 @@ def _build(
     report.removed = sorted(n for n in previous_entries if n not in names)
 
     chunks = [c for doc in documents for c in doc_chunks[doc.doc_id]]
+    mark = _stage(report, "chunk", mark)
     vectors, sentence_spans, sentence_vectors = _embed(chunks, previous, embedder, progress, report, on_progress)
+    mark = _stage(report, "embed", mark)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
     lexical = LexicalIndex.build([lexical_text(short_titles[c.doc_id], c) for c in chunks])
+    mark = _stage(report, "lexical", mark)
     dimension = vectors.shape[1]
     manifest = index_files.identity(embedder.model_name, int(dimension), settings.chunk_tokens, settings.overlap_tokens)
     manifest.update(
@@ -255,14 +263,22 @@ def _build(
         documents=[_doc_entry(doc, len(doc_chunks[doc.doc_id]), catalogue.get(doc.doc_id, {})) for doc in documents],
         not_indexed=failed_entries,
         sentences=len(sentence_spans),
-        build={"embedded": report.embedded, "sentences_embedded": report.sentences_embedded, "full": full, "precision": embedder.precision},
+        build={"embedded": report.embedded, "sentences_embedded": report.sentences_embedded, "full": full, "precision": embedder.precision, "backend": embedder.backend},
     )
     report.chunks = len(chunks)
     report.sentences = len(sentence_spans)
+    manifest["build"]["seconds"] = round(time.perf_counter() - started, 2)
+    report.version = index_files.write_version(index_dir, manifest, documents, chunks, vectors, lexical, sentence_spans, sentence_vectors,
+                                                  previous_store=previous.store if previous is not None else None)
+    _stage(report, "write", mark)
     report.seconds = time.perf_counter() - started
-    manifest["build"]["seconds"] = round(report.seconds, 2)
-    report.version = index_files.write_version(index_dir, manifest, documents, chunks, vectors, lexical, sentence_spans, sentence_vectors)
     return report
+
+
+def _stage(report: BuildReport, name: str, since: float) -> float:
+    now = time.perf_counter()
+    report.stages[name] = now - since
+    return now
 
 
 def lexical_text(short_title: str, chunk: Chunk) -> str:

@@ -93,6 +93,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "format_version": m.get("format_version"),
         "chunker": m.get("chunker"),
         "chunks": m.get("chunks"),
+        "store": index.store.describe(),
         "documents": [{k: v for k, v in e.items() if not k.startswith("catalogue_")} for e in m.get("documents", [])],
         "not_indexed": m.get("not_indexed", []),
     }
@@ -101,7 +102,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"index {info['index']} ({info['version']}), built {info['built_at']}")
     print(f"model {info['model']} ({info['dimension']} dimensions); chunks of at most {info['chunker']['chunk_tokens']} tokens, overlap {info['chunker']['overlap_tokens']}")
-    print(f"{len(info['documents'])} documents, {info['chunks']} chunks")
+    print(f"{len(info['documents'])} documents, {info['chunks']} chunks; dense search {info['store']}")
     for e in info["documents"]:
         pages = f"{e['pages']} pages" if e["pages"] else e["kind"]
         print(f"  {e['doc']}: {e['short_title']} ({e['year'] or 'n.d.'}; {pages}; {e['chunks']} chunks)")

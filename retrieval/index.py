@@ -191,14 +191,18 @@ def write_version(
     lexical: LexicalIndex,
     sentence_spans: np.ndarray | None = None,
     sentence_vectors: np.ndarray | None = None,
+    previous_store: FaissStore | None = None,
 ) -> str:
-    """Write a complete index version beside the live one, then make it live. Returns its name."""
+    """Write a complete index version beside the live one, then make it live. Returns its name.
+
+    `previous_store` (the live index's) lends its trained IVF lists to an index of a similar size."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     staging = index_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        store = FaissStore.from_vectors(vectors, manifest["dimension"])
+        store = FaissStore.from_vectors(vectors, manifest["dimension"], previous=previous_store)
+        manifest = {**manifest, "store": store.describe()}
         store.save(staging)
         lexical.save(staging)
         spans = np.zeros((0, 3), dtype=np.int32) if sentence_spans is None else sentence_spans.astype(np.int32)

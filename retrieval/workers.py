@@ -2,7 +2,7 @@
 
 A PDF whose parsing hangs or balloons in memory is cut off and reported as failed; it cannot stall
 the build or take the machine down. Up to `workers` documents are parsed at once (pypdf is pure
-Python, so processes, not threads, give the parallelism).
+Python, so processes, not threads, give the parallelism); each process parses many documents.
 """
 
 from __future__ import annotations
@@ -31,22 +31,117 @@ def _address_space_in_use() -> int:
         return int(fh.read().split()[0]) * resource.getpagesize()
 
 
-def _child(conn, path: str, catalogue: dict, memory_mb: int) -> None:
+def _worker(conn, catalogue: dict, memory_mb: int) -> None:
+    """A parser process: parses one path at a time until told to stop (None) or the parent goes."""
     if memory_mb > 0:
         # what the parent already maps (the model, the app) is shared, not new: limit what parsing adds
         limit = _address_space_in_use() + memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:
-        conn.send(load_document(Path(path), catalogue))
-    except DocumentError as exc:
-        conn.send(exc)
-    except MemoryError:
-        conn.send(DocumentError(f"parsing needed more than the memory limit ({memory_mb} MB): cut off"))
-    except Exception as exc:  # a parser bug on one file is that file's failure
-        message = str(exc).splitlines()[0] if str(exc) else ""
-        conn.send(DocumentError(f"unexpected parser error: {type(exc).__name__}: {message}".rstrip(": ")))
-    finally:
-        conn.close()
+    while True:
+        try:
+            path = conn.recv()
+        except (EOFError, OSError):
+            return
+        if path is None:
+            return
+        healthy = True
+        try:
+            result: ParseResult = load_document(Path(path), catalogue)
+        except DocumentError as exc:
+            result = exc
+        except MemoryError:
+            result, healthy = DocumentError(f"parsing needed more than the memory limit ({memory_mb} MB): cut off"), False
+        except Exception as exc:  # a parser bug on one file is that file's failure
+            message = str(exc).splitlines()[0] if str(exc) else ""
+            result = DocumentError(f"unexpected parser error: {type(exc).__name__}: {message}".rstrip(": "))
+        conn.send((result, healthy))
+        if not healthy:
+            return  # after a MemoryError the heap may be in any state: the parent starts a fresh process
+
+
+class _Worker:
+    def __init__(self, ctx, catalogue: dict, memory_mb: int) -> None:
+        self.conn, child_conn = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_worker, args=(child_conn, catalogue, memory_mb), daemon=True)
+        self.process.start()
+        child_conn.close()
+        self.path: Path | None = None
+        self.deadline = 0.0
+
+    def give(self, path: Path, timeout_s: float) -> None:
+        self.path, self.deadline = path, time.monotonic() + timeout_s
+        self.conn.send(str(path))
+
+    def stop(self, kill: bool = False) -> None:
+        if kill or self.path is not None:
+            self.process.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except OSError:
+                self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class ParserPool:
+    """Up to `workers` parser processes, each forked once and reused for many documents. Forking a
+    process that holds the model costs ~10 ms of page-table copying and teardown: once per document
+    that was 8.7 s for 800 small Markdown files, against 0.4 s of actual parsing. A process is replaced
+    only when it is cut off (time), dies, or ran out of memory."""
+
+    def __init__(self, catalogue: dict, workers: int = 2, timeout_s: float = 120.0, memory_mb: int = 2048) -> None:
+        self.catalogue, self.workers, self.timeout_s, self.memory_mb = catalogue, max(1, workers), timeout_s, memory_mb
+        self.processes_started = 0
+
+    def _start(self, ctx) -> _Worker:
+        self.processes_started += 1
+        return _Worker(ctx, self.catalogue, self.memory_mb)
+
+    def parse(self, paths: Sequence[Path], on_done: Callable[[Path], None] | None = None) -> Iterator[tuple[Path, ParseResult]]:
+        """Yield (path, Document or DocumentError) for each path, as each finishes."""
+        ctx = _context()
+        pending = list(paths)
+        pool = [self._start(ctx) for _ in range(min(self.workers, len(pending)))]
+        try:
+            while pending or any(w.path is not None for w in pool):
+                for worker in pool:
+                    if worker.path is None and pending:
+                        worker.give(pending.pop(0), self.timeout_s)
+                busy = [w for w in pool if w.path is not None]
+                nearest = min(w.deadline for w in busy)
+                ready = wait([w.conn for w in busy], timeout=max(0.0, nearest - time.monotonic()))
+                now = time.monotonic()
+                for i, worker in enumerate(pool):
+                    if worker.path is None:
+                        continue
+                    path, result, replace = worker.path, None, False
+                    if worker.conn in ready:
+                        try:
+                            result, healthy = worker.conn.recv()
+                            replace = not healthy
+                        except (EOFError, OSError):
+                            worker.process.join(5)
+                            result = DocumentError(
+                                f"parser process died (exit code {worker.process.exitcode}): the file may be malformed "
+                                f"or need more than the memory limit ({self.memory_mb} MB)"
+                            )
+                            replace = True
+                    elif now >= worker.deadline:
+                        result, replace = DocumentError(f"parsing took longer than {self.timeout_s:.0f} s: cut off"), True
+                    if result is None:
+                        continue
+                    worker.path = None
+                    if replace:
+                        worker.stop(kill=True)
+                        pool[i] = self._start(ctx) if pending else worker
+                    if on_done:
+                        on_done(path)
+                    yield path, result
+        finally:
+            for worker in pool:
+                if worker.process.is_alive() or not worker.conn.closed:
+                    worker.stop(kill=worker.path is not None)
 
 
 def parse_isolated(
@@ -57,46 +152,5 @@ def parse_isolated(
     memory_mb: int = 2048,
     on_done: Callable[[Path], None] | None = None,
 ) -> Iterator[tuple[Path, ParseResult]]:
-    """Yield (path, Document or DocumentError) for each path, as each finishes."""
-    ctx = _context()
-    pending = list(paths)
-    running: dict = {}  # conn -> (path, process, deadline)
-    try:
-        while pending or running:
-            while pending and len(running) < max(1, workers):
-                path = pending.pop(0)
-                parent_conn, child_conn = ctx.Pipe(duplex=False)
-                process = ctx.Process(target=_child, args=(child_conn, str(path), catalogue, memory_mb), daemon=True)
-                process.start()
-                child_conn.close()
-                running[parent_conn] = (path, process, time.monotonic() + timeout_s)
-            nearest = min(deadline for _, _, deadline in running.values())
-            ready = wait(list(running), timeout=max(0.0, nearest - time.monotonic()))
-            now = time.monotonic()
-            for conn in list(running):
-                path, process, deadline = running[conn]
-                result: ParseResult | None = None
-                if conn in ready:
-                    try:
-                        result = conn.recv()
-                    except EOFError:
-                        process.join(5)
-                        result = DocumentError(
-                            f"parser process died (exit code {process.exitcode}): the file may be malformed "
-                            f"or need more than the memory limit ({memory_mb} MB)"
-                        )
-                elif now >= deadline:
-                    process.kill()
-                    result = DocumentError(f"parsing took longer than {timeout_s:.0f} s: cut off")
-                if result is None:
-                    continue
-                conn.close()
-                process.join(5)
-                del running[conn]
-                if on_done:
-                    on_done(path)
-                yield path, result
-    finally:
-        for conn, (_, process, _) in running.items():
-            process.kill()
-            conn.close()
+    """Yield (path, Document or DocumentError) for each path, as each finishes (see ParserPool)."""
+    yield from ParserPool(catalogue, workers, timeout_s, memory_mb).parse(paths, on_done)

@@ -24,7 +24,7 @@ from retrieval.chunking import chunk_document
 from retrieval.config import Settings
 from retrieval.documents import Document, DocumentError, assemble, load_document, markdown_blocks
 from retrieval.index import open_index
-from retrieval.workers import parse_isolated
+from retrieval.workers import ParserPool, parse_isolated
 
 REPO = Path(__file__).resolve().parents[1]
 NOTES = (
@@ -104,6 +104,25 @@ def test_parsing_that_needs_too_much_memory_is_cut_off(tmp_path):
     assert isinstance(results[huge], DocumentError)
     assert "memory limit (100 MB)" in str(results[huge])
     assert isinstance(results[small], Document)
+
+
+def test_parser_processes_are_reused_and_replaced_only_when_cut_off(tmp_path):
+    smalls = []
+    for i in range(12):
+        path = tmp_path / f"note-{i:02d}.txt"
+        path.write_text(f"Note {i}.\n\n{NOTES}", encoding="utf-8")
+        smalls.append(path)
+    pool = ParserPool({}, workers=2, timeout_s=60)
+    results = dict(pool.parse(smalls))
+    assert all(isinstance(results[p], Document) for p in smalls)
+    assert pool.processes_started == 2  # not one per document
+
+    big = REPO / "corpus" / "eu-commission-notice-free-movement-guidance-2023.pdf"
+    pool = ParserPool({}, workers=1, timeout_s=0.5)
+    results = dict(pool.parse([smalls[0], big, *smalls[1:4]]))
+    assert "longer than" in str(results[big])
+    assert all(isinstance(results[p], Document) for p in smalls[:4])
+    assert pool.processes_started == 2  # the one cut off was replaced, once
 
 
 # --------------------------------------------------------------------------- an interrupted build

@@ -5,6 +5,7 @@ Nothing here loads at import time; the model is created on first use.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -19,6 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+logger = logging.getLogger(__name__)
 
 _PACKAGED_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", DEFAULT_MODEL.lower()}
 
@@ -148,24 +151,26 @@ class Embedder:
         self.encoder  # noqa: B018
 
     def _load_encoder(self):
-        from retrieval.onnx_encoder import OnnxEncoder, OnnxUnsupported
+        from retrieval.onnx_encoder import OnnxEncoder
 
         backend = resolve_backend(self.backend, self.precision)
+        if backend == "onnx":
+            try:
+                encoder = OnnxEncoder(self.path, self.tokenizer, self.cache_dir, self.precision, batch_size=self.batch_size)
+            except Exception as exc:  # OnnxUnsupported, or an export or runtime that fails on this machine
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if self.backend == "onnx" or self.precision == "int8":
+                    raise ModelError(f"cannot run {self.model_name!r} on ONNX Runtime: {reason}") from exc
+                # auto: torch computes the same vectors, only slower
+                logger.warning("ONNX Runtime cannot run %s (%s): using torch", self.model_name, reason)
+            else:
+                self.backend = "onnx"
+                return encoder
         try:
-            if backend == "onnx":
-                try:
-                    encoder = OnnxEncoder(self.path, self.tokenizer, self.cache_dir, self.precision, batch_size=self.batch_size)
-                except OnnxUnsupported as exc:
-                    if self.backend == "onnx" or self.precision == "int8":
-                        raise ModelError(f"cannot run {self.model_name!r} on ONNX Runtime: {exc}") from exc
-                    backend = "torch"
-            if backend == "torch":
-                encoder = TorchEncoder(self.path, self.precision, self.batch_size)
-        except ModelError:
-            raise
-        except Exception as exc:  # OSError, ValueError, HF and ONNX errors: all mean "cannot load this model"
+            encoder = TorchEncoder(self.path, self.precision, self.batch_size)
+        except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load this model"
             raise ModelError(f"cannot load embedding model {self.model_name!r}: {str(exc).splitlines()[0]}") from exc
-        self.backend = backend
+        self.backend = "torch"
         return encoder
 
     def _encode(self, texts: list[str]) -> np.ndarray:

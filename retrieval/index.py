@@ -205,8 +205,8 @@ def write_version(
         manifest = {**manifest, "store": store.describe()}
         store.save(staging)
         lexical.save(staging)
-        spans = np.zeros((0, 3), dtype=np.int32) if sentence_spans is None else sentence_spans.astype(np.int32)
-        svecs = np.zeros((0, manifest["dimension"]), dtype=np.float32) if sentence_vectors is None else sentence_vectors.astype(np.float32)
+        spans = np.zeros((0, 3), dtype=np.int32) if sentence_spans is None else np.asarray(sentence_spans, dtype=np.int32)
+        svecs = np.zeros((0, manifest["dimension"]), dtype=np.float32) if sentence_vectors is None else np.asarray(sentence_vectors, dtype=np.float32)
         np.save(staging / SENTENCE_SPANS, spans, allow_pickle=False)
         np.save(staging / SENTENCE_VECTORS, svecs, allow_pickle=False)
         _write_jsonl(staging / "chunks.jsonl", (chunk_to_json(c) for c in chunks))

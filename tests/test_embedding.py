@@ -103,3 +103,17 @@ def test_models_onnx_cannot_reproduce_are_recognised(tmp_path):
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_max_tokens": True}))
     with pytest.raises(OnnxUnsupported, match="max"):
         pooling_mode(tmp_path)
+
+
+def test_auto_falls_back_to_torch_when_the_onnx_export_fails(monkeypatch, tmp_path, caplog):
+    import retrieval.onnx_encoder as onnx_encoder
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("exporter crashed (injected)")
+
+    monkeypatch.setattr(onnx_encoder, "export", broken_export)
+    auto = Embedder(backend="auto", cache_dir=tmp_path)
+    assert auto.embed(TEXTS[:1]).shape == (1, 384)
+    assert auto.backend == "torch" and "exporter crashed" in caplog.text
+    with pytest.raises(ModelError, match="exporter crashed"):
+        Embedder(backend="onnx", cache_dir=tmp_path).load()

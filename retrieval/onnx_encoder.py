@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -60,11 +61,11 @@ def pooling_mode(model_path: Path) -> str:
 def weights_digest(model_path: Path) -> str:
     """A short hash of what determines the exported graph: weights, config, exporter version."""
     digest = hashlib.sha256(f"export-v{EXPORT_VERSION}".encode())
-    for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
-        path = model_path / name
+    weights = sorted([*model_path.glob("*.safetensors"), *model_path.glob("*.bin")])
+    for path in [model_path / "config.json", *weights]:
         if path.exists():
             with path.open("rb") as f:
-                digest.update(name.encode())
+                digest.update(path.name.encode())
                 digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()[:16]
 
@@ -85,10 +86,20 @@ def export(model_path: Path, cache_dir: Path, precision: str = "fp32") -> Path:
     if precision == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
-        os.replace(tmp, target)
+        with _temporary(target) as tmp:
+            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
     return target
+
+
+@contextmanager
+def _temporary(target: Path):
+    """A temporary path beside `target`, renamed to it on success and removed on failure."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _export_fp32(model_path: Path, target: Path) -> None:
@@ -109,13 +120,11 @@ def _export_fp32(model_path: Path, target: Path) -> None:
             return self.inner(**dict(zip(names, inputs))).last_hidden_state
 
     dynamic = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with warnings.catch_warnings(), torch.no_grad():
+    with _temporary(target) as tmp, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         # dynamo=False: the TorchScript exporter needs no onnxscript and exports this model in ~1 s
         torch.onnx.export(LastHiddenState(model), tuple(sample[n] for n in names), str(tmp), input_names=names,
                           output_names=["last_hidden_state"], dynamic_axes=dynamic, opset_version=17, dynamo=False)
-    os.replace(tmp, target)
 
 
 class OnnxEncoder:

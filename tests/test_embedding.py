@@ -117,3 +117,17 @@ def test_auto_falls_back_to_torch_when_the_onnx_export_fails(monkeypatch, tmp_pa
     assert auto.backend == "torch" and "exporter crashed" in caplog.text
     with pytest.raises(ModelError, match="exporter crashed"):
         Embedder(backend="onnx", cache_dir=tmp_path).load()
+
+
+def test_a_failed_export_leaves_no_file_behind(tmp_path):
+    from retrieval.onnx_encoder import _temporary
+
+    target = tmp_path / "model.onnx"
+    with pytest.raises(RuntimeError):
+        with _temporary(target) as tmp:
+            tmp.write_bytes(b"half an export")
+            raise RuntimeError("killed mid-export")
+    assert list(tmp_path.iterdir()) == []
+    with _temporary(target) as tmp:
+        tmp.write_bytes(b"a whole export")
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"] and target.read_bytes() == b"a whole export"

@@ -22,7 +22,9 @@ class Settings:
     overlap_tokens: int = 40
     #: files larger than this are refused by the build
     max_file_mb: float = 50.0
-    batch_size: int = 32
+    #: texts per model call; 0 picks the backend's fastest measured here (docs/benchmarks.md): ONNX
+    #: Runtime 4 (small batches run ~30-45% faster on two cores than 32), torch 32
+    batch_size: int = 0
     #: "fp32" (default), "bf16" or "auto" (bf16 where the CPU has native bfloat16). bf16 encodes about
     #: 2.7x faster here but cost 0.019 of hybrid Recall@5 on the evaluation set (docs/benchmarks.md),
     #: more than the 0.01 we accept, so it is not the default

@@ -50,6 +50,9 @@ def model_id(name: str) -> str:
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 BACKENDS = ("auto", "onnx", "torch")
+#: texts per model call when the settings leave it at 0. On two cores ONNX Runtime encoded 256 real
+#: chunks at 72 / 67 / 56 per second in batches of 4 / 8 / 32, and 1,024 sentences at 285 / 280 / 194
+BEST_BATCH = {"onnx": 4, "torch": 32}
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -109,9 +112,10 @@ class TorchEncoder:
 
 
 class Embedder:
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, precision: str = "fp32", backend: str = "auto", cache_dir: Path | str = Path(".cache")) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 0, precision: str = "fp32", backend: str = "auto", cache_dir: Path | str = Path(".cache")) -> None:
         self.model_name = model_id(model)
         self.path = resolve_model(model)
+        #: texts per model call; 0 until the model loads and the backend's best size is known
         self.batch_size = batch_size
         #: "fp32", "bf16" or "int8" (see Settings.precision for why fp32 is the default)
         self.precision = resolve_precision(precision)
@@ -156,7 +160,8 @@ class Embedder:
         backend = resolve_backend(self.backend, self.precision)
         if backend == "onnx":
             try:
-                encoder = OnnxEncoder(self.path, self.tokenizer, self.cache_dir, self.precision, batch_size=self.batch_size)
+                batch_size = self.batch_size or BEST_BATCH["onnx"]
+                encoder = OnnxEncoder(self.path, self.tokenizer, self.cache_dir, self.precision, batch_size=batch_size)
             except Exception as exc:  # OnnxUnsupported, or an export or runtime that fails on this machine
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 if self.backend == "onnx" or self.precision == "int8":
@@ -164,13 +169,14 @@ class Embedder:
                 # auto: torch computes the same vectors, only slower
                 logger.warning("ONNX Runtime cannot run %s (%s): using torch", self.model_name, reason)
             else:
-                self.backend = "onnx"
+                self.backend, self.batch_size = "onnx", batch_size
                 return encoder
         try:
-            encoder = TorchEncoder(self.path, self.precision, self.batch_size)
+            batch_size = self.batch_size or BEST_BATCH["torch"]
+            encoder = TorchEncoder(self.path, self.precision, batch_size)
         except Exception as exc:  # OSError, ValueError, HF errors: all mean "cannot load this model"
             raise ModelError(f"cannot load embedding model {self.model_name!r}: {str(exc).splitlines()[0]}") from exc
-        self.backend = "torch"
+        self.backend, self.batch_size = "torch", batch_size
         return encoder
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -210,7 +216,8 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         order = np.argsort([len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        step = self.batch_size * 4
+        self.load()  # the batch size depends on the backend
+        step = max(32, self.batch_size * 4)
         for i in range(0, len(order), step):
             idx = order[i : i + step]
             out[idx] = self._encode([texts[j] for j in idx])

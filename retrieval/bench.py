@@ -412,9 +412,9 @@ Measured on this machine in this round; the encoder rows are in the table above,
 
 | lever | before | after | kept? |
 |---|---|---|---|
-| ONNX Runtime fp32 instead of torch fp32 (model exported once from the packaged weights, cached in `.cache/onnx/`) | torch: see "Encoders"; full build of the 7-document corpus 80 s; query encode ~9 ms | onnx: same vectors (cosine >= 0.99999), identical Recall@5 / MRR@10 / not-covered accuracy; corpus build 50 s; query encode ~3 ms | yes, the default where onnxruntime is installed (`RAG_BACKEND=torch` opts out) |
+| ONNX Runtime fp32 instead of torch fp32 (model exported once from the packaged weights, cached in `.cache/onnx/`) | torch: see "Encoders"; full build of the 7-document corpus 80 s; query encode ~9 ms | onnx: same vectors (cosine >= 0.99999), identical Recall@5 / MRR@10 / not-covered accuracy; corpus build 50 s, and 41 s with the batch size below; query encode ~3 ms | yes, the default where onnxruntime is installed (`RAG_BACKEND=torch` opts out) |
 | ONNX int8 dynamic quantisation | onnx fp32 | ~1.6x faster again, but hybrid Recall@5 drops by ~0.03 (see "Encoders") | no: more than the 0.01 we accept; `RAG_PRECISION=int8` opts in |
-| bfloat16 weights on torch (CPU has AVX512-BF16) | torch fp32 | ~2.7x faster, but Recall@5 drops by ~0.02 (see "Encoders") | no, for the same reason; `RAG_PRECISION=bf16` opts in |
+| bfloat16 weights on torch (CPU has AVX512-BF16) | torch fp32 | ~3x faster, but Recall@5 drops by ~0.02 (see "Encoders") | no, for the same reason; `RAG_PRECISION=bf16` opts in |
 | batch size on ONNX Runtime (texts per model call) | 32: 56 chunks/s and 194 sentences/s (256 real chunks, 1,024 real sentences, sorted by length) | 4: 72 chunks/s and 285 sentences/s; 8: 67 / 280; 2: 76 / 223; corpus full build 50 s -> 41 s | yes, 4 is the ONNX default (`RAG_BATCH_SIZE` overrides; torch keeps 32) |
 | ONNX Runtime threads | 1 thread, batch 8: 40 chunks/s | 2 threads (one per core), batch 8: 66 chunks/s | yes: one intra-op thread per core, idle threads sleep rather than spin |
 | batches sorted by length, measured on ONNX | unsorted, batch 8: 63 chunks/s, 181 sentences/s | sorted: 67 chunks/s, 280 sentences/s | yes (always on) |
@@ -477,7 +477,7 @@ def render(results: dict, command: str) -> str:
         lines += ["## Memory and disk", "",
                   "Peak RSS (VmHWM) of fresh processes. \"Writing\" is a process holding the model that assembles and writes the "
                   "index (BM25, FAISS, files): a build at that size without the embedding, whose memory does not grow with the "
-                  "corpus (batches of 32 texts).", "",
+                  "corpus (one batch of texts at a time).", "",
                   "| chunks | loaded RSS MB (model + index, one answer) | writing the index: peak RSS MB | index on disk MB |", "|---|---|---|---|"]
         for n, row in results["memory"].items():
             lines.append(f"| {n} | {row['rss_mb']:.0f} | {row.get('write_rss_mb', float('nan')):.0f} | {row['disk_mb']:.0f} |")

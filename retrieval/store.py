@@ -28,7 +28,7 @@ class VectorStore(Protocol):
 
 
 #: from this many vectors on, dense search is approximate (an inverted file, IVF): exact search costs
-#: ~14 ms at 100,000 chunks and grows linearly, while IVF reads a few percent of the vectors. Below
+#: ~6 ms at 100,000 chunks on two cores and grows linearly, while IVF reads a tenth of the vectors. Below
 #: it search stays exact. Recall@10 of the approximate search against exact is in docs/benchmarks.md.
 APPROXIMATE_FROM = 50_000
 #: share of the inverted lists (~4 * sqrt(n) of them) read per query. On 11,121 real chunk and

@@ -12,6 +12,7 @@ backend can be queried by the other.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -142,7 +143,9 @@ class OnnxEncoder:
         st_config = model_path / "sentence_bert_config.json"
         limit = json.loads(st_config.read_text()).get("max_seq_length") if st_config.exists() else None
         self.max_seq_length = int(limit or min(tokenizer.model_max_length, config.get("max_position_embeddings", 512)))
-        self.tokenizer = tokenizer
+        # its own copy: a fast tokenizer keeps padding and truncation as state, so sharing one with
+        # token counting (no truncation) from another thread could mix the two settings
+        self.tokenizer = copy.deepcopy(tokenizer)
         self.batch_size = batch_size
         self.path = export(model_path, cache_dir, precision)
         options = ort.SessionOptions()

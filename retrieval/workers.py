@@ -8,6 +8,7 @@ Python, so processes, not threads, give the parallelism); each process parses ma
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,8 +32,23 @@ def _address_space_in_use() -> int:
         return int(fh.read().split()[0]) * resource.getpagesize()
 
 
-def _worker(conn, catalogue: dict, memory_mb: int) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: this process is killed when the process that started it dies, even by SIGKILL, so no
+    orphan goes on parsing or holds the build lock it inherited."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
+
+
+def _worker(conn, catalogue: dict, memory_mb: int, parent_pid: int) -> None:
     """A parser process: parses one path at a time until told to stop (None) or the parent goes."""
+    _die_with_parent(parent_pid)
     if memory_mb > 0:
         # what the parent already maps (the model, the app) is shared, not new: limit what parsing adds
         limit = _address_space_in_use() + memory_mb * 1024 * 1024
@@ -62,7 +78,7 @@ def _worker(conn, catalogue: dict, memory_mb: int) -> None:
 class _Worker:
     def __init__(self, ctx, catalogue: dict, memory_mb: int) -> None:
         self.conn, child_conn = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker, args=(child_conn, catalogue, memory_mb), daemon=True)
+        self.process = ctx.Process(target=_worker, args=(child_conn, catalogue, memory_mb, os.getpid()), daemon=True)
         self.process.start()
         child_conn.close()
         self.path: Path | None = None

@@ -23,7 +23,7 @@ from retrieval.build import BuildError, build_index
 from retrieval.chunking import chunk_document
 from retrieval.config import Settings
 from retrieval.documents import Document, DocumentError, assemble, load_document, markdown_blocks
-from retrieval.index import open_index
+from retrieval.index import build_lock, open_index
 from retrieval.workers import ParserPool, parse_isolated
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,6 +126,35 @@ def test_parser_processes_are_reused_and_replaced_only_when_cut_off(tmp_path):
 
 
 # --------------------------------------------------------------------------- an interrupted build
+
+
+def test_build_killed_while_parsing_leaves_no_parser_behind(tmp_path):
+    """Parser processes die with the build: none goes on holding the build lock."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("eu-commission-notice-free-movement-guidance-2023.pdf", "eu-regulation-604-2013-dublin-iii.pdf"):
+        shutil.copy(REPO / "corpus" / name, corpus)
+    index_dir = tmp_path / "index"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(_build_cmd(corpus, index_dir), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = ""
+        while "parsing:" not in seen and process.poll() is None:
+            seen += process.stderr.read(1) or ""
+        time.sleep(0.5)  # the parser processes are at work on the PDFs (each takes seconds)
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        assert children, "no parser process was running"
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+    with build_lock(index_dir):  # free at once: no orphan holds it
+        pass
 
 
 def _build_cmd(corpus: Path, index: Path) -> list[str]:

@@ -121,8 +121,11 @@ class ParserPool:
         pool = [self._start(ctx) for _ in range(min(self.workers, len(pending)))]
         try:
             while pending or any(w.path is not None for w in pool):
-                for worker in pool:
+                for i, worker in enumerate(pool):
                     if worker.path is None and pending:
+                        if not worker.process.is_alive():  # gone while idle (killed from outside)
+                            worker.stop(kill=True)
+                            pool[i] = worker = self._start(ctx)
                         worker.give(pending.pop(0), self.timeout_s)
                 busy = [w for w in pool if w.path is not None]
                 nearest = min(w.deadline for w in busy)

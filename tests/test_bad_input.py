@@ -125,6 +125,23 @@ def test_parser_processes_are_reused_and_replaced_only_when_cut_off(tmp_path):
     assert pool.processes_started == 2  # the one cut off was replaced, once
 
 
+def test_a_parser_process_killed_while_idle_is_replaced(tmp_path):
+    notes = []
+    for i in range(4):
+        path = tmp_path / f"note-{i}.txt"
+        path.write_text(f"Note {i}.\n\n{NOTES}", encoding="utf-8")
+        notes.append(path)
+    pool = ParserPool({}, workers=1, timeout_s=60)
+    results = pool.parse(notes)
+    first_path, first = next(results)
+    assert isinstance(first, Document)
+    os.kill(int(subprocess.run(["pgrep", "-P", str(os.getpid()), "-n"], capture_output=True, text=True).stdout.split()[0]), signal.SIGKILL)
+    time.sleep(0.2)
+    rest = dict(results)
+    assert all(isinstance(rest[p], Document) for p in notes[1:])
+    assert pool.processes_started == 2
+
+
 # --------------------------------------------------------------------------- an interrupted build
 
 

@@ -185,13 +185,14 @@ class Embedder:
 
     @property
     def tokenizer(self):
+        """The model's word pieces (retrieval.wordpieces.WordPieces)."""
         return self._once("_tokenizer", self._load_tokenizer)
 
     def _load_tokenizer(self):
-        from transformers import AutoTokenizer
+        from retrieval.wordpieces import WordPieces
 
         try:
-            return AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            return WordPieces(self.path)
         except Exception as exc:
             raise ModelError(f"cannot load the tokenizer of {self.model_name!r}: {str(exc).splitlines()[0]}") from exc
 
@@ -205,10 +206,7 @@ class Embedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces of each text, without the special tokens the model adds."""
-        if not texts:
-            return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
-        return [len(ids) for ids in encoded]
+        return self.tokenizer.count(texts)
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None, kind: str = "text") -> np.ndarray:
         """Normalised float32 vectors, one row per text; batches are formed from texts of similar length."""

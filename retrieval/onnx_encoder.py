@@ -12,7 +12,6 @@ backend can be queried by the other.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -143,9 +142,7 @@ class OnnxEncoder:
         st_config = model_path / "sentence_bert_config.json"
         limit = json.loads(st_config.read_text()).get("max_seq_length") if st_config.exists() else None
         self.max_seq_length = int(limit or min(tokenizer.model_max_length, config.get("max_position_embeddings", 512)))
-        # its own copy: a fast tokenizer keeps padding and truncation as state, so sharing one with
-        # token counting (no truncation) from another thread could mix the two settings
-        self.tokenizer = copy.deepcopy(tokenizer)
+        self.tokenizer = tokenizer  # retrieval.wordpieces.WordPieces
         self.batch_size = batch_size
         self.path = export(model_path, cache_dir, precision)
         options = ort.SessionOptions()
@@ -162,13 +159,13 @@ class OnnxEncoder:
         return np.concatenate(parts) if parts else np.zeros((0, self.dimension), dtype=np.float32)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="np")
-        feeds = {name: np.asarray(batch[name], dtype=np.int64) for name in self.input_names}
+        batch = self.tokenizer.encode(texts, self.max_seq_length)
+        feeds = {name: batch[name] for name in self.input_names}
         hidden = self.session.run(None, feeds)[0]
         if self.pooling == "cls":
             vectors = hidden[:, 0]
         else:
-            mask = np.asarray(batch["attention_mask"])[..., None].astype(np.float32)
+            mask = batch["attention_mask"][..., None].astype(np.float32)
             vectors = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)

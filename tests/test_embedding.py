@@ -131,3 +131,25 @@ def test_a_failed_export_leaves_no_file_behind(tmp_path):
     with _temporary(target) as tmp:
         tmp.write_bytes(b"a whole export")
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"] and target.read_bytes() == b"a whole export"
+
+
+def test_word_pieces_match_transformers_on_the_whole_corpus(corpus_index, embedder):
+    """The tokenizers-based counts and model inputs are those of transformers' AutoTokenizer."""
+    from transformers import AutoTokenizer
+
+    from retrieval.build import sentence_table
+    from retrieval.index import open_index
+
+    index = open_index(corpus_index)
+    _, sentences = sentence_table(index.chunks)
+    texts = [c.embed_text for c in index.chunks] + sentences + ["", "naïve café – “quoted” 1951/1967 Art. 4(2)(b)", "word " * 400]
+    auto = AutoTokenizer.from_pretrained(embedder.path, local_files_only=True)
+    ours = embedder.tokenizer
+    assert ours.count(texts) == [len(ids) for ids in auto(texts, add_special_tokens=False, truncation=False)["input_ids"]]
+    assert ours.count(texts[:50], special_tokens=True) == [len(ids) for ids in auto(texts[:50])["input_ids"]]
+    for start in range(0, 64, 16):  # a long text in the batch: truncated at 256, the rest padded to it
+        batch = texts[start : start + 16] + [texts[-1]]
+        mine = ours.encode(batch, 256)
+        theirs = auto(batch, padding=True, truncation=True, max_length=256, return_tensors="np")
+        for name in ("input_ids", "attention_mask", "token_type_ids"):
+            assert np.array_equal(mine[name], theirs[name]), name

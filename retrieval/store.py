@@ -70,7 +70,7 @@ class FaissStore:
         approximate_from = APPROXIMATE_FROM if approximate_from is None else approximate_from
         if n < approximate_from:
             index = faiss.IndexFlatIP(dimension)
-        elif previous is not None and previous.approximate and previous.dimension == dimension and 0.5 <= n / ivf_lists_trained(previous) <= 2.0:
+        elif previous is not None and previous.approximate and previous.dimension == dimension and 0.5 <= n / previous.trained_for <= 2.0:
             index = faiss.clone_index(previous._index)
             index.reset()
         else:
@@ -85,6 +85,11 @@ class FaissStore:
     @property
     def approximate(self) -> bool:
         return self._ivf is not None
+
+    @property
+    def trained_for(self) -> int:
+        """How many vectors the IVF lists were sized for (the inverse of ivf_lists); 0 when exact."""
+        return int((self._ivf.nlist / 4) ** 2) if self._ivf is not None else 0
 
     def describe(self) -> str:
         if self._ivf is None:
@@ -131,7 +136,3 @@ class FaissStore:
         scores, ids = self._index.search(queries, k, params=params)
         return scores, ids
 
-
-def ivf_lists_trained(store: FaissStore) -> int:
-    """How many vectors the lists of an IVF store were sized for (the inverse of ivf_lists)."""
-    return int((store._ivf.nlist / 4) ** 2) if store._ivf is not None else 0

@@ -106,12 +106,18 @@ def test_parsing_that_needs_too_much_memory_is_cut_off(tmp_path):
     assert isinstance(results[small], Document)
 
 
-def test_parser_processes_are_reused_and_replaced_only_when_cut_off(tmp_path):
-    smalls = []
-    for i in range(12):
-        path = tmp_path / f"note-{i:02d}.txt"
+def write_notes(folder: Path, n: int) -> list[Path]:
+    """n small text documents, each parsed in a moment."""
+    paths = []
+    for i in range(n):
+        path = folder / f"note-{i:02d}.txt"
         path.write_text(f"Note {i}.\n\n{NOTES}", encoding="utf-8")
-        smalls.append(path)
+        paths.append(path)
+    return paths
+
+
+def test_parser_processes_are_reused_and_replaced_only_when_cut_off(tmp_path):
+    smalls = write_notes(tmp_path, 12)
     pool = ParserPool({}, workers=2, timeout_s=60)
     results = dict(pool.parse(smalls))
     assert all(isinstance(results[p], Document) for p in smalls)
@@ -126,11 +132,7 @@ def test_parser_processes_are_reused_and_replaced_only_when_cut_off(tmp_path):
 
 
 def test_a_parser_process_killed_while_idle_is_replaced(tmp_path):
-    notes = []
-    for i in range(4):
-        path = tmp_path / f"note-{i}.txt"
-        path.write_text(f"Note {i}.\n\n{NOTES}", encoding="utf-8")
-        notes.append(path)
+    notes = write_notes(tmp_path, 4)
     pool = ParserPool({}, workers=1, timeout_s=60)
     results = pool.parse(notes)
     first_path, first = next(results)

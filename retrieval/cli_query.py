@@ -24,9 +24,12 @@ def add_commands(sub, common) -> None:
     p.add_argument("--doc", action="append", help="only this document; repeatable")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("eval", help="retrieval and answer metrics on the evaluation set")
+    p = sub.add_parser("eval", help="retrieval and answer metrics on the evaluation sets")
     common(p)
-    p.add_argument("--questions", type=Path, default=None, help="JSONL evaluation set (default eval/questions.jsonl)")
+    p.add_argument("--questions", type=Path, action="append", default=None,
+                   help="JSONL evaluation set; repeatable (default: eval/questions.jsonl and eval/blind-questions.jsonl)")
+    p.add_argument("--split", choices=("dev", "test"), default=None, help="only this split of sets that have one (default: each split)")
+    p.add_argument("--modes", default="dense,lexical,hybrid", help="search modes to measure, comma-separated (default all three)")
     p.add_argument("--report", type=Path, default=None, help="also write the Markdown report here (e.g. docs/evaluation.md)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
@@ -180,39 +183,72 @@ def cmd_ask(args) -> int:
     return 0
 
 
-def summary_figures(retrieval: dict, coverage: dict) -> dict:
-    """The committed figures (docs/evaluation.json) that the regression test compares against."""
+def _figures(retrieval: dict, coverage: dict) -> dict:
     return {
         "modes": {m: {k: v for k, v in r.items() if k != "per_question"} for m, r in retrieval["modes"].items()},
-        "not_covered": {k: v for k, v in coverage.items() if k != "confidences"},
+        "not_covered": {k: v for k, v in coverage.items() if k not in ("confidences", "per_question")},
         "unmatched_quotes": retrieval["unmatched_quotes"],
         "questions": retrieval["questions"],
     }
 
 
+def summary_figures(results) -> dict:
+    """The committed figures (docs/evaluation.json): the first set's at the top level (the regression
+    test compares against them), every set and split under "sets"."""
+    first = results[0]
+    out = _figures(first.retrieval, first.coverage)
+    out["sets"] = {r.label: _figures(r.retrieval, r.coverage) | {"skipped": r.skipped} for r in results}
+    return out
+
+
+def evaluation_sets(args) -> list[tuple[str, list]]:
+    """(label, questions) for each set and split to evaluate."""
+    from retrieval.evaluate import BLIND_QUESTIONS, DEFAULT_QUESTIONS, load_questions, splits_of
+
+    paths = args.questions or [DEFAULT_QUESTIONS, BLIND_QUESTIONS]
+    out = []
+    for path in paths:
+        try:
+            questions = load_questions(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise _user_error(f"cannot read evaluation set {path}: {exc}") from exc
+        for split in splits_of(questions):
+            if args.split and split and split != args.split:
+                continue
+            label = Path(path).stem + (f" ({split})" if split else "")
+            out.append((label, [q for q in questions if q.split == split]))
+    return out
+
+
 def cmd_eval(args) -> int:
     from retrieval.answer import Answerer
-    from retrieval.evaluate import DEFAULT_QUESTIONS, evaluate_coverage, evaluate_retrieval, format_report, load_questions
+    from retrieval.eval_report import SetResult, format_report
+    from retrieval.evaluate import answerable_here, evaluate_coverage, evaluate_retrieval
+    from retrieval.search import MODES
 
-    path = args.questions or DEFAULT_QUESTIONS
-    try:
-        questions = load_questions(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise _user_error(f"cannot read evaluation set {path}: {exc}") from exc
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or any(m not in MODES for m in modes):
+        raise _user_error(f"--modes takes a comma-separated list of {', '.join(MODES)}")
+    sets = evaluation_sets(args)
     retriever = _open_retriever(args)
-    print(f"evaluating {len(questions)} questions ...", file=sys.stderr)
-    retrieval = evaluate_retrieval(retriever, questions)
-    coverage = evaluate_coverage(Answerer(retriever), questions)
+    answerer = Answerer(retriever)
+    results = []
+    for label, questions in sets:
+        kept, skipped = answerable_here(questions, retriever.index.rows_by_doc)
+        print(f"evaluating {label}: {len(kept)} questions" + (f" ({len(skipped)} need documents not indexed)" if skipped else "") + " ...", file=sys.stderr)
+        retrieval = evaluate_retrieval(retriever, kept, modes=modes)
+        coverage = evaluate_coverage(answerer, kept)
+        results.append(SetResult(label, retrieval, coverage, [q.id for q in skipped]))
+    report = format_report(results)
     if args.json:
-        print(json.dumps(summary_figures(retrieval, coverage), indent=2))
+        print(json.dumps(summary_figures(results), indent=2))
     else:
-        report = format_report(retrieval, coverage)
         print(report)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(format_report(retrieval, coverage), encoding="utf-8")
+        args.report.write_text(report, encoding="utf-8")
         figures = args.report.with_suffix(".json")
-        figures.write_text(json.dumps(summary_figures(retrieval, coverage), indent=2) + "\n", encoding="utf-8")
+        figures.write_text(json.dumps(summary_figures(results), indent=2) + "\n", encoding="utf-8")
         print(f"report written to {args.report} and {figures}", file=sys.stderr)
     return 0
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from retrieval.chunking import Chunk
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
+#: written from the documents alone by authors who never saw the system; split once into dev and test
+BLIND_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "blind-questions.jsonl"
 KS = (1, 5, 10)
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -39,17 +41,56 @@ class Question:
     question: str
     answerable: bool
     gold: tuple[tuple[str, str], ...]  # (doc, quote)
+    #: "dev" (tune here), "test" (report here, never tune) or "" for a set with no split
+    split: str = ""
+
+    @property
+    def docs(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(doc for doc, _ in self.gold))
 
 
-def load_questions(path: Path = DEFAULT_QUESTIONS) -> list[Question]:
+def load_questions(path: Path = DEFAULT_QUESTIONS, split: str | None = None) -> list[Question]:
+    """The questions of an evaluation set (JSONL), optionally only those of one split."""
     out = []
     with Path(path).open(encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
                 row = json.loads(line)
                 gold = tuple((g["doc"], g["quote"]) for g in row.get("gold", []))
-                out.append(Question(row["id"], row["kind"], row["question"], bool(row["answerable"]), gold))
+                out.append(Question(row["id"], row["kind"], row["question"], bool(row["answerable"]), gold, row.get("split", "")))
+    if split:
+        out = [q for q in out if q.split == split]
     return out
+
+
+def splits_of(questions: Sequence[Question]) -> list[str]:
+    """The splits a set has, dev before test; [""] for a set with none."""
+    found = {q.split for q in questions}
+    return sorted(found, key=lambda s: (s != "dev", s != "test", s)) or [""]
+
+
+def answerable_here(questions: Sequence[Question], indexed_docs) -> tuple[list[Question], list[Question]]:
+    """(questions whose gold documents are all indexed, the others): a set may cover documents that
+    stay out of the repository (the test-only PDFs of ../shared/pdfs); their questions run only
+    when an index holds those documents."""
+    indexed = set(indexed_docs)
+    kept, skipped = [], []
+    for q in questions:
+        (kept if all(d in indexed for d in q.docs) else skipped).append(q)
+    return kept, skipped
+
+
+def holds_quote(text: str, quote: str) -> bool:
+    """Whether a text (an answer, a passage) holds a gold quote, compared as `normalise` does."""
+    return normalise(quote) in normalise(text)
+
+
+def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
 
 
 class RelevanceJudge:
@@ -117,7 +158,9 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence[str] = ("dense", "lexical", "hybrid"), k: int = 10) -> dict:
-    """Per mode: overall and per-kind metrics over the answerable questions, and search latency."""
+    """Per mode: metrics overall, per question kind and per document over the answerable questions
+    (a question counts under each document of its gold), the share of questions with gold from two
+    documents that get every quote in the top 5, the mean length of the top-5 passages, and latency."""
     judge = RelevanceJudge(retriever.index.chunks)
     answerable = [q for q in questions if q.answerable and q.gold]
     results: dict = {"modes": {}, "unmatched_quotes": judge.unmatched(answerable), "questions": len(questions), "answerable": len(answerable)}
@@ -125,19 +168,31 @@ def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence
     for mode in modes:
         retriever.embedder.clear_query_cache()  # time each mode's query encoding, not a cache hit
         per_kind: dict[str, list[dict]] = defaultdict(list)
+        per_doc: dict[str, list[dict]] = defaultdict(list)
         latencies = []
         per_question = {}
+        passage_words = []
+        multi_doc = []
         for q in answerable:
             started = time.perf_counter()
             hits = retriever.search(q.question, k=k, mode=mode)
             latencies.append((time.perf_counter() - started) * 1000)
             gold_sets = [judge.chunks_for(doc, quote) for doc, quote in q.gold]
-            m = score_ranking([h.chunk.chunk_id for h in hits], gold_sets)
+            ranked = [h.chunk.chunk_id for h in hits]
+            m = score_ranking(ranked, gold_sets)
             per_kind[q.kind].append(m)
             per_kind["all"].append(m)
-            per_question[q.id] = m
+            for doc in q.docs:
+                per_doc[doc].append(m)
+            per_question[q.id] = m | {"top5": ranked[:5]}
+            passage_words.extend(len(h.chunk.text.split()) for h in hits[:5])
+            if len(q.docs) > 1:
+                multi_doc.append(m["recall@5"] == 1.0)
         results["modes"][mode] = {
             "metrics": {kind: {name: mean([m[name] for m in rows]) for name in METRICS} | {"n": len(rows)} for kind, rows in per_kind.items()},
+            "by_doc": {doc: {name: mean([m[name] for m in rows]) for name in METRICS} | {"n": len(rows)} for doc, rows in sorted(per_doc.items())},
+            "two_documents_in_top5": {"hit": sum(multi_doc), "n": len(multi_doc)},
+            "passage_words_top5": mean(passage_words),
             "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
             "per_question": per_question,
         }
@@ -145,7 +200,9 @@ def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence
 
 
 def evaluate_coverage(answerer, questions: Sequence[Question]) -> dict:
-    """How often the answerer answers answerable questions and declines unanswerable ones."""
+    """Answers as an official gets them: answered when the documents cover the question, declined
+    when they do not (and the balanced accuracy of the two), how well the confidence separates the
+    two (AUROC), the share of answerable questions whose answer text holds a gold quote, and length."""
     rows = []
     latencies = []
     for q in questions:
@@ -153,15 +210,24 @@ def evaluate_coverage(answerer, questions: Sequence[Question]) -> dict:
         started = time.perf_counter()
         answer = answerer.ask(q.question)
         latencies.append((time.perf_counter() - started) * 1000)
-        rows.append((q, answer.answerable, answer.confidence))
-    answerable = [ok for q, ok, _ in rows if q.answerable]
-    unanswerable = [not ok for q, ok, _ in rows if not q.answerable]
+        text = " ".join(s.text for s in answer.sentences) if answer.answerable else ""
+        holds = any(holds_quote(text, quote) for _, quote in q.gold) if text else False
+        rows.append((q, answer.answerable, answer.confidence, holds, len(text.split())))
+    answerable = [ok for q, ok, *_ in rows if q.answerable]
+    unanswerable = [not ok for q, ok, *_ in rows if not q.answerable]
+    a_acc, u_acc = mean([float(x) for x in answerable]), mean([float(x) for x in unanswerable])
+    words = [n for _, ok, _, _, n in rows if ok]
     return {
-        "answerable_accuracy": mean([float(x) for x in answerable]),
-        "unanswerable_accuracy": mean([float(x) for x in unanswerable]),
+        "answerable_accuracy": a_acc,
+        "unanswerable_accuracy": u_acc,
+        "balanced_accuracy": (a_acc + u_acc) / 2 if unanswerable else a_acc,
+        "auroc": auroc([c for q, _, c, *_ in rows if q.answerable], [c for q, _, c, *_ in rows if not q.answerable]),
+        "answer_holds_gold": mean([float(h) for q, _, _, h, _ in rows if q.answerable]),
+        "answer_words": mean(words),
         "n_answerable": len(answerable),
         "n_unanswerable": len(unanswerable),
-        "confidences": [(q.id, q.answerable, conf) for q, _, conf in rows],
+        "confidences": [(q.id, q.answerable, conf) for q, _, conf, *_ in rows],
+        "per_question": {q.id: {"answered": ok, "confidence": conf, "holds_gold": h} for q, ok, conf, h, _ in rows},
         "answer_latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
     }
 
@@ -177,40 +243,3 @@ def calibrate_threshold(confidences: Sequence[tuple[str, bool, float]]) -> tuple
         if min(a, u) > min(best[1], best[2]) or (min(a, u) == min(best[1], best[2]) and a + u > best[1] + best[2]):
             best = (t, a, u)
     return best
-
-
-def format_report(retrieval: dict, coverage: dict | None, command: str = "python -m retrieval eval") -> str:
-    modes = list(retrieval["modes"])
-    kinds = ["all"] + sorted(k for k in retrieval["modes"][modes[0]]["metrics"] if k != "all")
-    lines = [
-        "# Retrieval evaluation",
-        "",
-        f"Command: `{command}`. Questions: {retrieval['questions']} ({retrieval['answerable']} answerable). "
-        "Gold passages are exact quotes; see retrieval/evaluate.py for how chunks are judged relevant.",
-        "",
-        "## Overall",
-        "",
-        "| mode | Recall@1 | Recall@5 | Recall@10 | MRR@10 | nDCG@10 | search p50 ms | search p95 ms |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for mode in modes:
-        m = retrieval["modes"][mode]["metrics"]["all"]
-        lat = retrieval["modes"][mode]["latency_ms"]
-        lines.append(f"| {mode} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['mrr@10']:.3f} | {m['ndcg@10']:.3f} | {lat['p50']:.1f} | {lat['p95']:.1f} |")
-    lines += ["", "## Per question kind (Recall@5 / MRR@10)", "", "| kind | n | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
-    for kind in kinds:
-        n = retrieval["modes"][modes[0]]["metrics"][kind]["n"]
-        cells = [f"{retrieval['modes'][mode]['metrics'][kind]['recall@5']:.3f} / {retrieval['modes'][mode]['metrics'][kind]['mrr@10']:.3f}" for mode in modes]
-        lines.append(f"| {kind} | {n} | " + " | ".join(cells) + " |")
-    if coverage:
-        lines += [
-            "",
-            "## Not covered",
-            "",
-            f"Answered when covered: {coverage['answerable_accuracy']:.3f} of {coverage['n_answerable']} answerable questions; "
-            f"declined when not covered: {coverage['unanswerable_accuracy']:.3f} of {coverage['n_unanswerable']} unanswerable questions. "
-            f"Whole answer (search + composition) p50 {coverage['answer_latency_ms']['p50']:.0f} ms, p95 {coverage['answer_latency_ms']['p95']:.0f} ms.",
-        ]
-    if retrieval["unmatched_quotes"]:
-        lines += ["", f"Gold quotes no chunk holds (text cleaning differences): {len(retrieval['unmatched_quotes'])}"]
-    return "\n".join(lines) + "\n"

@@ -373,7 +373,8 @@ class Engine:
 
     def _evaluate(self, job: Job) -> EvaluationResult:
         from retrieval.answer import Answerer
-        from retrieval.evaluate import METRICS, evaluate_coverage, evaluate_retrieval, format_report, load_questions
+        from retrieval.eval_report import format_report
+        from retrieval.evaluate import METRICS, evaluate_coverage, evaluate_retrieval, load_questions
         from retrieval.search import Retriever
 
         questions = load_questions()

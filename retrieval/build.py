@@ -301,7 +301,9 @@ def _sha256(path: Path) -> str:
 
 
 def _catalogue_same(old_entry: dict, catalogue_entry: dict) -> bool:
-    return all(str(catalogue_entry.get(key, "")) == str(old_entry.get(f"catalogue_{key}", "")) for key in ("title", "short_title", "author", "year", "source"))
+    return all(str(catalogue_entry.get(key, "")) == str(old_entry.get(f"catalogue_{key}", "")) for key in ("title", "short_title", "author", "year", "source")) and [
+        str(a) for a in catalogue_entry.get("aliases") or []
+    ] == list(old_entry.get("aliases") or [])
 
 
 def _doc_entry(doc: Document, n_chunks: int, catalogue_entry: dict) -> dict:
@@ -318,6 +320,8 @@ def _doc_entry(doc: Document, n_chunks: int, catalogue_entry: dict) -> dict:
         "sha256": doc.sha256,
         "status": "indexed",
         "warnings": list(doc.warnings),
+        #: other names the document goes by, for questions that name it (retrieval/naming.py)
+        "aliases": [str(a) for a in catalogue_entry.get("aliases") or []],
     }
     entry.update({f"catalogue_{key}": str(catalogue_entry.get(key, "")) for key in ("title", "short_title", "author", "year", "source")})
     return entry

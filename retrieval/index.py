@@ -100,6 +100,11 @@ class Index:
         self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
         column = self.sentence_spans[:, 0] if len(self.sentence_spans) else np.zeros(0, dtype=np.int32)
         self._sentence_bounds = np.searchsorted(column, np.arange(len(self.chunks) + 1))
+        # chunks with at least one quotable sentence, and where their sentences start: the best
+        # sentence of every chunk is then one np.maximum.reduceat over all sentence scores
+        counts = np.diff(self._sentence_bounds)
+        self.sentence_chunk_rows = np.flatnonzero(counts > 0).astype(np.int64)
+        self.sentence_chunk_starts = self._sentence_bounds[:-1][counts > 0].astype(np.int64)
 
     def sentences_of(self, row: int) -> range:
         """Indexes into sentence_spans / sentence_vectors of one chunk's quotable sentences."""

@@ -1,0 +1,83 @@
+"""What a sentence offers as an answer: whether it is quotable at all, what kind of answer a question
+expects (an amount, a count, a date, a duration), whether a sentence holds one, and how much of a
+sentence only says again what the question says.
+
+Pure functions on strings, so each rule is testable on its own; `answer.Answerer` weighs them.
+"""
+
+from __future__ import annotations
+
+import re
+
+# --------------------------------------------------------------------------- quotable sentences
+
+_URL = re.compile(r"https?://|www\.", re.IGNORECASE)
+#: "246 Hall, S. & IOM (2017) ...", "(72) C-200/02, Zhu and Chen, ECLI:EU:C:2004:639": a footnote
+_FOOTNOTE = re.compile(r"^(\(\d{1,3}\)|\d{1,3})\s+(?=\S)(?=.*(\(\d{4}\)|\d{4}\.|ECLI|OJ [LC]|[Ii]bid|[Ss]ee |p\. \d|C-\d+/\d+|Interview|FGD|[Ss]urvey))")
+_CAPTION = re.compile(r"^(figure|table|chart|graph|box|source|note)s?\s*[\d.:]", re.IGNORECASE)
+_CITATION = re.compile(r"ECLI:|\bOJ [LC] \d|\bC-\d{1,3}/\d{2}\b")
+
+
+def is_quotable(sentence: str) -> bool:
+    """False for what should never be quoted as an answer: headings and questions, footnotes,
+    figure and table captions, links, lines in capitals, digit soup from charts and tables."""
+    text = " ".join(sentence.split())
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 15:
+        return False
+    if text.endswith("?") or not re.search(r"[.!:;)\u201d\"']$", text):
+        return False  # a heading, a question heading ("How much do you have to pay a Skilled Worker?")
+    if _URL.search(text) or _CAPTION.match(text) or _FOOTNOTE.match(text):
+        return False
+    if len(_CITATION.findall(text)) >= 1 and len(text.split()) < 40:
+        return False
+    if sum(c.isupper() for c in letters) > 0.6 * len(letters):
+        return False
+    digits = sum(c.isdigit() for c in text)
+    return digits <= 0.25 * len(text.replace(" ", ""))
+
+
+# --------------------------------------------------------------------------- expected answer kinds
+
+_KINDS = (
+    ("amount", re.compile(r"\b(how much|what (is|are) the (fee|fees|cost|costs|charge|salary|amount)|what (fee|salary|amount|sum)|(fee|cost|charge|salary|amount|price) of|minimum salary|in euros|in pounds)\b", re.IGNORECASE)),
+    ("duration", re.compile(r"\b(how long|how many (days|weeks|months|years|hours)|within what (period|time)|time limit|deadline|by when)\b", re.IGNORECASE)),
+    ("date", re.compile(r"\b(when (was|were|did|does|will|is)|which year|what year|what date|since when|from what date|as of when)\b", re.IGNORECASE)),
+    ("count", re.compile(r"\b(how many|what (share|percentage|proportion|number|rate)|what per ?cent)\b", re.IGNORECASE)),
+)
+_NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion|half|a third|a quarter|a fifth)"
+_MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
+_HAS = {
+    "amount": re.compile(r"[£€$]\s?\d|\d\s?(euro|eur|gbp|pounds?|dollars?|usd|birr)\b|\b(euro|eur|gbp)\s?\d|\bfree of charge\b|\bno fee\b|\blowest scale of charges\b", re.IGNORECASE),
+    "duration": re.compile(r"\b(\d+|" + _NUMBER_WORDS + r")[\s-]+(calendar |working |consecutive )?(days?|weeks?|months?|years?|hours?)\b|\bwithout delay\b|\bimmediately\b", re.IGNORECASE),
+    "date": re.compile(r"\b(1[89]|20)\d{2}\b|\b" + _MONTHS + r"\b", re.IGNORECASE),
+    "count": re.compile(r"\d|\b" + _NUMBER_WORDS + r"\b|\b(all|none|most|majority|minority)\b", re.IGNORECASE),
+}
+
+
+def expected_kind(question: str) -> str | None:
+    """The kind of answer a question asks for: "amount", "duration", "date", "count" or None."""
+    for kind, pattern in _KINDS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds_kind(sentence: str, kind: str | None, question: str = "") -> bool:
+    """Whether a sentence holds an answer of that kind that the question does not already give
+    ("after 3 years" does not answer "what happens after 3 years?")."""
+    if kind is None:
+        return True
+    asked = {m.group(0).lower() for m in _HAS[kind].finditer(question)}
+    return any(m.group(0).lower() not in asked for m in _HAS[kind].finditer(sentence))
+
+
+# --------------------------------------------------------------------------- restating the question
+
+def novelty(sentence_terms: set[str], question_terms: set[str]) -> float:
+    """Share of a sentence's content terms that the question does not already have: a sentence
+    that only restates the question ("The principle of non-refoulement shall be respected") says
+    little, however similar it reads."""
+    if not sentence_terms:
+        return 0.0
+    return len(sentence_terms - question_terms) / len(sentence_terms)

@@ -4,7 +4,8 @@ Nothing is reworded: an answer sentence is a span of its passage's text, so it i
 substring of the passage it cites. When the best evidence is too weak, the answer says the
 documents do not cover the question and lists the closest passages as related reading.
 
-Follow-up rule: a question that is short and leans on the previous turn — it opens with a
+Follow-up rule (a question that answers confidently on its own stands alone, see `Answerer.ask`):
+a question that is short and leans on the previous turn — it opens with a
 connective ("and", "but", "also", "what about", "how about") or refers back ("that", "this",
 "they", "those", "there", "it") and has at most 12 words — is searched together with the previous
 turn's question: "and for people who return?" after "What support do integration policies
@@ -48,6 +49,8 @@ RESTATEMENT_PENALTY = 0.06
 #: sentences from lower-ranked passages score a little less (rank 1: 0, rank 2: one step, ...)
 PASSAGE_RANK_STEP = 0.005
 _ANNOUNCES = re.compile(r"(:\s*$|\b(as follows|the following|(two|three|four|five|six|seven|several) (main |key |major )?(trends|ways|steps|dimensions|conditions|criteria|elements|factors|areas|reasons|pillars|priorities|types|levels|stages))\b)", re.IGNORECASE)
+#: a follow-up-looking question answered on its own with at least threshold + this margin stands alone
+STANDALONE_MARGIN = 0.1
 #: sentences scoring within this margin of the best one may join the answer
 SENTENCE_MARGIN = 0.08
 MAX_SENTENCES = 4
@@ -253,7 +256,18 @@ class Answerer:
         return extra
 
     def ask(self, question: str, history: Sequence[str] = (), docs: Sequence[str] | None = None) -> Answer:
+        """The answer to a question in a conversation. A question that looks like a follow-up but
+        does not open with a connective ("Can he work?" is, "And for returnees?" is not) is first
+        asked on its own: when that answers it confidently, it stands alone."""
+        alone = " ".join(question.split())
         query = resolve_followup(question, history)
+        if query != alone and not _CONNECTIVE.match(alone):
+            answer = self._answer(question, alone, docs)
+            if answer.answerable and answer.confidence >= self.threshold + STANDALONE_MARGIN:
+                return answer
+        return self._answer(question, query, docs)
+
+    def _answer(self, question: str, query: str, docs: Sequence[str] | None) -> Answer:
         if not re.search(r"\w", query):
             return Answer(question, query, False, 0.0)
         hits = self.retriever.search(query, k=max(self.passages, 10), docs=docs)

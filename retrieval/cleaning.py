@@ -29,7 +29,27 @@ def normalise_characters(text: str) -> str:
         text = text.replace(bullet, "\u2022")
     text = text.replace("\u00a0", " ").replace("\u2009", " ").replace("\t", " ")
     text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]", "", text)
+    # a ligature glyph with no Unicode mapping comes out under its glyph name: "of/f_icial", "quali/f_ied"
+    text = re.sub(r"/f_(?=[a-z])", "f", text)
     return text
+
+
+_DROP_CAP = re.compile(r"^((?:\(?\d{1,3}[.)]|\([a-z]{1,4}\)|[A-Z]\.)\s+)?([A-Z]) ([a-z]+)\b")
+
+
+def repair_drop_cap(line: str, vocabulary: set[str]) -> str:
+    """Rejoin a paragraph's first word split after its large initial: "2. T he Contracting States"
+    becomes "2. The Contracting States", "(1) H as been" "(1) Has been". Only at the start of a line
+    (or after its paragraph number), and only into a word the document uses elsewhere; "A" and "I"
+    stay apart when what follows is a word of its own ("A letter")."""
+    m = _DROP_CAP.match(line)
+    if not m:
+        return line
+    initial, rest = m.group(2), m.group(3)
+    joined = (initial + rest).lower()
+    if joined not in vocabulary or (initial in "AI" and rest in vocabulary):
+        return line
+    return line[: m.start(2)] + initial + rest + line[m.end(3) :]
 
 
 def furniture_key(line: str) -> str:

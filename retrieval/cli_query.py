@@ -239,7 +239,7 @@ def cmd_eval(args) -> int:
         retrieval = evaluate_retrieval(retriever, kept, modes=modes)
         coverage = evaluate_coverage(answerer, kept)
         results.append(SetResult(label, retrieval, coverage, [q.id for q in skipped]))
-    report = format_report(results)
+    report = format_report(results, command="python -m retrieval " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["eval"] else "python -m retrieval eval")
     if args.json:
         print(json.dumps(summary_figures(results), indent=2))
     else:

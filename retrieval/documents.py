@@ -26,7 +26,7 @@ from retrieval.sections import (
 )
 
 #: bump when loading or cleaning changes what text comes out: indexes made by another version are rebuilt
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 SUPPORTED_SUFFIXES = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 CATALOGUE_FILE = "catalogue.toml"
 
@@ -261,7 +261,7 @@ def pdf_blocks(pages: list[str]) -> list[Block]:
     for number, plines in enumerate(page_lines, start=1):
         for line in cleaning.strip_furniture(plines, furniture):
             if not cleaning.is_toc_line(line):
-                lines.append((number, line.strip()))
+                lines.append((number, cleaning.repair_drop_cap(line.strip(), vocabulary)))
     typical = _median([len(line) for _, line in lines]) or 80
 
     blocks: list[Block] = []

@@ -106,6 +106,15 @@ def test_followup_is_resolved_against_previous_turn(answerer):
     assert any(c.doc == "budapest-process-integration-reintegration-2016.md" for c in follow.citations)
 
 
+def test_a_question_that_answers_on_its_own_is_not_merged(answerer):
+    """'he' makes it look like a follow-up, but it is a question of its own and answers confidently."""
+    question = "What rights does a refugee have to wage-earning employment if he has completed three years' residence?"
+    answer = answerer.ask(question, history=["What are the three dimensions of integration policies?"])
+    assert answer.query == question
+    merged = answerer.ask("and what about its financial support?", history=["What are reintegration policies?"])
+    assert merged.query != "and what about its financial support?"  # a connective always leans on the last turn
+
+
 def test_key_words_are_names_and_numbers():
     assert key_words("How many asylum applications were lodged in Germany in 2022?") == ["Germany", "2022"]
     assert key_words("What did Aiša Telalović say? And UNHCR?") == ["Aiša", "Telalović", "UNHCR"]

@@ -64,3 +64,40 @@ def test_hybrid_recall_does_not_regress(corpus_index, embedder):
     assert now["recall@5"] >= committed["recall@5"] - MARGIN, f"hybrid Recall@5 {now['recall@5']:.3f} < committed {committed['recall@5']:.3f} - {MARGIN}"
     assert now["mrr@10"] >= committed["mrr@10"] - MARGIN
     assert not result["unmatched_quotes"], result["unmatched_quotes"]
+
+
+def test_blind_set_is_split_and_well_formed():
+    from retrieval.evaluate import BLIND_QUESTIONS, splits_of
+
+    questions = load_questions(BLIND_QUESTIONS)
+    assert len(questions) >= 150 and len({q.id for q in questions}) == len(questions)
+    assert splits_of(questions) == ["dev", "test"]
+    assert sum(not q.answerable for q in questions) >= 25
+    assert sum(len(q.docs) > 1 for q in questions) >= 10
+    assert all(q.gold for q in questions if q.answerable) and not any(q.gold for q in questions if not q.answerable)
+    dev, test = load_questions(BLIND_QUESTIONS, "dev"), load_questions(BLIND_QUESTIONS, "test")
+    assert len(dev) + len(test) == len(questions) and not {q.id for q in dev} & {q.id for q in test}
+    docs = {d for q in questions for d in q.docs}
+    assert len(docs) == 12  # all ten PDFs of ../shared/pdfs and both Markdown documents
+
+
+def test_blind_quotes_are_in_the_corpus_index(corpus_index, embedder):
+    """Every gold quote of a document the corpus holds is found in some chunk; questions on the
+    test-only PDFs are set aside, not failed."""
+    from retrieval.evaluate import BLIND_QUESTIONS, answerable_here
+    from retrieval.index import open_index
+
+    index = open_index(corpus_index)
+    kept, skipped = answerable_here(load_questions(BLIND_QUESTIONS), index.rows_by_doc)
+    assert kept and skipped
+    assert RelevanceJudge(index.chunks).unmatched([q for q in kept if q.answerable]) == []
+
+
+def test_answer_level_helpers():
+    from retrieval.evaluate import auroc, holds_quote
+
+    assert holds_quote("It saved us about six-months, compared to the standard", "about six months compared")
+    assert not holds_quote("It saved us time.", "about six months")
+    assert auroc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert auroc([0.5], [0.5]) == 0.5
+    assert auroc([0.9], []) is None

@@ -419,3 +419,16 @@ def test_section_tracker_nests_by_numbering():
     tracker.push(Heading("SECTION III Rights related to integration", 2))
     assert tracker.push(Heading("Article 30 Access", 3)) == ("CHAPTER VII CONTENT", "SECTION III Rights related to integration", "Article 30 Access")
     assert tracker.push(Heading("CHAPTER VIII COOPERATION", 1)) == ("CHAPTER VIII COOPERATION",)
+
+
+def test_drop_caps_and_unmapped_ligatures_are_repaired():
+    from retrieval import cleaning
+
+    vocabulary = {"the", "he", "has", "for", "where", "here", "letter", "a"}
+    assert cleaning.repair_drop_cap("2. T he Contracting States", vocabulary) == "2. The Contracting States"
+    assert cleaning.repair_drop_cap("(1) H as been considered", vocabulary) == "(1) Has been considered"
+    assert cleaning.repair_drop_cap("A. F or the purposes", vocabulary) == "A. For the purposes"
+    assert cleaning.repair_drop_cap("W here a refugee", vocabulary) == "Where a refugee"
+    assert cleaning.repair_drop_cap("A letter from the employer", vocabulary) == "A letter from the employer"
+    assert cleaning.repair_drop_cap("Member State B and C", vocabulary) == "Member State B and C"
+    assert cleaning.normalise_characters("of/f_icial and quali/f_ied") == "official and qualified"

@@ -282,3 +282,14 @@ def test_dublin_hyphenation(shared_doc):
     assert "free movement of persons is guaranteed" in text
     assert "third-country national" in text
     assert "thirdcountry" not in text
+
+
+def test_refugee_convention_drop_caps_rejoined(shared_doc):
+    text = shared_doc("unhcr-1951-convention-1967-protocol-status-of-refugees.pdf").text
+    assert "T he Contracting States" not in text and "The Contracting States" in text
+    assert not re.search(r"\n\(?\d+[.)]? [A-Z] [a-z]", text)
+
+
+def test_bmwk_ligature_residue_repaired(shared_doc):
+    text = shared_doc("bmwk-fast-track-procedure-skilled-workers-2024.pdf").text
+    assert "/f_" not in text

@@ -121,3 +121,30 @@ def test_index_from_another_model_is_refused_by_search(corpus_index, capsys, mon
     assert main(["search", DIMENSIONS_Q, "--index", str(corpus_index)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "rebuild" in err[0] and "all-MiniLM-L6-v2" in err[0]
+
+
+def test_the_whole_sentence_table_is_a_ranking(retriever):
+    """A passage whose one sentence answers is found even if the chunk vector and BM25 miss it."""
+    index = retriever.index
+    vector = retriever.embedder.embed_query(DIMENSIONS_Q)
+    rows, scores = retriever.best_sentences(vector, 5, None)
+    best_by_hand = max(range(len(index.sentence_spans)), key=lambda i: float(index.sentence_vectors[i] @ vector))
+    assert rows[0] == index.sentence_spans[best_by_hand][0]
+    assert list(scores) == sorted(scores, reverse=True)
+    allowed = index.rows_by_doc[INTERACT]
+    rows, _ = retriever.best_sentences(vector, 5, allowed)
+    assert set(rows) <= set(allowed.tolist())
+
+
+def test_a_question_naming_a_document_is_answered_from_it(retriever):
+    question = "According to the Budapest Process note, what is the objective of integration policies?"
+    hits = retriever.search(question, k=5)
+    assert [h.doc_id for h in hits[:3]] == [BUDAPEST] * 3
+    named = retriever.names.find(question)
+    assert named.docs == (BUDAPEST,) and "Budapest" not in named.query
+
+
+def test_a_question_naming_two_documents_gets_both_in_its_top_five(retriever):
+    question = "How do the INTERACT report and the Budapest Process note each describe integration?"
+    docs = {h.doc_id for h in retriever.search(question, k=5)}
+    assert {INTERACT, BUDAPEST} <= docs

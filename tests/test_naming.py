@@ -1,0 +1,49 @@
+"""Finding the documents a question names."""
+
+from __future__ import annotations
+
+from retrieval.naming import DocumentNames, names_from_entry
+
+DUBLIN = "eu-regulation-604-2013-dublin-iii.pdf"
+QUALIFICATION = "eu-regulation-2024-1347-qualification-international-protection.pdf"
+CONVENTION = "unhcr-1951-convention-1967-protocol-status-of-refugees.pdf"
+
+
+def names() -> DocumentNames:
+    return DocumentNames({
+        DUBLIN: ["Dublin III", "Dublin Regulation", "Dublin", "Regulation"],
+        QUALIFICATION: ["Qualification Regulation", "2024/1347", "Regulation"],
+        CONVENTION: ["Refugee Convention", "1951 Refugee Convention"],
+    })
+
+
+def test_a_named_document_is_found_and_the_name_taken_out():
+    found = names().find("Under the Dublin III Regulation, who pays for a transfer?")
+    assert found.docs == (DUBLIN,)
+    assert found.query == "who pays for a transfer?"
+    assert found.names == ("Dublin III",)
+
+
+def test_two_documents_in_the_order_named_and_the_longest_name_wins():
+    found = names().find("How do the 1951 Refugee Convention and the Qualification Regulation define a refugee?")
+    assert found.docs == (CONVENTION, QUALIFICATION)
+    assert found.query == "How do and define a refugee?"
+
+
+def test_generic_and_shared_names_name_nothing():
+    # "Regulation" is every regulation's word, and both documents claim it
+    assert names().find("What does the Regulation say about minors?").docs == ()
+    assert names().find("What is a refugee?").docs == ()
+    assert names().find("Which rules apply in Dubliner pubs?").docs == ()  # whole words only
+
+
+def test_names_from_a_catalogue_entry():
+    entry = {
+        "doc": DUBLIN,
+        "aliases": ["Dublin III"],
+        "catalogue_short_title": "Dublin III Regulation (EU) No 604/2013",
+        "catalogue_title": "Regulation (EU) No 604/2013 establishing the criteria (Dublin III)",
+    }
+    got = names_from_entry(entry)
+    assert "Dublin III" in got and "604/2013" in got and "EU" not in got
+    assert DocumentNames.from_entries([entry]).find("What does 604/2013 say?").docs == (DUBLIN,)

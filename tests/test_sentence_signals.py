@@ -1,0 +1,54 @@
+"""What a sentence offers as an answer: quotable or not, the kind of answer a question expects."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.answer import same_stem
+from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, novelty
+
+
+@pytest.mark.parametrize("sentence", [
+    "How much do you have to pay a Skilled Worker?",
+    "10. How long does the fast-track procedure for skilled workers take and",
+    "246 Hall, S. & IOM (2017) Setting standards for an integrated approach to reintegration, commissioned by IOM.",
+    "(72) C-200/02, Zhu and Chen, ECLI:EU:C:2004:639, paragraph 20 and case law cited.",
+    "FIGURE 7. LEVEL OF SATISFACTION WITH REINTEGRATION SUPPORT Source: monitoring survey.",
+    "See the guidance at https://www.gov.uk/government/publications/skilled-worker for details.",
+    "ETHIOPIA SOMALIA SUDAN 0.68 0.67 0.65 AVERAGE SCORE PER PROGRAMME COUNTRY.",
+])
+def test_never_quoted(sentence):
+    assert not is_quotable(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "On conclusion of the agreement, the Foreigners Authority charges a €411 fee for processing the application.",
+    "No Contracting State shall expel or return a refugee to the frontiers of territories where his life would be threatened.",
+    "The meeting will discuss the following questions:",
+])
+def test_quotable(sentence):
+    assert is_quotable(sentence)
+
+
+def test_the_kind_of_answer_a_question_asks_for():
+    assert expected_kind("How much does the fast-track procedure cost?") == "amount"
+    assert expected_kind("How long does the employer have to report a change?") == "duration"
+    assert expected_kind("When did the Regulation enter into force?") == "date"
+    assert expected_kind("How many experts were interviewed?") == "count"
+    assert expected_kind("What does non-refoulement prohibit?") is None
+
+
+def test_a_sentence_holds_the_kind_asked_for_only_if_the_question_does_not_already_say_it():
+    fee = "The Foreigners Authority charges a €411 fee for processing the application."
+    assert holds_kind(fee, "amount")
+    assert not holds_kind("The brochure answers the key questions about the procedure.", "amount")
+    assert holds_kind("The decision must be taken within two months of receipt.", "duration")
+    assert not holds_kind("After 3 years the refugee is exempt.", "duration", "What happens after 3 years?")
+    assert holds_kind("anything", None)
+
+
+def test_novelty_and_country_forms():
+    assert novelty({"principl", "non", "refoul", "respect"}, {"non", "refoul", "principl", "prohibit"}) == pytest.approx(0.25)
+    assert novelty(set(), {"x"}) == 0.0
+    assert same_stem("ethiopia", "ethiopian") and same_stem("sudanes", "sudan")
+    assert not same_stem("sudan", "sud") and not same_stem("ukrain", "uk")

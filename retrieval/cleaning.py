@@ -46,10 +46,35 @@ def repair_drop_cap(line: str, vocabulary: set[str]) -> str:
     if not m:
         return line
     initial, rest = m.group(2), m.group(3)
-    joined = (initial + rest).lower()
-    if joined not in vocabulary or (initial in "AI" and rest in vocabulary):
+    if not _joins(initial, rest, vocabulary):
         return line
     return line[: m.start(2)] + initial + rest + line[m.end(3) :]
+
+
+def join_drop_cap(previous: str, line: str, vocabulary: set[str]) -> str | None:
+    """A large initial extracted on a line of its own ("(1) H" then "as been considered"): the two
+    lines joined into one word, or None when `previous` does not end in such an initial."""
+    m = re.search(r"(?:^|\s)([A-Z])$", previous)
+    first = re.match(r"[a-z]+", line)
+    if not m or not first:
+        return None
+    if not re.fullmatch(r"(?:\(?\d{1,3}[.)]|\([a-z]{1,4}\)|[A-Z]\.)?\s*[A-Z]", previous.strip()):
+        return None  # only a paragraph's opening initial, not a capital ending a line of text
+    if not _joins(m.group(1), first.group(0), vocabulary):
+        return None
+    return previous + line
+
+
+#: words a paragraph opens with after a large "A" or "I" ("A fter", "A ny", "I n"); the fragments
+#: themselves ("fter", "ny") are in such a document's vocabulary, so the vocabulary cannot decide
+_A_I_OPENERS = _STOPWORDS | frozenset("after any all also although at if in it into as an".split())
+
+
+def _joins(initial: str, rest: str, vocabulary: set[str]) -> bool:
+    joined = (initial + rest).lower()
+    if initial in "AI":
+        return joined in _A_I_OPENERS  # "A letter" stays, "A ny" joins
+    return joined in vocabulary
 
 
 def furniture_key(line: str) -> str:

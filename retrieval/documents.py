@@ -261,7 +261,13 @@ def pdf_blocks(pages: list[str]) -> list[Block]:
     for number, plines in enumerate(page_lines, start=1):
         for line in cleaning.strip_furniture(plines, furniture):
             if not cleaning.is_toc_line(line):
-                lines.append((number, cleaning.repair_drop_cap(line.strip(), vocabulary)))
+                line = line.strip()
+                if lines and lines[-1][0] == number:
+                    joined = cleaning.join_drop_cap(lines[-1][1], line, vocabulary)
+                    if joined is not None:  # "(1) H" / "as been considered": the initial on a line of its own
+                        lines[-1] = (number, joined)
+                        continue
+                lines.append((number, cleaning.repair_drop_cap(line, vocabulary)))
     typical = _median([len(line) for _, line in lines]) or 80
 
     blocks: list[Block] = []

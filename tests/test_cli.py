@@ -71,7 +71,10 @@ def test_info_json(built, capsys):
     info = json.loads(captured.out)
     assert info["model"] == "all-MiniLM-L6-v2"
     assert info["dimension"] == 384
-    assert info["chunker"] == {"version": 1, "parser": 1, "chunk_tokens": 200, "overlap_tokens": 40}
+    from retrieval.chunking import CHUNKER_VERSION
+    from retrieval.documents import PARSER_VERSION
+
+    assert info["chunker"] == {"version": CHUNKER_VERSION, "parser": PARSER_VERSION, "chunk_tokens": 200, "overlap_tokens": 40}
     assert info["chunks"] == 1
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", info["built_at"])
     assert [(d["doc"], d["title"], d["pages"], d["chunks"]) for d in info["documents"]] == [("notes.txt", "District notes", 0, 1)]

@@ -26,7 +26,7 @@ from retrieval.sections import (
 )
 
 #: bump when loading or cleaning changes what text comes out: indexes made by another version are rebuilt
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 SUPPORTED_SUFFIXES = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 CATALOGUE_FILE = "catalogue.toml"
 

@@ -58,9 +58,13 @@ def test_ivf_finds_most_of_the_exact_neighbours_and_exact_mode_finds_all(real_ve
 def test_a_filtered_search_is_exact_even_on_ivf(real_vectors, queries):
     ivf = FaissStore.from_vectors(real_vectors, 384, approximate_from=1000)
     allowed = np.arange(3000, 3400)
-    _, rows = ivf.search(queries, 5, allowed)
-    expected = [list(allowed[np.argsort(-(real_vectors[allowed] @ q))[:5]]) for q in queries]
-    assert [list(r) for r in rows] == expected
+    scores, rows = ivf.search(queries, 5, allowed)
+    for q, got_rows, got_scores in zip(queries, rows, scores):
+        exact = np.sort(real_vectors[allowed] @ q)[::-1][:5]
+        assert set(got_rows) <= set(allowed.tolist())
+        # the exact top 5 by score; passages with equal vectors (overlapping chunks) may swap places
+        assert np.allclose(got_scores, exact, atol=1e-5)
+        assert np.allclose(real_vectors[got_rows] @ q, got_scores, atol=1e-5)
 
 
 def test_ivf_store_saves_loads_and_reads_rows_back(real_vectors, tmp_path):

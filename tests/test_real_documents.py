@@ -296,3 +296,13 @@ def test_refugee_convention_drop_caps_rejoined(shared_doc):
 def test_bmwk_ligature_residue_repaired(shared_doc):
     text = shared_doc("bmwk-fast-track-procedure-skilled-workers-2024.pdf").text
     assert "/f_" not in text
+
+
+def test_footnotes_never_split_a_sentence(shared_doc):
+    """Footnotes (small type below the body text) become paragraphs of their own, placed where no
+    sentence runs across them."""
+    text = shared_doc("iom-eu-ji-horn-of-africa-final-evaluation-2023.pdf").text
+    assert "Those returnees considered to be most vulnerable are unattended children" in " ".join(text.split())
+    assert "\n\n269 Multiple FGDs with returnees in Somalia, Sudan and Ethiopia." in text
+    notice = shared_doc("eu-commission-notice-free-movement-guidance-2023.pdf").text
+    assert "\n\n(72) C-200/02, Zhu and Chen, ECLI:EU:C:2004:639, paragraph 20 and case law cited." in notice

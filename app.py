@@ -116,9 +116,10 @@ def titles() -> dict[str, str]:
     return {e["doc"]: e.get("short_title") or e.get("title") or e["doc"] for e in (index.document_entries() if index else [])}
 
 
-def answer_turn(snapshot: Snapshot, note: str = "") -> Turn | None:
-    """Answer a question (from the chat box, an example or a link) and keep it in the session."""
-    history = [snapshot.after] if snapshot.after else [t.answer.query for t in ss.turns][-1:]
+def answer_turn(snapshot: Snapshot, note: str = "", alone: bool = False) -> Turn | None:
+    """Answer a question (from the chat box, an example or a link) and keep it in the session;
+    `alone`: never read it as a follow-up ("Ask on its own")."""
+    history = [] if alone else [snapshot.after] if snapshot.after else [t.answer.query for t in ss.turns][-1:]
     known, unknown = engine.resolve_docs(snapshot.docs)
     if unknown:
         note += f" Not in the index any more, so not asked: {', '.join(unknown)}."
@@ -131,9 +132,9 @@ def answer_turn(snapshot: Snapshot, note: str = "") -> Turn | None:
     return turn
 
 
-def ask(snapshot: Snapshot, note: str = "") -> None:
+def ask(snapshot: Snapshot, note: str = "", alone: bool = False) -> None:
     with st.spinner("Finding the passages…"):
-        turn = answer_turn(snapshot, note)
+        turn = answer_turn(snapshot, note, alone)
     if turn is not None:
         render_turn(len(ss.turns) - 1, turn)
 
@@ -154,6 +155,9 @@ def render_turn(i: int, turn: Turn) -> None:
             notes.append(f"Read as a follow-up to: {escape(turn.after)}")
         if notes:
             st.html("<small>" + "<br>".join(notes) + "</small>")
+        if turn.after and st.button("Ask on its own", key=f"alone-{i}", help="Ask this question again without the previous one"):
+            ss.pending_alone = (answer.question, turn.docs)
+            st.rerun()
         st.html(answer_html(answer))
         cited = answer.citations if answer.answerable else answer.related
         if not answer.answerable:
@@ -238,6 +242,7 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
     st.title(TITLE)
     prompt = st.chat_input("Ask a question about the documents", key="chat")
     pending = ss.pop("pending", None)
+    alone = ss.pop("pending_alone", None)
     if not ss.turns and not (prompt or pending or snapshot):
         st.write("Ask a question in plain words. Every answer is made of sentences from the documents, each with its source; "
                  "when the documents do not cover a question, the assistant says so.")
@@ -250,6 +255,8 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
         render_turn(i, turn)
     if snapshot:
         ask(snapshot, note)
+    elif alone:
+        ask(Snapshot(alone[0], tuple(alone[1])), alone=True)
     elif prompt or pending:
         ask(Snapshot(prompt or pending, tuple(ss.docs)))
     else:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from retrieval.search import Hit, Retriever
-from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, novelty
+from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, novelty, opens_quotation
 
 NOT_COVERED = "The documents do not cover this question."
 
@@ -43,6 +43,9 @@ KEY_TERM_MAX_SHARE = 0.05
 MISSING_KIND_PENALTY = 0.7
 #: a sentence holding the kind of answer asked for scores this much higher
 KIND_BONUS = 0.08
+#: when no chosen sentence gives the figure or date asked for, the best one that does joins the
+#: answer if its similarity is within this much of the best sentence's
+KIND_REACH = 0.25
 #: a sentence with fewer new content terms than this share only restates the question
 MIN_NOVELTY = 0.34
 RESTATEMENT_PENALTY = 0.06
@@ -243,11 +246,12 @@ class Answerer:
 
     @staticmethod
     def _what_follows(candidates: list[_Candidate], chosen: list[int], quotable: list[bool]) -> list[int]:
-        """The sentence after a chosen one that announces what follows ("Three main trends can be
-        identified ...", "... as follows:"), when the list items rule did not already bring it."""
+        """The sentences after a chosen one that announces what follows ("Three main trends can be
+        identified ...", "... as follows:") or opens a quotation that goes on, when the list items
+        rule did not already bring them."""
         extra: list[int] = []
         for i in list(chosen):
-            if not _ANNOUNCES.search(candidates[i].text):
+            if not (_ANNOUNCES.search(candidates[i].text) or opens_quotation(candidates[i].text)):
                 continue
             for j in range(i + 1, min(i + 3, len(candidates))):
                 if candidates[j].hit_index != candidates[i].hit_index or j in chosen or j in extra or not quotable[j]:
@@ -298,6 +302,12 @@ class Answerer:
                 continue  # says again what a chosen sentence says
             chosen.append(i)
 
+        kind = expected_kind(question)
+        if kind and not any(has_kind[i] for i in chosen):
+            # asked how much / how long / when: the best sentence that gives a figure or date joins
+            with_kind = [i for i in range(len(candidates)) if has_kind[i] and quotable[i] and sims[i] >= sims[best] - KIND_REACH]
+            if with_kind:
+                chosen.append(max(with_kind, key=lambda i: scores[i]))
         chosen += self._list_items(candidates, chosen, top)
         chosen += self._what_follows(candidates, chosen, quotable)
 

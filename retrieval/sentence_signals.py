@@ -40,15 +40,15 @@ def is_quotable(sentence: str) -> bool:
 # --------------------------------------------------------------------------- expected answer kinds
 
 _KINDS = (
+    ("duration", re.compile(r"\b(how much time|how long|how many (days|weeks|months|years|hours)|within what (period|time)|time limit|deadline|by when)\b", re.IGNORECASE)),
     ("amount", re.compile(r"\b(how much|what (is|are) the (fee|fees|cost|costs|charge|salary|amount)|what (fee|salary|amount|sum)|(fee|cost|charge|salary|amount|price) of|minimum salary|in euros|in pounds)\b", re.IGNORECASE)),
-    ("duration", re.compile(r"\b(how long|how many (days|weeks|months|years|hours)|within what (period|time)|time limit|deadline|by when)\b", re.IGNORECASE)),
     ("date", re.compile(r"\b(when (was|were|did|does|will|is)|which year|what year|what date|since when|from what date|as of when)\b", re.IGNORECASE)),
     ("count", re.compile(r"\b(how many|what (share|percentage|proportion|number|rate)|what per ?cent)\b", re.IGNORECASE)),
 )
 _NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion|half|a third|a quarter|a fifth)"
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 _HAS = {
-    "amount": re.compile(r"[£€$]\s?\d|\d\s?(euro|eur|gbp|pounds?|dollars?|usd|birr)\b|\b(euro|eur|gbp)\s?\d|\bfree of charge\b|\bno fee\b|\blowest scale of charges\b", re.IGNORECASE),
+    "amount": re.compile(r"[£€$]\s?\d|\d\s?(euro|eur|gbp|pounds?|dollars?|usd|birr)\b|\b(euro|eur|gbp)\s?\d|\bfree of charge\b|\bno fee\b", re.IGNORECASE),
     "duration": re.compile(r"\b(\d+|" + _NUMBER_WORDS + r")[\s-]+(calendar |working |consecutive )?(days?|weeks?|months?|years?|hours?)\b|\bwithout delay\b|\bimmediately\b", re.IGNORECASE),
     "date": re.compile(r"\b(1[89]|20)\d{2}\b|\b" + _MONTHS + r"\b", re.IGNORECASE),
     "count": re.compile(r"\d|\b" + _NUMBER_WORDS + r"\b|\b(all|none|most|majority|minority)\b", re.IGNORECASE),
@@ -70,6 +70,11 @@ def holds_kind(sentence: str, kind: str | None, question: str = "") -> bool:
         return True
     asked = {m.group(0).lower() for m in _HAS[kind].finditer(question)}
     return any(m.group(0).lower() not in asked for m in _HAS[kind].finditer(sentence))
+
+
+def opens_quotation(sentence: str) -> bool:
+    """A sentence that opens a quotation and does not close it: the quotation goes on after it."""
+    return sentence.count("\u201c") > sentence.count("\u201d")
 
 
 # --------------------------------------------------------------------------- restating the question

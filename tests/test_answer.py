@@ -138,3 +138,9 @@ def test_cli_ask_queries_jsonl(corpus_index, tmp_path, capsys):
     assert yes["citations"] and all({"n", "doc", "title", "section", "page", "text"} <= set(c) for c in yes["citations"])
     assert "[1]" in yes["answer"]
     assert no["answerable"] is False and no["citations"] == [] and no["answer"] == NOT_COVERED
+
+
+def test_a_how_much_question_gets_the_sentence_with_the_figure(answerer):
+    answer = answerer.ask("How much must a care worker sponsored on the Health and Care visa be paid?")
+    assert answer.answerable and "£" in answer.text
+    assert not any(s.text.rstrip().endswith("?") for s in answer.sentences)  # a heading is never an answer

@@ -138,6 +138,16 @@ def test_follow_up_question_uses_the_previous_turn(live):
     assert len(at.session_state["turns"]) == 2 and len(at.chat_message) == 4  # the conversation is kept
 
 
+def test_a_follow_up_can_be_asked_on_its_own(live):
+    at = start()
+    ask(at, "What support do integration policies offer?")
+    ask(at, "and for people who return?")
+    at.button(key="alone-1").click().run()
+    again = at.session_state["turns"][-1]
+    assert len(at.session_state["turns"]) == 3
+    assert again.after == "" and again.answer.query == "and for people who return?"
+
+
 def test_snapshot_link_reproduces_the_answer(live):
     at = start()
     at.multiselect(key="docs").set_value([BUDAPEST]).run()

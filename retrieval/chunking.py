@@ -15,7 +15,7 @@ from retrieval.documents import Document, Section
 
 #: word pieces the model adds around every input ([CLS] ... [SEP])
 SPECIAL_TOKENS = 2
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 #: the section prefix of an embedding input is cut to this many characters (about 40 word pieces)
 MAX_PREFIX_CHARS = 160
 
@@ -150,6 +150,33 @@ def _split_long(text: str, span: tuple[int, int], count: TokenCounter, budget: i
     return pieces
 
 
+_LIST_ITEM = re.compile(r"^(\d{1,2}[.)]|\(?[a-z]{1,4}\)|[-\u2022\u2013\u2014*])\s")
+
+
+def keep_lists_whole(text: str, units: list[tuple[int, int, int]], budget: int) -> list[tuple[int, int, int]]:
+    """A list and the sentence that introduces it ("... the following conditions:") as one unit when
+    they fit the budget together, so a chunk never ends inside a list that could have stayed whole:
+    its last items alone in the next chunk would be found by nobody asking for the list."""
+    out: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(units):
+        s, e, n = units[i]
+        if text[s:e].rstrip().endswith(":"):
+            j = i + 1
+            total = n
+            while j < len(units) and _LIST_ITEM.match(text[units[j][0] : units[j][1]]) and total + units[j][2] <= budget:
+                total += units[j][2]
+                j += 1
+            ends_list = j >= len(units) or not _LIST_ITEM.match(text[units[j][0] : units[j][1]])
+            if j > i + 1 and ends_list:
+                out.append((s, units[j - 1][1], total))
+                i = j
+                continue
+        out.append((s, e, n))
+        i += 1
+    return out
+
+
 def chunk_section(
     doc: Document, section: Section, count: TokenCounter, max_tokens: int, overlap_tokens: int
 ) -> list[tuple[int, int, int]]:
@@ -170,6 +197,7 @@ def chunk_section(
             units.extend(_split_long(doc.text, (s, e), count, budget))
         else:
             units.append((s, e, n))
+    units = keep_lists_whole(doc.text, units, budget)
 
     chunks: list[tuple[int, int, int]] = []
     current: list[tuple[int, int, int]] = []

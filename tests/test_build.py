@@ -435,3 +435,19 @@ def test_manifest_records_identity_and_documents(base):
     assert sum(e["chunks"] for e in entries.values()) == manifest["chunks"]
     lines = (index_dir / version / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == manifest["chunks"]
+
+
+def test_a_list_stays_whole_with_the_sentence_that_introduces_it():
+    from retrieval.chunking import keep_lists_whole
+
+    text = "Intro sentence here. The conditions are the following:\n- first item\n- second item\n- third item\nAfter the list."
+    pieces = ["Intro sentence here.", "The conditions are the following:", "- first item", "- second item", "- third item", "After the list."]
+    spans = [(text.index(p), text.index(p) + len(p)) for p in pieces]
+    units = keep_lists_whole(text, [(s, e, 10) for s, e in spans], budget=100)
+    assert [(text[s:e], n) for s, e, n in units] == [
+        ("Intro sentence here.", 10),
+        ("The conditions are the following:\n- first item\n- second item\n- third item", 40),
+        ("After the list.", 10),
+    ]
+    # a list longer than the budget is left to the packer, sentence by sentence
+    assert keep_lists_whole(text, [(s, e, 10) for s, e in spans], budget=25) == [(s, e, 10) for s, e in spans]

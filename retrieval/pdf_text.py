@@ -62,6 +62,7 @@ class _TextRuns:
         self.runs.append((float(font_size) * scale, y, text))
 
 
+_CONTENTS = re.compile(r"^(table of )?contents\s*$", re.IGNORECASE)
 #: a footnote's number, set apart from its text in the PDF (a separate, smaller run)
 _NOTE_NUMBER = re.compile(r"^\s*(\(\d{1,3}\)|\d{1,3})\s*")
 
@@ -122,18 +123,27 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
     page_notes: dict[int, list[str]] = {}  # page -> its footnote lines, in order
     for number, plines in enumerate(page_lines, start=1):
         on_page = notes[number - 1] if notes and number <= len(notes) else set()
+        in_contents = False  # the previous line was a table-of-contents entry (or its heading)
+        wrapped = False  # the last line kept came right after one: maybe the first line of a wrapped entry
         for line in cleaning.strip_furniture(plines, furniture):
             if on_page and (_norm(line) in on_page or _norm(_NOTE_NUMBER.sub("", line, count=1)) in on_page):
                 page_notes.setdefault(number, []).append(line.strip())
                 continue
-            if not cleaning.is_toc_line(line):
-                line = line.strip()
-                if lines and lines[-1][0] == number:
-                    joined = cleaning.join_drop_cap(lines[-1][1], line, vocabulary)
-                    if joined is not None:  # "(1) H" / "as been considered": the initial on a line of its own
-                        lines[-1] = (number, joined)
-                        continue
-                lines.append((number, cleaning.repair_drop_cap(line, vocabulary)))
+            if cleaning.is_toc_line(line) or _CONTENTS.match(line.strip()):
+                # an entry wrapped over two lines ("3. How do employers benefit from the ... for" /
+                # "skilled workers? ....... 5"): its first line goes too
+                if wrapped and lines and lines[-1][0] == number and not cleaning.ends_sentence(lines[-1][1]):
+                    lines.pop()
+                in_contents, wrapped = True, False
+                continue
+            wrapped, in_contents = in_contents, False
+            line = line.strip()
+            if lines and lines[-1][0] == number:
+                joined = cleaning.join_drop_cap(lines[-1][1], line, vocabulary)
+                if joined is not None:  # "(1) H" / "as been considered": the initial on a line of its own
+                    lines[-1] = (number, joined)
+                    continue
+            lines.append((number, cleaning.repair_drop_cap(line, vocabulary)))
     typical = _median([len(line) for _, line in lines]) or 80
 
     blocks: list[Block] = []

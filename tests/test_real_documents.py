@@ -306,3 +306,11 @@ def test_footnotes_never_split_a_sentence(shared_doc):
     assert "\n\n269 Multiple FGDs with returnees in Somalia, Sudan and Ethiopia." in text
     notice = shared_doc("eu-commission-notice-free-movement-guidance-2023.pdf").text
     assert "\n\n(72) C-200/02, Zhu and Chen, ECLI:EU:C:2004:639, paragraph 20 and case law cited." in notice
+
+
+def test_a_table_of_contents_with_wrapped_entries_is_dropped(shared_doc):
+    doc = shared_doc("bmwk-fast-track-procedure-skilled-workers-2024.pdf")
+    labels = [s.label for s in doc.sections]
+    # each question is a section once, where its answer is, not also where the contents list it
+    assert sum(label.startswith("5. Which documents are required") for label in labels) == 1
+    assert "Contents" not in doc.text[:2000]

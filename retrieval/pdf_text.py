@@ -62,7 +62,9 @@ class _TextRuns:
         self.runs.append((float(font_size) * scale, y, text))
 
 
-_CONTENTS = re.compile(r"^(table of )?contents\s*$", re.IGNORECASE)
+#: a page on which at least this share of the lines are table-of-contents entries is a contents page
+CONTENTS_PAGE_SHARE = 0.6
+_CONTENTS = re.compile(r"^(table of )?contents\s*$|^list of (figures|tables|abbreviations)\s*$", re.IGNORECASE)
 #: a footnote's number, set apart from its text in the PDF (a separate, smaller run)
 _NOTE_NUMBER = re.compile(r"^\s*(\(\d{1,3}\)|\d{1,3})\s*")
 
@@ -125,7 +127,13 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
         on_page = notes[number - 1] if notes and number <= len(notes) else set()
         in_contents = False  # the previous line was a table-of-contents entry (or its heading)
         wrapped = False  # the last line kept came right after one: maybe the first line of a wrapped entry
-        for line in cleaning.strip_furniture(plines, furniture):
+        kept = cleaning.strip_furniture(plines, furniture)
+        if kept and sum(map(cleaning.is_toc_line, kept)) >= CONTENTS_PAGE_SHARE * len(kept):
+            # a contents page: entries whose dot leaders extraction lost, or that wrap, are entries
+            # too; only what comes before its "Contents" heading (a title block) stays
+            heading = next((j for j, line in enumerate(kept) if _CONTENTS.match(line.strip())), 0)
+            kept = [line for line in kept[:heading] if not cleaning.is_toc_line(line)]
+        for line in kept:
             if on_page and (_norm(line) in on_page or _norm(_NOTE_NUMBER.sub("", line, count=1)) in on_page):
                 page_notes.setdefault(number, []).append(line.strip())
                 continue

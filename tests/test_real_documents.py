@@ -314,3 +314,11 @@ def test_a_table_of_contents_with_wrapped_entries_is_dropped(shared_doc):
     # each question is a section once, where its answer is, not also where the contents list it
     assert sum(label.startswith("5. Which documents are required") for label in labels) == 1
     assert "Contents" not in doc.text[:2000]
+
+
+@pytest.mark.parametrize("name", ["eu-commission-notice-free-movement-guidance-2023.pdf", "iom-eu-ji-horn-of-africa-final-evaluation-2023.pdf"])
+def test_contents_pages_leave_no_sections_behind(name, shared_doc):
+    """Entries whose dot leaders extraction lost ("... objectives? . 83") go with their contents page."""
+    doc = shared_doc(name)
+    first_pages = {doc.page_at(s.start) for s in doc.sections[1:4]}
+    assert min(first_pages) >= 4, [(s.label, doc.page_at(s.start)) for s in doc.sections[:4]]

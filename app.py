@@ -11,7 +11,7 @@ import math
 
 import streamlit as st
 
-from retrieval.config import Settings
+from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.index import IndexLoadError
 from retrieval.presentation import (
     CSS,
@@ -153,6 +153,8 @@ def render_turn(i: int, turn: Turn) -> None:
             notes.append("Asked only: " + "; ".join(escape(names.get(d, d)) for d in turn.docs))
         if turn.after:
             notes.append(f"Read as a follow-up to: {escape(turn.after)}")
+        if getattr(answer, "shortened", False):
+            notes.append(f"The question was shortened to its first {MAX_QUESTION_CHARS} characters.")
         if notes:
             st.html("<small>" + "<br>".join(notes) + "</small>")
         if turn.after and st.button("Ask on its own", key=f"alone-{i}", help="Ask this question again without the previous one"):
@@ -240,7 +242,7 @@ def conversation_actions(actions) -> None:
 
 def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
     st.title(TITLE)
-    prompt = st.chat_input("Ask a question about the documents", key="chat")
+    prompt = st.chat_input("Ask a question about the documents", key="chat", max_chars=MAX_QUESTION_CHARS)
     pending = ss.pop("pending", None)
     alone = ss.pop("pending_alone", None)
     if not ss.turns and not (prompt or pending or snapshot):
@@ -264,7 +266,7 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
 
 
 def page_presenter(index, *_) -> None:
-    prompt = st.chat_input("Ask a question", key="presenter_chat")
+    prompt = st.chat_input("Ask a question", key="presenter_chat", max_chars=MAX_QUESTION_CHARS)
     if prompt:
         with st.spinner("Finding the passages…"):
             answer_turn(Snapshot(prompt, tuple(ss.get("docs") or ())))

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from retrieval.search import Hit, Retriever
+from retrieval.config import MAX_QUESTION_CHARS
+from retrieval.search import Hit, Retriever, shorten_question
 from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, novelty, opens_quotation
 
 NOT_COVERED = "The documents do not cover this question."
@@ -97,6 +98,8 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     related: tuple[Citation, ...] = ()
     hits: tuple[Hit, ...] = field(default=(), repr=False)
+    #: the question was cut to MAX_QUESTION_CHARS before it was asked
+    shortened: bool = False
 
     @property
     def text(self) -> str:
@@ -127,9 +130,16 @@ _WORD = re.compile(r"[A-Za-z\u00c0-\u024f][\w'\u2019-]*|\d[\d.,/]*\w*")
 def key_words(question: str) -> list[str]:
     """Names, numbers and acronyms of a question: capitalised words not opening a sentence, digits."""
     words = []
+    before = ""  # the last character before this word that is not a space ("" at the start)
+    last_end = 0
     for m in _WORD.finditer(question):
         word = m.group(0)
-        opens_sentence = not question[: m.start()].strip() or re.search(r"[.?!:;]\s*$", question[: m.start()])
+        gap = question[last_end : m.start()].rstrip()
+        if gap:
+            before = gap[-1]
+        last_end = m.end()
+        opens_sentence = before == "" or before in ".?!:;"
+        before = word[-1]
         if word[0].isdigit() or (word.isupper() and len(word) > 1) or (word[0].isupper() and not opens_sentence):
             words.append(word)
     return words
@@ -263,6 +273,13 @@ class Answerer:
         """The answer to a question in a conversation. A question that looks like a follow-up but
         does not open with a connective ("Can he work?" is, "And for returnees?" is not) is first
         asked on its own: when that answers it confidently, it stands alone."""
+        shortened = len(question) > MAX_QUESTION_CHARS and len(" ".join(question.split())) > MAX_QUESTION_CHARS
+        if len(question) > MAX_QUESTION_CHARS:
+            question = shorten_question(question)
+        answer = self._in_conversation(question, history, docs)
+        return replace(answer, shortened=True) if shortened else answer
+
+    def _in_conversation(self, question: str, history: Sequence[str], docs: Sequence[str] | None) -> Answer:
         alone = " ".join(question.split())
         query = resolve_followup(question, history)
         if query != alone and not _CONNECTIVE.match(alone):

@@ -87,7 +87,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         pieces: list[tuple[int, int]] = []
         for m in _BOUNDARY.finditer(p_text):
             before = p_text[cut : m.start()]
-            last_word = re.search(r"([A-Za-z.]+)\.$", before)
+            last_word = re.search(r"([A-Za-z.]{1,20})\.$", before[-24:])  # the tail only: linear in the text
             if last_word:
                 word = last_word.group(1).lower().rstrip(".")
                 if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):

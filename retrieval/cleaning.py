@@ -131,9 +131,13 @@ def strip_furniture(lines: list[str], furniture: set[str], edge: int = 4) -> lis
     return [line for line in keep if line is not None]
 
 
+#: dot leaders and a page number are looked for in this many last characters of a line
+TOC_TAIL = 160
+
+
 def is_toc_line(line: str) -> bool:
     """A table-of-contents entry with dot leaders and a page number."""
-    return bool(_TOC_LINE.search(line))
+    return bool(_TOC_LINE.search(line[-TOC_TAIL:]))  # the tail only: linear however long the line
 
 
 def document_vocabulary(texts: list[str]) -> set[str]:

@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from retrieval.config import MAX_QUESTION_CHARS
+
 
 def add_commands(sub, common) -> None:
     p = sub.add_parser("search", help="the passages that best match a question")
@@ -81,6 +83,10 @@ def _questions(args) -> list[dict]:
     return [{"id": None, "question": args.question}]
 
 
+def _which(row) -> str:
+    return f"{row['id']}: " if row.get("id") is not None else ""
+
+
 def _check_docs(retriever, docs):
     unknown = [d for d in docs or [] if d not in retriever.index.rows_by_doc]
     if unknown:
@@ -114,6 +120,8 @@ def cmd_search(args) -> int:
     retriever = _open_retriever(args)
     _check_docs(retriever, args.doc)
     for row in questions:
+        if len(" ".join(row["question"].split())) > MAX_QUESTION_CHARS:
+            print(f"note: {_which(row)}question shortened to its first {MAX_QUESTION_CHARS} characters", file=sys.stderr)
         hits = retriever.search(row["question"], k=args.k, docs=args.doc, mode=args.mode)
         if args.json:
             print(json.dumps({"id": row["id"], "passages": [passage_json(h) for h in hits]}, ensure_ascii=False))
@@ -176,6 +184,8 @@ def cmd_ask(args) -> int:
     answerer = Answerer(retriever)
     for row in questions:
         answer = answerer.ask(row["question"], docs=args.doc)
+        if answer.shortened:
+            print(f"note: {_which(row)}question shortened to its first {MAX_QUESTION_CHARS} characters", file=sys.stderr)
         if args.json:
             print(json.dumps(answer_json(answer, row["id"]), ensure_ascii=False))
         else:

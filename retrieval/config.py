@@ -7,6 +7,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: a question is cut to this many characters (the chat box takes no more): a question is a sentence
+#: or two, and longer text only slows every step of search without asking anything better
+MAX_QUESTION_CHARS = 1000
 
 
 @dataclass(frozen=True)

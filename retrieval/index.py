@@ -21,6 +21,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -226,7 +227,10 @@ def write_version(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    previous = read_current(index_dir)
+    try:
+        previous = read_current(index_dir)
+    except IndexCorrupt:
+        previous = None  # a damaged CURRENT is what this build replaces
     pointer = index_dir / f"{CURRENT}.tmp"
     pointer.write_text(version + "\n", encoding="utf-8")
     with pointer.open("rb") as fh:
@@ -237,11 +241,19 @@ def write_version(
     return version
 
 
+#: what a build names a version folder: v<UTC time>-<random hex>
+_VERSION_NAME = re.compile(r"v\d{8}T\d{6}-[0-9a-f]{6}")
+
+
 def read_current(index_dir: Path) -> str | None:
+    """The live version's folder name, or None when there is no index. CURRENT must name a version
+    folder inside index/: a path ("../x", "/etc") or anything else is refused as a damaged index."""
     try:
         name = (Path(index_dir) / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    if name and not _VERSION_NAME.fullmatch(name):
+        raise IndexCorrupt(f"{Path(index_dir) / CURRENT} does not name a version folder of {index_dir}: rebuild the index with `{rebuild_hint(index_dir, full=True)}`")
     return name or None
 
 

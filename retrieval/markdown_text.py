@@ -9,12 +9,14 @@ from retrieval import cleaning
 from retrieval.blocks import Block
 from retrieval.sections import clean_heading_text, heading_level, numbered_heading
 
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_MD_AUTOLINK = re.compile(r"<(https?://[^>\s]+|mailto:[^>\s]+)>")
-_SUP = re.compile(r"<sup>\s*([^<]*?)\s*</sup>")
+# every repetition is bounded, so no pattern backtracks over a crafted run ("[[[[...", "<sup>" and
+# 20,000 spaces): each costs at most a fixed amount per character of the text
+_MD_IMAGE = re.compile(r"!\[[^\]\n]{0,500}\]\([^)\n]{0,2000}\)")
+_MD_LINK = re.compile(r"\[([^\]\n]{0,500})\]\([^)\n]{0,2000}\)")
+_MD_AUTOLINK = re.compile(r"<(https?://[^>\s]{1,2000}|mailto:[^>\s]{1,500})>")
+_SUP = re.compile(r"<sup>([^<]{0,200})</sup>")
 _SUPERSCRIPT_DIGITS = "\u00b9\u00b2\u00b3\u2070\u2074\u2075\u2076\u2077\u2078\u2079"
-_FOOTNOTE_START = re.compile(r"^(<sup>\s*\d+\s*</sup>|[" + _SUPERSCRIPT_DIGITS + r"]+)")
+_FOOTNOTE_START = re.compile(r"^(<sup> {0,3}\d{1,4} {0,3}</sup>|[" + _SUPERSCRIPT_DIGITS + r"]{1,6})")
 
 
 def _clean_markdown_inline(text: str) -> str:
@@ -25,7 +27,7 @@ def _clean_markdown_inline(text: str) -> str:
     text = re.sub(r"(?<=[\w.,;)\u2019\"])[" + _SUPERSCRIPT_DIGITS + r"]+", "", text)
     text = re.sub(r"\*{1,3}|(?<!\w)_{1,2}|_{1,2}(?!\w)", "", text)
     text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!|>])", r"\1", text)
-    text = re.sub(r"[ \t]*\n[ \t]*", " ", text)
+    text = " ".join(line.strip(" \t") for line in text.split("\n"))
     return re.sub(r" {2,}", " ", text).strip()
 
 
@@ -73,7 +75,7 @@ def markdown_blocks(text: str, markdown: bool = True) -> list[Block]:
         is_aside = bool(_FOOTNOTE_START.match(stripped))
         body = _clean_markdown_inline(stripped) if markdown else re.sub(r"\s*\n\s*", " ", stripped)
         if is_aside:
-            body = _SUP.sub(r"\1", stripped) if markdown else body
+            body = _SUP.sub(lambda m: m.group(1).strip(), stripped) if markdown else body
             body = _clean_markdown_inline(body) if markdown else body
             items.append(("aside", body, 0))
             continue

@@ -119,9 +119,17 @@ def highlight(text: str, layers: Mapping[str, Iterable[Span]] | None = None) -> 
             cuts.update((s, e))
     bounds = sorted(cuts)
     out = []
+    at = dict.fromkeys(layers, 0)  # per layer, its first span that does not end before this piece
     for s, e in itertools.pairwise(bounds):
         piece = escape(text[s:e])
-        classes = [name for name, spans in layers.items() if any(a <= s and e <= b for a, b in spans)]
+        classes = []
+        for name, spans in layers.items():
+            i = at[name]
+            while i < len(spans) and spans[i][1] <= s:
+                i += 1
+            at[name] = i
+            if i < len(spans) and spans[i][0] <= s and e <= spans[i][1]:
+                classes.append(name)
         out.append(f'<mark class="{" ".join(classes)}">{piece}</mark>' if classes else piece)
     return "".join(out)
 

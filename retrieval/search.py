@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.chunking import Chunk
-from retrieval.config import Settings
+from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.embedding import Embedder, model_id
 from retrieval.index import Index, identity, open_index
 
@@ -69,6 +69,14 @@ def top_k(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[n
         picked, values = order, scores[order]
     keep = values > 0
     return picked[keep], values[keep]
+
+
+def shorten_question(question: str) -> str:
+    """The question with its whitespace collapsed, cut to MAX_QUESTION_CHARS at a word boundary."""
+    question = " ".join(question[: 4 * MAX_QUESTION_CHARS].split())
+    if len(question) <= MAX_QUESTION_CHARS:
+        return question
+    return question[:MAX_QUESTION_CHARS].rsplit(" ", 1)[0]
 
 
 def rrf(rankings: Sequence[np.ndarray], weights: Sequence[float] | None = None, k: int = RRF_K) -> dict[int, float]:
@@ -154,7 +162,7 @@ class Retriever:
         taken out of the query; a question naming several gets each one's best passages in turn."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
-        query = " ".join(query.split())
+        query = shorten_question(query)
         if not query or len(self.index.chunks) == 0:
             return []
         if not docs:

@@ -144,3 +144,13 @@ def test_a_how_much_question_gets_the_sentence_with_the_figure(answerer):
     answer = answerer.ask("How much must a care worker sponsored on the Health and Care visa be paid?")
     assert answer.answerable and "£" in answer.text
     assert not any(s.text.rstrip().endswith("?") for s in answer.sentences)  # a heading is never an answer
+
+
+def test_a_very_long_question_is_shortened_and_says_so(answerer):
+    from retrieval.config import MAX_QUESTION_CHARS
+
+    question = "What are the three dimensions of integration policies? " + "and more words " * 30_000
+    answer = answerer.ask(question)
+    assert answer.shortened and len(answer.question) <= MAX_QUESTION_CHARS
+    assert answer.question.startswith("What are the three dimensions of integration policies?")
+    assert not answerer.ask("What are the three dimensions of integration policies?").shortened

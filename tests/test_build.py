@@ -451,3 +451,14 @@ def test_a_list_stays_whole_with_the_sentence_that_introduces_it():
     ]
     # a list longer than the budget is left to the packer, sentence by sentence
     assert keep_lists_whole(text, [(s, e, 10) for s, e in spans], budget=25) == [(s, e, 10) for s, e in spans]
+
+
+@pytest.mark.parametrize("pointer", ["../elsewhere", "/etc", "v1/../../x", "not-a-version"])
+def test_current_must_name_a_version_folder(tmp_path, pointer):
+    from retrieval.index import IndexCorrupt, open_index, read_current
+
+    (tmp_path / "CURRENT").write_text(pointer + "\n", encoding="utf-8")
+    with pytest.raises(IndexCorrupt, match="does not name a version folder"):
+        read_current(tmp_path)
+    with pytest.raises(IndexCorrupt):
+        open_index(tmp_path)

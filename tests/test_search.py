@@ -148,3 +148,18 @@ def test_a_question_naming_two_documents_gets_both_in_its_top_five(retriever):
     question = "How do the INTERACT report and the Budapest Process note each describe integration?"
     docs = {h.doc_id for h in retriever.search(question, k=5)}
     assert {INTERACT, BUDAPEST} <= docs
+
+
+def test_a_top_five_from_one_document_leaves_the_fifth_place_to_another(retriever):
+    def ranked(docs):
+        rows = {d: iter(retriever.index.rows_by_doc[d].tolist()) for d in set(docs)}
+        return [(next(rows[d]), 1.0 / (i + 1), {}) for i, d in enumerate(docs)]
+
+    mono = ranked([BUDAPEST] * 7 + [INTERACT])
+    moved = retriever._another_document_in_top5(mono)
+    assert [retriever.index.chunks[r].doc_id for r, _, _ in moved[:5]] == [BUDAPEST] * 4 + [INTERACT]
+    assert sorted(moved) == sorted(mono)  # nothing lost, only moved
+    mixed = ranked([BUDAPEST, INTERACT] + [BUDAPEST] * 6)
+    assert retriever._another_document_in_top5(mixed) == mixed
+    far = ranked([BUDAPEST] * 12 + [INTERACT])
+    assert retriever._another_document_in_top5(far) == far  # beyond the reach: left as ranked

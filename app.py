@@ -172,16 +172,23 @@ def render_turn(i: int, turn: Turn) -> None:
                 ctx = engine.context(c, turn.version)
                 st.html(context_html(ctx.text, ctx.passage, ctx.quoted if answer.answerable else ()))
             if trainer and c.page_start is not None and st.toggle(f"Show the original page {c.page_start}", key=f"page-{i}-{c.chunk_id}"):
-                image = engine.page_image(c.doc, c.page_start)
-                if image:
-                    st.image(image, caption=f"{c.doc}, page {c.page_start}")
-                else:
-                    st.html(plain_text_html(engine.page_text(c.doc, c.page_start, turn.version) or "(the page's text is not available)"))
+                original_page(c, turn.version, answer.answerable)
         if trainer and answer.hits:
             with st.expander("How this answer was found", expanded=True):
                 st.html(scores_html(answer.hits, engine.stem, terms, answer.query))
         link = snapshot_link(turn.snapshot, st.context.url).replace("<", "").replace(">", "")
         st.markdown(f"[Link to this answer](<{link}>)", help="Opens this question again with the same document filter; says so if the index has changed.")
+
+
+def original_page(c, version: str, quoted: bool) -> None:
+    """The PDF page a citation is on, with the quoted sentences marked; its text where no image can be made."""
+    quotes = [c.text[s:e] for s, e in c.quoted] if quoted else []
+    image = engine.page_image(c.doc, c.page_start, quotes)
+    if image:
+        marked = " The quoted sentences are marked." if quotes else ""
+        st.image(image, caption=f"{c.doc}, page {c.page_start}.{marked}")
+    else:
+        st.html(plain_text_html(engine.page_text(c.doc, c.page_start, version) or "(the page's text is not available)"))
 
 
 def read_snapshot() -> tuple[Snapshot | None, str]:
@@ -288,6 +295,8 @@ def page_presenter(index, *_) -> None:
 
     st.html(f'<div class="rag-presenter"><div class="rag-q"><b>{escape(answer.question)}</b></div></div>')
     st.html(presenter_html(answer, cited[pos] if cited else None, pos + 1, len(cited)))
+    if cited and cited[pos].page_start is not None and st.toggle(f"Show the original page {cited[pos].page_start}", key=f"presenter-page-{ss.presenter_turn}-{pos}"):
+        original_page(cited[pos], turn.version, answer.answerable)
     left, middle, right = st.columns([1, 2, 1])
     left.button("◀ Previous", on_click=move, args=(-1,), disabled=pos == 0, width="stretch")
     labels = [f"{i + 1}. {t.answer.question}" for i, t in enumerate(ss.turns)]

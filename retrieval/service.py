@@ -278,13 +278,15 @@ class Engine:
             return None
         return path
 
-    def page_image(self, doc: str, page: int) -> bytes | None:
+    def page_image(self, doc: str, page: int, quotes: Sequence[str] = ()) -> bytes | None:
+        """The PDF page as a PNG with the quoted sentences marked on it; None for a document that
+        has no pages or whose file changed since it was indexed."""
         from retrieval.pages import render_page
 
         path = self.source_path(doc)
         if path is None or path.suffix.lower() != ".pdf":
             return None
-        return render_page(path, page)
+        return render_page(path, page, quotes)
 
     def page_text(self, doc: str, page: int, version: str | None = None) -> str | None:
         from retrieval.pages import page_text

@@ -162,7 +162,7 @@ def render_turn(i: int, turn: Turn) -> None:
             st.rerun()
         st.html(answer_html(answer))
         cited = answer.citations if answer.answerable else answer.related
-        if not answer.answerable:
+        if not answer.answerable and not getattr(answer, "language", ""):
             st.html("<p><b>Related reading</b>: the closest passages, which do not answer the question.</p>" if cited else "<p>No passage comes close.</p>")
         terms = engine.question_terms(answer.query) if trainer else set()
         for c in cited:
@@ -266,7 +266,7 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
         ask(snapshot, note)
     elif alone:
         ask(Snapshot(alone[0], tuple(alone[1])), alone=True)
-    elif prompt or pending:
+    elif (prompt or pending or "").strip():
         ask(Snapshot(prompt or pending, tuple(ss.docs)))
     else:
         wait_for_model()  # after the first paint: the page is already visible behind the spinner
@@ -274,7 +274,7 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
 
 def page_presenter(index, *_) -> None:
     prompt = st.chat_input("Ask a question", key="presenter_chat", max_chars=MAX_QUESTION_CHARS)
-    if prompt:
+    if prompt and prompt.strip():
         with st.spinner("Finding the passages…"):
             answer_turn(Snapshot(prompt, tuple(ss.get("docs") or ())))
     if not ss.turns:

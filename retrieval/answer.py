@@ -21,10 +21,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from retrieval.config import MAX_QUESTION_CHARS
+from retrieval.language import other_language
 from retrieval.search import Hit, Retriever, shorten_question
 from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, novelty, opens_quotation
 
 NOT_COVERED = "The documents do not cover this question."
+NOT_ENGLISH = ("This question seems to be in {language}. The assistant reads English only, and the documents are in "
+               "English: please ask it in English.")
 
 #: Confidence is the cosine similarity between the question and the best quotable sentence of the
 #: top passages, lowered when a key term of the question (a name, a number, a rare word) is in
@@ -100,9 +103,13 @@ class Answer:
     hits: tuple[Hit, ...] = field(default=(), repr=False)
     #: the question was cut to MAX_QUESTION_CHARS before it was asked
     shortened: bool = False
+    #: the language a question was written in when it is not English (then nothing is searched)
+    language: str = ""
 
     @property
     def text(self) -> str:
+        if self.language:
+            return NOT_ENGLISH.format(language=self.language)
         if not self.answerable:
             return NOT_COVERED
         return " ".join(f"{s.text} [{s.n}]" for s in self.sentences)
@@ -276,7 +283,11 @@ class Answerer:
         shortened = len(question) > MAX_QUESTION_CHARS and len(" ".join(question.split())) > MAX_QUESTION_CHARS
         if len(question) > MAX_QUESTION_CHARS:
             question = shorten_question(question)
-        answer = self._in_conversation(question, history, docs)
+        language = other_language(question)
+        if language:
+            answer = Answer(question, " ".join(question.split()), False, 0.0, language=language)
+        else:
+            answer = self._in_conversation(question, history, docs)
         return replace(answer, shortened=True) if shortened else answer
 
     def _in_conversation(self, question: str, history: Sequence[str], docs: Sequence[str] | None) -> Answer:

@@ -158,6 +158,8 @@ def answer_json(answer, id_=None) -> dict:
         "confidence": round(answer.confidence, 4),
         "citations": [citation_json(c) for c in answer.citations],
         "related": [citation_json(c) for c in answer.related],
+        "language": answer.language or None,
+        "shortened": answer.shortened,
     }
 
 

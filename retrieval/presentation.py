@@ -148,8 +148,16 @@ def term_spans(text: str, terms: Iterable[str], stem: Callable[[str], str]) -> l
 # --------------------------------------------------------------------------- answers and citations
 
 
+#: a question longer than this shows its beginning, the rest folded away
+FOLD_QUESTION_CHARS = 280
+
+
 def question_html(question: str) -> str:
-    return f'<div class="rag-q">{escape(question)}</div>'
+    if len(question) <= FOLD_QUESTION_CHARS:
+        return f'<div class="rag-q">{escape(question)}</div>'
+    head = question[:FOLD_QUESTION_CHARS].rsplit(" ", 1)[0]
+    return (f'<div class="rag-q">{escape(head)} … <details><summary>the whole question ({len(question):,} characters)</summary>'
+            f"{escape(question)}</details></div>")
 
 
 def answer_html(answer) -> str:

@@ -154,3 +154,18 @@ def test_a_very_long_question_is_shortened_and_says_so(answerer):
     assert answer.shortened and len(answer.question) <= MAX_QUESTION_CHARS
     assert answer.question.startswith("What are the three dimensions of integration policies?")
     assert not answerer.ask("What are the three dimensions of integration policies?").shortened
+
+
+@pytest.mark.parametrize("question,language", [
+    ("Quelle est la règle des trois mois pour les citoyens de l'Union ?", "French"),
+    ("Wie lange dauert das beschleunigte Fachkräfteverfahren?", "German"),
+])
+def test_a_question_in_another_language_is_told_to_ask_in_english(answerer, question, language):
+    answer = answerer.ask(question)
+    assert answer.language == language and not answer.answerable and not answer.related
+    assert language in answer.text and "English" in answer.text
+
+
+@pytest.mark.parametrize("question", ["dublin transfer time limit", "INTERACT diaspora policy objectives", "Can a refugee be expelled?"])
+def test_terse_english_questions_are_never_taken_for_another_language(answerer, question):
+    assert answerer.ask(question).language == ""

@@ -138,6 +138,17 @@ def test_follow_up_question_uses_the_previous_turn(live):
     assert len(at.session_state["turns"]) == 2 and len(at.chat_message) == 4  # the conversation is kept
 
 
+def test_questions_the_app_cannot_serve_get_a_clear_reply(live):
+    at = start()
+    at.chat_input(key="chat").set_value("   \n\t ").run()
+    assert not at.exception and not at.session_state["turns"]  # whitespace: nothing is sent
+    french = ask(at, "Quelle est la règle des trois mois pour les citoyens de l'Union ?")
+    assert french.answer.language == "French"
+    html = page_html(at)
+    assert "seems to be in French" in html and "please ask it in English" in html
+    assert "do not cover this question" not in html and "Related reading" not in html
+
+
 def test_a_follow_up_can_be_asked_on_its_own(live):
     at = start()
     ask(at, "What support do integration policies offer?")

@@ -254,3 +254,13 @@ def test_conversation_markdown_has_questions_answers_citations_and_links():
     assert NOT_COVERED in md and "**Related reading**" in md
     assert not re.search(r"(?<!\\)!(?<!\\)\[img|(?<!\\)\[link|(?<!\\)<img", md)
     assert "\\!\\[img\\](http://x)" in md and "\\<img src=x onerror=alert(1)\\>" in md
+
+
+def test_a_long_question_is_folded_and_escaped():
+    from retrieval.presentation import FOLD_QUESTION_CHARS, question_html
+
+    short = question_html("<b>short</b>")
+    assert "&lt;b&gt;short&lt;/b&gt;" in short and "<details>" not in short
+    long = question_html("<i>x</i> " + "word " * 400)
+    assert "<details>" in long and "<i>" not in long and long.count("&lt;i&gt;") == 2
+    assert len(long.split("<details>")[0]) < FOLD_QUESTION_CHARS + 100

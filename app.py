@@ -7,11 +7,13 @@ escapes it before adding any markup, and is rendered with st.html (no Markdown i
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import streamlit as st
 
 from retrieval.config import MAX_QUESTION_CHARS, Settings
+from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entries
 from retrieval.index import IndexLoadError
 from retrieval.presentation import (
     CSS,
@@ -311,7 +313,60 @@ def page_index(index, *_) -> None:
         m = index.manifest
         st.caption(f"Live version {index.version} · built {m.get('built_at', '?')} · {m.get('chunks', 0)} passages · model {m.get('model', '?')}")
     table = st.empty()  # drawn after this run's uploads are stored, so they show as "new"
+    maintainer = maintainer_panel()
+    if maintainer:
+        maintenance(index, maintainer)
+    draw_documents(table)
+    log = audit_entries(settings.data_dir)
+    with st.expander(f"Changes to the corpus ({len(log)})"):
+        if log:
+            st.dataframe(log, hide_index=True, width="stretch", column_order=("time", "who", "action", "file", "outcome", "sha256"))
+        else:
+            st.write("No uploads, removals or rebuilds made from the app yet.")
 
+
+def maintainer_panel() -> str:
+    """The maintainers' sign-in; the name of the maintainer signed in this session, or ""."""
+    stored = settings.maintainer_password_hash
+    sign = ss.setdefault("signin", SignIn())
+    if not stored:
+        st.info("This page is read-only: no maintainer password is configured. To allow uploads and rebuilds here, set "
+                "RAG_MAINTAINER_PASSWORD_HASH to the output of `python -m retrieval hash-password`.")
+        return ""
+    if sign.signed_in:
+        left, right = st.columns([4, 1])
+        left.caption(f"Signed in as maintainer: {inert_markdown(sign.name)}. Every change is recorded in the audit log below.")
+        if right.button("Sign out"):
+            ss.signin = SignIn(failures=sign.failures)
+            st.rerun()
+        return sign.name
+    with st.form("signin_form", clear_on_submit=True):
+        st.write("Maintainers sign in to add documents, rebuild the index or run the evaluation.")
+        name = st.text_input("Your name (recorded with each change)", key="signin_name")
+        password = st.text_input("Maintainer password", type="password", key="signin_password")
+        submitted = st.form_submit_button("Sign in", disabled=sign.locked)
+    if submitted:
+        try:
+            error = sign.attempt(name, password, stored)
+        except PasswordHashError as exc:
+            error = str(exc)
+        if error is None:
+            st.rerun()
+        st.error(inert_markdown(error))
+    return ""
+
+
+def draw_documents(table) -> None:
+    table.dataframe(
+        engine.document_rows(), hide_index=True, width="stretch",
+        column_order=("status", "document", "reason", "year", "pages", "passages", "title"),
+        column_config={"pages": st.column_config.NumberColumn(format="%d"), "passages": st.column_config.NumberColumn(format="%d"),
+                       "status": st.column_config.TextColumn(width="small"), "reason": st.column_config.TextColumn(width="large")},
+    )
+
+
+def maintenance(index, maintainer: str) -> None:
+    """Upload, rebuild and evaluation, for a signed-in maintainer; each change goes to the audit log."""
     st.subheader("Add documents")
     limit = settings.max_file_mb
     files = st.file_uploader(f"PDF, Markdown or text, up to {limit:g} MB each; checked by content, stored under a safe name",
@@ -321,19 +376,17 @@ def page_index(index, *_) -> None:
     done = ss.setdefault("uploaded", {})
     for f in files or []:
         if f.file_id not in done:
+            data = f.getvalue()
+            digest = hashlib.sha256(data).hexdigest()
             try:
-                path = engine.save_upload(f.name, f.getvalue(), replace=replace)
+                path = engine.save_upload(f.name, data, replace=replace)
                 done[f.file_id] = ("ok", f"{f.name}: saved as {path.name}. Rebuild the index to make it searchable.")
+                audit(settings.data_dir, maintainer, "upload" + (" (replace)" if replace else ""), f"saved as {path.name}", f.name, digest)
             except UploadError as exc:
                 done[f.file_id] = ("error", f"{f.name}: {exc}")
+                audit(settings.data_dir, maintainer, "upload", f"refused: {exc}", f.name, digest)
         kind, message = done[f.file_id]
         (st.success if kind == "ok" else st.error)(inert_markdown(message))
-    table.dataframe(
-        engine.document_rows(), hide_index=True, width="stretch",
-        column_order=("status", "document", "reason", "year", "pages", "passages", "title"),
-        column_config={"pages": st.column_config.NumberColumn(format="%d"), "passages": st.column_config.NumberColumn(format="%d"),
-                       "status": st.column_config.TextColumn(width="small"), "reason": st.column_config.TextColumn(width="large")},
-    )
 
     st.subheader("Rebuild")
     st.write("Reads new and changed documents, embeds only what changed, and switches the app to the new index when it is complete. "
@@ -342,6 +395,7 @@ def page_index(index, *_) -> None:
     running = engine.build_job is not None and engine.build_job.running
     if st.button("Rebuild the index", type="primary", disabled=running):
         engine.start_build(full=full)
+        audit(settings.data_dir, maintainer, "rebuild" + (" (full)" if full else ""), "started")
         st.rerun()
     job_panel("build", "Rebuild")
 

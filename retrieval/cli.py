@@ -36,6 +36,9 @@ def make_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("hash-password", help="print the hash of a maintainer password, for RAG_MAINTAINER_PASSWORD_HASH")
+    p.add_argument("--stdin", action="store_true", help="read the password from standard input (one line) instead of asking")
+
     from retrieval import cli_query
 
     cli_query.add_commands(sub, _common)
@@ -111,7 +114,24 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "info": cmd_info}
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from retrieval.maintainers import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("Maintainer password: ")
+        if getpass.getpass("Again: ") != password:
+            raise UserError("the two passwords differ")
+    if len(password) < 10:
+        raise UserError("use a password of at least 10 characters")
+    print(hash_password(password))
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "info": cmd_info, "hash-password": cmd_hash_password}
 
 
 def main(argv: list[str] | None = None) -> int:

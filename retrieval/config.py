@@ -42,6 +42,11 @@ class Settings:
     #: a document whose parsing takes longer, or needs more memory, is cut off and reported as failed
     parse_timeout_s: float = 120.0
     parse_memory_mb: int = 2048
+    #: scrypt hash of the maintainers' password (`python -m retrieval hash-password`); empty: the
+    #: Index page is read-only and nobody can upload, remove or rebuild from the app
+    maintainer_password_hash: str = ""
+    #: where the app keeps what is not the index: the audit log of changes to the corpus
+    data_dir: Path = Path("data")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

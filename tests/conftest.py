@@ -27,6 +27,9 @@ def _offline_and_isolated(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     # settings read RAG_-prefixed variables: a command run without --index writes here, not to index/
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path_factory.mktemp("default-index")))
+    # the audit log goes to a temporary folder too, and no maintainer password is set unless a test sets one
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("RAG_MAINTAINER_PASSWORD_HASH", raising=False)
 
 
 # --------------------------------------------------------------------------- the model

@@ -47,6 +47,31 @@ def writable(corpus_index, monkeypatch, tmp_path):
     return corpus, index
 
 
+MAINTAINER_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def password_hash() -> str:
+    from retrieval.maintainers import hash_password
+
+    return hash_password(MAINTAINER_PASSWORD)
+
+
+@pytest.fixture
+def maintainer(password_hash, monkeypatch):
+    """A maintainer password is configured for the app."""
+    monkeypatch.setenv("RAG_MAINTAINER_PASSWORD_HASH", password_hash)
+    return password_hash
+
+
+def sign_in(at: AppTest, password: str = MAINTAINER_PASSWORD, name: str = "Ada Maintainer") -> AppTest:
+    at.text_input(key="signin_name").input(name)
+    at.text_input(key="signin_password").input(password)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def start(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     if query:
@@ -242,10 +267,10 @@ def test_index_page_lists_documents_with_status(live):
     assert UK in set(rows["document"])
 
 
-def test_upload_validation_refuses_wrong_type_and_keeps_the_corpus(writable):
+def test_upload_validation_refuses_wrong_type_and_keeps_the_corpus(writable, maintainer):
     corpus, _ = writable
     before = sorted(p.name for p in corpus.iterdir())
-    at = switch(start(), "Index")
+    at = sign_in(switch(start(), "Index"))
     at.file_uploader(key="uploads").set_value(("report.pdf", b"Just plain text, not a PDF at all.", "application/pdf")).run()
     assert any("not a PDF" in e.value for e in at.error)
     at.file_uploader(key="uploads").set_value(("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(100), "text/plain")).run()
@@ -253,21 +278,21 @@ def test_upload_validation_refuses_wrong_type_and_keeps_the_corpus(writable):
     assert sorted(p.name for p in corpus.iterdir()) == before
 
 
-def test_upload_validation_refuses_files_over_the_size_limit(writable, monkeypatch):
+def test_upload_validation_refuses_files_over_the_size_limit(writable, maintainer, monkeypatch):
     corpus, _ = writable
     monkeypatch.setenv("RAG_MAX_FILE_MB", "0.001")
-    at = switch(start(), "Index")
+    at = sign_in(switch(start(), "Index"))
     at.file_uploader(key="uploads").set_value(("big.md", b"# Big\n\n" + b"word " * 2000, "text/markdown")).run()
     assert any("too large" in e.value and "the limit is 0.001 MB" in e.value for e in at.error)
     assert not (corpus / "big.md").exists()
 
 
-def test_upload_then_rebuild_switches_to_the_new_index(writable):
+def test_upload_then_rebuild_switches_to_the_new_index(writable, maintainer):
     corpus, index = writable
     old_version = (index / "CURRENT").read_text().strip()
     at = start()
     ask(at, DIMENSIONS)
-    switch(at, "Index")
+    sign_in(switch(at, "Index"))
     text = ("# Bicycle lending for newcomers\n\nThe municipal bicycle lending scheme lends every newly arrived refugee "
             "a bicycle for twelve months free of charge. Repairs are done at the community workshop.\n")
     at.file_uploader(key="uploads").set_value(("Bicycle lending été.md", text.encode(), "text/markdown")).run()
@@ -296,8 +321,8 @@ def test_upload_then_rebuild_switches_to_the_new_index(writable):
     assert at.session_state["turns"][0].version == old_version  # the earlier answer is kept as it was
 
 
-def test_evaluation_runs_from_the_index_page_and_shows_its_metrics(live):
-    at = switch(start(), "Index")
+def test_evaluation_runs_from_the_index_page_and_shows_its_metrics(live, maintainer):
+    at = sign_in(switch(start(), "Index"))
     next(b for b in at.button if b.label == "Run the evaluation").click().run()
     assert not at.exception
     deadline = time.time() + 600
@@ -310,6 +335,38 @@ def test_evaluation_runs_from_the_index_page_and_shows_its_metrics(live):
     hybrid = metrics.set_index("mode").loc["hybrid"]
     assert hybrid["recall@5"] > 0.7 and hybrid["mrr@10"] > 0.6
     assert "Full report" in [e.label for e in at.expander]
+
+
+def test_without_a_maintainer_password_the_index_page_is_read_only(writable):
+    at = switch(start(), "Index")
+    assert any("read-only" in i.value for i in at.info)
+    assert not at.get("file_uploader") and not any(b.label in ("Rebuild the index", "Run the evaluation", "Sign in") for b in at.button)
+    assert at.dataframe[0].value is not None  # the documents are still listed
+
+
+def test_maintainers_sign_in_and_every_change_is_audited(writable, maintainer, monkeypatch):
+    import hashlib
+    import json
+    import os
+
+    corpus, _ = writable
+    at = switch(start(), "Index")
+    assert not at.get("file_uploader")
+    sign_in(at, password="not the password")
+    assert any("Wrong password" in e.value for e in at.error) and not at.get("file_uploader")
+    assert at.session_state["signin"].failures == 1
+    sign_in(at)
+    assert at.get("file_uploader") and any("Signed in as maintainer: Ada Maintainer" in c.value for c in at.caption)
+
+    text = b"# Audit\n\nA document uploaded to check the audit log of the corpus.\n"
+    at.file_uploader(key="uploads").set_value(("audit me.md", text, "text/markdown")).run()
+    at.file_uploader(key="uploads").set_value(("fake.pdf", b"not a pdf", "application/pdf")).run()
+    log = [json.loads(line) for line in (Path(os.environ["RAG_DATA_DIR"]) / "audit.jsonl").read_text().splitlines()]
+    assert [(e["who"], e["action"], e["file"]) for e in log] == [("Ada Maintainer", "upload", "audit me.md"), ("Ada Maintainer", "upload", "fake.pdf")]
+    assert log[0]["sha256"] == hashlib.sha256(text).hexdigest() and log[0]["outcome"] == "saved as audit-me.md"
+    assert log[1]["outcome"].startswith("refused: ")
+    assert MAINTAINER_PASSWORD not in (Path(os.environ["RAG_DATA_DIR"]) / "audit.jsonl").read_text()
+    assert "Changes to the corpus (2)" in [e.label for e in at.expander]
 
 
 def test_missing_index_is_built_at_first_start_with_progress(tmp_path, monkeypatch):

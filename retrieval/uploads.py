@@ -3,11 +3,14 @@
 The browser's file name and type are only hints. The content decides the type (a PDF starts with
 "%PDF-" and pypdf can open it; Markdown and text decode as UTF-8 with no binary bytes), the name is
 reduced to a plain ASCII base name with the suffix of the detected type, and the file is written
-atomically into the corpus folder, never outside it and never over another document.
+atomically into the corpus folder, never outside it, never through a link, and never over another
+document unless asked to; a replaced or removed document is kept (`.kept/` in the corpus folder,
+named by its sha256) and can be restored.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -122,17 +125,31 @@ def validate_upload(name: str, data: bytes, max_bytes: int) -> Upload:
     return Upload(safe_name(name, kind), kind, data)
 
 
+#: where replaced and removed documents are kept, inside the corpus folder (hidden: never indexed)
+KEPT_DIR = ".kept"
+
+
+def _target(corpus_dir: Path, name: str) -> Path:
+    """The path of a document name in the corpus folder; refuses names that leave it, and links."""
+    corpus_dir = Path(corpus_dir).resolve()
+    target = corpus_dir / name
+    if name != safe_name(name) or target.parent != corpus_dir:
+        raise UploadError(f"unsafe file name {name!r}")
+    if target.is_symlink():
+        raise UploadError(f"{name} is a link in the corpus folder: it is not written through")
+    return target
+
+
 def store_upload(corpus_dir: Path, upload: Upload, replace: bool = False) -> Path:
-    """Write the upload into the corpus folder atomically; refuses to overwrite unless `replace`."""
+    """Write the upload into the corpus folder atomically, never over another document unless
+    `replace`; a replaced document is kept first (see `keep`), so no upload destroys a file.
+
+    No check-then-write: the new file is written to a hidden temporary name and then linked to its
+    name with os.link, which fails if the name exists, so of two uploads of one new name at the
+    same moment exactly one is stored and the other is told the name is taken."""
     corpus_dir = Path(corpus_dir).resolve()
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    target = (corpus_dir / upload.name).resolve()
-    if target.parent != corpus_dir or upload.name != safe_name(upload.name):
-        raise UploadError(f"unsafe file name {upload.name!r}")
-    if target.exists() and not replace:
-        if target.is_file() and target.read_bytes() == upload.data:
-            raise UploadError(f"{upload.name} is already in the corpus with the same content")
-        raise UploadError(f"a document named {upload.name} already exists: rename the file, or choose to replace it")
+    target = _target(corpus_dir, upload.name)
     fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=corpus_dir)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -140,8 +157,80 @@ def store_upload(corpus_dir: Path, upload: Upload, replace: bool = False) -> Pat
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            if target.is_file() and not target.is_symlink() and target.read_bytes() == upload.data:
+                raise UploadError(f"{upload.name} is already in the corpus with the same content") from None
+            if not replace:
+                raise UploadError(f"a document named {upload.name} already exists: rename the file, or choose to replace it") from None
+            keep(corpus_dir, upload.name)
+            _target(corpus_dir, upload.name)  # still not a link
+            os.replace(tmp, target)
+            tmp = None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    _fsync_dir(corpus_dir)
     return target
+
+
+def keep(corpus_dir: Path, name: str) -> Path:
+    """Copy a document into the kept folder under `<sha256 prefix>-<name>` before it is replaced."""
+    corpus_dir = Path(corpus_dir).resolve()
+    source = _target(corpus_dir, name)
+    data = source.read_bytes()
+    kept = corpus_dir / KEPT_DIR
+    kept.mkdir(exist_ok=True)
+    path = kept / f"{hashlib.sha256(data).hexdigest()[:16]}-{name}"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(prefix=".kept-", dir=kept)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    return path
+
+
+def remove_document(corpus_dir: Path, name: str) -> Path:
+    """Take a document out of the corpus folder into the kept folder (restorable); returns where."""
+    corpus_dir = Path(corpus_dir).resolve()
+    source = _target(corpus_dir, name)
+    if not source.is_file():
+        raise UploadError(f"no document named {name} in the corpus folder")
+    path = keep(corpus_dir, name)
+    source.unlink()
+    _fsync_dir(corpus_dir)
+    return path
+
+
+def kept_documents(corpus_dir: Path) -> list[dict]:
+    """The kept (replaced or removed) documents, newest first: file, name, sha256 prefix, size, time."""
+    kept = Path(corpus_dir) / KEPT_DIR
+    rows = []
+    for path in kept.glob("*-*") if kept.is_dir() else []:
+        if path.is_file() and not path.is_symlink() and not path.name.startswith("."):
+            digest, _, name = path.name.partition("-")
+            stat = path.stat()
+            rows.append({"kept": path.name, "document": name, "sha256": digest, "bytes": stat.st_size, "mtime": stat.st_mtime})
+    return sorted(rows, key=lambda r: -r["mtime"])
+
+
+def restore_document(corpus_dir: Path, kept_name: str, replace: bool = False) -> Path:
+    """Put a kept document back under its name (the current one, if any, is kept first when `replace`)."""
+    corpus_dir = Path(corpus_dir).resolve()
+    path = corpus_dir / KEPT_DIR / kept_name
+    if kept_name != Path(kept_name).name or not path.is_file() or path.is_symlink():
+        raise UploadError(f"no kept document {kept_name!r}")
+    name = kept_name.partition("-")[2]
+    data = path.read_bytes()
+    return store_upload(corpus_dir, Upload(name, detect_kind(name, data), data), replace=replace)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

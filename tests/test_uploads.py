@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.uploads import UploadError, detect_kind, safe_name, store_upload, validate_upload
+import hashlib
+import threading
+
+from retrieval.uploads import (
+    UploadError,
+    detect_kind,
+    kept_documents,
+    remove_document,
+    restore_document,
+    safe_name,
+    store_upload,
+    validate_upload,
+)
 
 LIMIT = 1_000_000
 
@@ -86,4 +98,65 @@ def test_store_writes_inside_the_corpus_and_never_overwrites(tmp_path):
     with pytest.raises(UploadError, match="already exists"):
         store_upload(corpus, other)
     assert store_upload(corpus, other, replace=True).read_bytes() == other.data
-    assert sorted(p.name for p in corpus.iterdir()) == ["Notes-ete.md"]  # no temporary file left behind
+    # no temporary file left behind; the replaced version is kept, hidden from the build
+    assert sorted(p.name for p in corpus.iterdir()) == [".kept", "Notes-ete.md"]
+    assert [r["document"] for r in kept_documents(corpus)] == ["Notes-ete.md"]
+
+
+def test_replaced_and_removed_documents_are_kept_and_restorable(tmp_path):
+    corpus = tmp_path / "corpus"
+    first = validate_upload("a.md", b"# A\n\nThe first version.", LIMIT)
+    second = validate_upload("a.md", b"# A\n\nThe second version.", LIMIT)
+    store_upload(corpus, first)
+    store_upload(corpus, second, replace=True)
+    kept = kept_documents(corpus)
+    assert len(kept) == 1 and (corpus / ".kept" / kept[0]["kept"]).read_bytes() == first.data
+    with pytest.raises(UploadError, match="already exists"):
+        restore_document(corpus, kept[0]["kept"])
+    restore_document(corpus, kept[0]["kept"], replace=True)
+    assert (corpus / "a.md").read_bytes() == first.data
+    assert {r["sha256"] for r in kept_documents(corpus)} == {hashlib.sha256(d).hexdigest()[:16] for d in (first.data, second.data)}
+    remove_document(corpus, "a.md")
+    assert not (corpus / "a.md").exists()
+    from retrieval.build import corpus_files
+
+    assert corpus_files(corpus) == []  # kept versions are never indexed
+    with pytest.raises(UploadError, match="no kept document"):
+        restore_document(corpus, "../a.md")
+
+
+def test_two_uploads_of_one_new_name_at_once_store_exactly_one(tmp_path):
+    corpus = tmp_path / "corpus"
+    for trial in range(20):
+        name = f"race-{trial}.md"
+        uploads = [validate_upload(name, f"# Race\n\nVersion {i} of the document.".encode(), LIMIT) for i in (1, 2)]
+        barrier = threading.Barrier(2)
+        outcomes = []
+
+        def store(upload):
+            barrier.wait()
+            try:
+                store_upload(corpus, upload)
+                outcomes.append(upload.data)
+            except UploadError:
+                outcomes.append(None)
+
+        threads = [threading.Thread(target=store, args=(u,)) for u in uploads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        saved = [o for o in outcomes if o is not None]
+        assert len(saved) == 1 and (corpus / name).read_bytes() == saved[0]
+
+
+def test_a_link_in_the_corpus_is_never_written_through(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    outside = tmp_path / "outside.md"
+    outside.write_text("# Outside\n\nNot part of the corpus.", encoding="utf-8")
+    (corpus / "notes.md").symlink_to(outside)
+    upload = validate_upload("notes.md", b"# Notes\n\nNew text.", LIMIT)
+    with pytest.raises(UploadError, match="link"):
+        store_upload(corpus, upload, replace=True)
+    assert outside.read_text(encoding="utf-8") == "# Outside\n\nNot part of the corpus."

@@ -365,6 +365,38 @@ def draw_documents(table) -> None:
     )
 
 
+def remove_and_restore(maintainer: str) -> None:
+    """Remove a document (kept, so it can be restored) or put a kept version back; both audited."""
+    st.subheader("Remove or restore documents")
+    names = [r["document"] for r in engine.document_rows() if r["status"] != "removed"]
+    left, right = st.columns(2)
+    with left:
+        name = st.selectbox("Remove a document", names, index=None, placeholder="Choose a document", key="remove_choice")
+        sure = st.checkbox("Yes, take it out of the corpus (a copy is kept and can be restored)", key="remove_sure", disabled=name is None)
+        if st.button("Remove", disabled=not (name and sure)):
+            try:
+                kept = engine.remove_document(name)
+                audit(settings.data_dir, maintainer, "remove", f"kept as {kept.name}", name)
+                st.success(inert_markdown(f"{name} removed from the corpus folder (kept as {kept.name}). Rebuild to drop it from the index."))
+            except UploadError as exc:
+                audit(settings.data_dir, maintainer, "remove", f"refused: {exc}", name)
+                st.error(inert_markdown(str(exc)))
+    with right:
+        kept = engine.kept_documents()
+        labels = {r["kept"]: f"{r['document']} (sha256 {r['sha256']}…, {r['bytes']:,} bytes)" for r in kept}
+        choice = st.selectbox("Restore a kept version", list(labels), index=None, format_func=labels.get,
+                              placeholder="Replaced and removed documents", key="restore_choice")
+        over = st.checkbox("Replace the current document of that name (it is kept too)", key="restore_over", disabled=choice is None)
+        if st.button("Restore", disabled=choice is None):
+            try:
+                path = engine.restore_document(choice, replace=over)
+                audit(settings.data_dir, maintainer, "restore", f"restored as {path.name}", choice)
+                st.success(inert_markdown(f"{path.name} restored. Rebuild the index to make it searchable."))
+            except UploadError as exc:
+                audit(settings.data_dir, maintainer, "restore", f"refused: {exc}", choice)
+                st.error(inert_markdown(str(exc)))
+
+
 def maintenance(index, maintainer: str) -> None:
     """Upload, rebuild and evaluation, for a signed-in maintainer; each change goes to the audit log."""
     st.subheader("Add documents")
@@ -387,6 +419,8 @@ def maintenance(index, maintainer: str) -> None:
                 audit(settings.data_dir, maintainer, "upload", f"refused: {exc}", f.name, digest)
         kind, message = done[f.file_id]
         (st.success if kind == "ok" else st.error)(inert_markdown(message))
+
+    remove_and_restore(maintainer)
 
     st.subheader("Rebuild")
     st.write("Reads new and changed documents, embeds only what changed, and switches the app to the new index when it is complete. "

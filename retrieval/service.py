@@ -335,6 +335,22 @@ class Engine:
                          "status": "new", "reason": "not indexed yet: rebuild to add it"})
         return rows
 
+    def remove_document(self, name: str) -> Path:
+        """Take a document out of the corpus folder (kept, restorable); raises UploadError."""
+        from retrieval.uploads import remove_document
+
+        return remove_document(Path(self.settings.corpus_dir), name)
+
+    def kept_documents(self) -> list[dict]:
+        from retrieval.uploads import kept_documents
+
+        return kept_documents(Path(self.settings.corpus_dir))
+
+    def restore_document(self, kept: str, replace: bool = False) -> Path:
+        from retrieval.uploads import restore_document
+
+        return restore_document(Path(self.settings.corpus_dir), kept, replace=replace)
+
     def save_upload(self, name: str, data: bytes, replace: bool = False) -> Path:
         """Validate an uploaded file and store it in the corpus folder; raises UploadError."""
         from retrieval.uploads import store_upload, validate_upload

@@ -369,6 +369,20 @@ def test_maintainers_sign_in_and_every_change_is_audited(writable, maintainer, m
     assert "Changes to the corpus (2)" in [e.label for e in at.expander]
 
 
+def test_a_removed_document_is_kept_and_can_be_restored(writable, maintainer):
+    corpus, _ = writable
+    at = sign_in(switch(start(), "Index"))
+    at.selectbox(key="remove_choice").select(UK).run()
+    assert next(b for b in at.button if b.label == "Remove").disabled  # not without the confirmation
+    at.checkbox(key="remove_sure").check().run()
+    next(b for b in at.button if b.label == "Remove").click().run()
+    assert not at.exception and not (corpus / UK).exists() and any("removed from the corpus folder" in s.value for s in at.success)
+    kept = next(p.name for p in (corpus / ".kept").iterdir() if p.name.endswith(UK))
+    at.selectbox(key="restore_choice").select(kept).run()
+    next(b for b in at.button if b.label == "Restore").click().run()
+    assert not at.exception and (corpus / UK).exists() and any("restored" in s.value for s in at.success)
+
+
 def test_missing_index_is_built_at_first_start_with_progress(tmp_path, monkeypatch):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

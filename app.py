@@ -148,7 +148,8 @@ def render_turn(i: int, turn: Turn) -> None:
         st.html(question_html(answer.question))
     with st.chat_message("assistant"):
         if turn.note:
-            st.warning(inert_markdown(turn.note))
+            # the note may quote a link's values: shown as plain text, never read as Markdown
+            st.html(f'<div class="rag-warning">{escape(" ".join(turn.note.split()))}</div>')
         notes = []
         if turn.docs:
             names = titles()

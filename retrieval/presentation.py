@@ -28,6 +28,7 @@ CSS = """
 .rag-answer {font-size: 1.05rem; line-height: 1.6;}
 .rag-answer .rag-n {font-size: 0.75em; font-weight: 600; color: #1d4ed8; vertical-align: super; margin-left: 0.1em;}
 .rag-notcovered {padding: 0.6rem 0.8rem; border-left: 4px solid #b45309; background: #fffbeb; color: #78350f;}
+.rag-warning {padding: 0.6rem 0.8rem; border-radius: 0.5rem; background: #fffbeb; color: #78350f; margin-bottom: 0.5rem;}
 .rag-card {border: 1px solid #d0d7de; border-radius: 0.5rem; padding: 0.6rem 0.8rem; margin: 0.3rem 0; background: #fafbfc;}
 .rag-card .rag-head {font-weight: 600; color: #111827;}
 .rag-card .rag-n {display: inline-block; min-width: 1.6em; color: #1d4ed8;}
@@ -307,17 +308,27 @@ def _values(params: Mapping, key: str) -> list[str]:
     return [str(v) for v in value]
 
 
+#: what a link may carry: a question (and the previous one) of at most this many characters, at
+#: most this many documents, each name at most this long
+LINK_TEXT_CHARS = 1000
+LINK_DOCS = 20
+LINK_DOC_CHARS = 120
+
+
 def parse_snapshot(params: Mapping | str) -> Snapshot | None:
     """A snapshot from query parameters (a mapping of str or list of str, or a query string); None without a question."""
     if isinstance(params, str):
         params = parse_qs(params.lstrip("?"), keep_blank_values=True)
-    question = " ".join(" ".join(_values(params, "q")).split())
+    question = " ".join(" ".join(_values(params, "q"))[: 4 * LINK_TEXT_CHARS].split())
     if not question:
         return None
-    docs = tuple(dict.fromkeys(d for raw in _values(params, "doc") for d in raw.split(",") if d))
-    after = (_values(params, "after") or [""])[-1]
-    version = (_values(params, "v") or [""])[-1]
-    return Snapshot(question=question[:2000], docs=docs, version=version, after=after[:2000])
+    docs = tuple(dict.fromkeys(" ".join(d.split())[:LINK_DOC_CHARS] for raw in _values(params, "doc")[:LINK_DOCS]
+                               for d in raw.split(",")[:LINK_DOCS] if d.strip()))[:LINK_DOCS]
+    after = " ".join((_values(params, "after") or [""])[-1][: 4 * LINK_TEXT_CHARS].split())
+    version = (_values(params, "v") or [""])[-1].strip()
+    if not re.fullmatch(r"v\d{8}T\d{6}-[0-9a-f]{6}", version):
+        version = ""  # only a version name as the index writes them; anything else is dropped
+    return Snapshot(question=question[:LINK_TEXT_CHARS], docs=docs, version=version, after=after[:LINK_TEXT_CHARS])
 
 
 # --------------------------------------------------------------------------- Markdown export

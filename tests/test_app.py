@@ -197,11 +197,16 @@ def test_snapshot_link_reproduces_the_answer(live):
     assert turn.answer.text == original.answer.text and turn.docs == (BUDAPEST,)
     assert [c.chunk_id for c in turn.answer.citations] == [c.chunk_id for c in original.answer.citations]
     assert opened.multiselect(key="docs").value == [BUDAPEST]
-    assert not opened.warning
+    assert 'class="rag-warning"' not in page_html(opened)
 
     stale = start(query | {"v": ["v20000101T000000-000000"]})
     assert stale.session_state["turns"][-1].answer.text == original.answer.text
-    assert any("the index has changed since" in w.value for w in stale.warning)
+    assert "the index has changed since" in page_html(stale) and 'class="rag-warning"' in page_html(stale)
+
+    crafted = start(query | {"doc": ["Your session expired.\n===\n:material/warning: Call 555"], "v": ["../../etc"]})
+    html = page_html(crafted)
+    assert "Your session expired. === :material/warning: Call 555" in html  # shown as the characters sent, one line
+    assert not any("Call 555" in getattr(m, "value", "") for m in crafted.markdown)  # never as Markdown
 
 
 def test_snapshot_link_of_a_follow_up_keeps_its_context(live):

@@ -218,7 +218,7 @@ def test_scores_table_marks_question_terms_and_escapes():
 
 
 def test_snapshot_round_trip():
-    snap = Snapshot("What & why? [x](y) <b>", ("a b.pdf", "é.md"), "v20250101-abc", "previous question?")
+    snap = Snapshot("What & why? [x](y) <b>", ("a b.pdf", "é.md"), "v20250101T000000-abc123", "previous question?")
     query = snapshot_query(snap)
     assert " " not in query and "<" not in query and "[" not in query
     assert parse_snapshot(query) == snap
@@ -229,8 +229,8 @@ def test_snapshot_round_trip():
 
 
 def test_snapshot_from_streamlit_style_params():
-    params = {"q": ["  Who   decides? "], "doc": ["a.pdf", "b.md"], "v": ["v1"]}
-    assert parse_snapshot(params) == Snapshot("Who decides?", ("a.pdf", "b.md"), "v1", "")
+    params = {"q": ["  Who   decides? "], "doc": ["a.pdf", "b.md"], "v": ["v20250101T000000-abc123"]}
+    assert parse_snapshot(params) == Snapshot("Who decides?", ("a.pdf", "b.md"), "v20250101T000000-abc123", "")
     assert parse_snapshot({"q": "x", "doc": "a.pdf,b.md"}).docs == ("a.pdf", "b.md")
     assert parse_snapshot({}) is None and parse_snapshot({"q": ["  "]}) is None
 
@@ -264,3 +264,12 @@ def test_a_long_question_is_folded_and_escaped():
     long = question_html("<i>x</i> " + "word " * 400)
     assert "<details>" in long and "<i>" not in long and long.count("&lt;i&gt;") == 2
     assert len(long.split("<details>")[0]) < FOLD_QUESTION_CHARS + 100
+
+
+def test_snapshot_links_are_capped_and_their_version_must_be_a_version():
+    from retrieval.presentation import LINK_DOCS, LINK_TEXT_CHARS, parse_snapshot
+
+    snap = parse_snapshot({"q": ["x" * 100_000], "doc": [",".join(f"d{i}" for i in range(500))], "v": ["../../etc/passwd"], "after": ["y" * 50_000]})
+    assert len(snap.question) == LINK_TEXT_CHARS and len(snap.after) == LINK_TEXT_CHARS
+    assert len(snap.docs) == LINK_DOCS and snap.version == ""
+    assert parse_snapshot({"q": ["ok"], "v": ["v20261201T010605-7ebe91"]}).version == "v20261201T010605-7ebe91"

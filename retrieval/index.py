@@ -177,7 +177,8 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a rename, a new name) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -222,7 +223,7 @@ def write_version(
             fh.flush()
             os.fsync(fh.fileno())
         version = f"v{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        _fsync_dir(staging)
+        fsync_dir(staging)
         os.rename(staging, index_dir / version)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -236,7 +237,7 @@ def write_version(
     with pointer.open("rb") as fh:
         os.fsync(fh.fileno())
     os.replace(pointer, index_dir / CURRENT)
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
     remove_stale_versions(index_dir, keep={version, previous})
     return version
 

@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.index import fsync_dir
+
 #: binary formats people upload by mistake, named so the message can say what the file is
 _MAGIC = {
     b"PK\x03\x04": "a ZIP archive or an Office document (save it as PDF)",
@@ -171,7 +173,7 @@ def store_upload(corpus_dir: Path, upload: Upload, replace: bool = False) -> Pat
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-    _fsync_dir(corpus_dir)
+    fsync_dir(corpus_dir)
     return target
 
 
@@ -201,7 +203,7 @@ def remove_document(corpus_dir: Path, name: str) -> Path:
         raise UploadError(f"no document named {name} in the corpus folder")
     path = keep(corpus_dir, name)
     source.unlink()
-    _fsync_dir(corpus_dir)
+    fsync_dir(corpus_dir)
     return path
 
 
@@ -226,11 +228,3 @@ def restore_document(corpus_dir: Path, kept_name: str, replace: bool = False) ->
     name = kept_name.partition("-")[2]
     data = path.read_bytes()
     return store_upload(corpus_dir, Upload(name, detect_kind(name, data), data), replace=replace)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -31,6 +31,10 @@ RRF_K = 10
 #: blind dev split, 2 gave Recall@5 0.797 against 0.783 for searching only the named documents: a
 #: question naming "the final evaluation" may still be answered by the management response to it.
 NAME_WEIGHT = 2.0
+#: up to this many stored sentences, every one is searched for each question (a scan of 50,000
+#: costs about 4 ms here); above it only the other rankings' candidates are re-scored by their
+#: sentences, so search time does not grow with the sentence table (docs/benchmarks.md)
+SENTENCE_SCAN_LIMIT = 50_000
 #: the depth (ranks 6 to this) from which another document's best passage may take the fifth place
 #: of a top five that is all one document; on the blind dev split this lifted Recall@5 from 0.783
 #: to 0.797 (ranks 6-10 and 6-30 alike)
@@ -132,15 +136,19 @@ class Retriever:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return top_k(scores, k, allowed)
 
-    def best_sentences(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Chunks ranked by their best-matching sentence, over every stored sentence: (rows, scores).
+    def best_sentences(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Chunks ranked by their best-matching sentence: (rows, scores), best first.
 
         A passage is often relevant because of one sentence that the whole-chunk vector dilutes, and
         a passage that neither the chunk vectors nor BM25 find can still hold the sentence that
-        answers: searching all sentences, not only the other rankings' candidates, finds it."""
+        answers: up to SENTENCE_SCAN_LIMIT sentences every one is searched. Above it (where a scan
+        would cost more than the rest of search) only the `candidates`, the other rankings' chunks,
+        are re-scored by their sentences."""
         index = self.index
         if len(index.sentence_chunk_rows) == 0 or (allowed is not None and len(allowed) == 0):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if len(index.sentence_spans) > SENTENCE_SCAN_LIMIT and candidates is not None:
+            return self._rescore(query_vector, candidates)
         sims = np.asarray(index.sentence_vectors, dtype=np.float32) @ query_vector
         best = np.full(len(index.chunks), -np.inf, dtype=np.float32)
         best[index.sentence_chunk_rows] = np.maximum.reduceat(sims, index.sentence_chunk_starts)
@@ -148,6 +156,20 @@ class Retriever:
             rows = allowed[np.isfinite(best[allowed])]
             return top_k(best, k, rows)
         return top_k(best, k)
+
+    def _rescore(self, query_vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The candidate chunks re-scored by their best sentence, best first."""
+        index = self.index
+        ranges = [index.sentences_of(int(r)) for r in rows]
+        keep = np.array([len(r) > 0 for r in ranges], dtype=bool)
+        rows, ranges = rows[keep], [r for r, k in zip(ranges, keep) if k]
+        if len(rows) == 0:
+            return rows, np.zeros(0, dtype=np.float32)
+        members = np.concatenate([np.arange(r.start, r.stop) for r in ranges])
+        starts = np.cumsum([0] + [len(r) for r in ranges[:-1]])
+        best = np.maximum.reduceat(np.asarray(index.sentence_vectors[members], dtype=np.float32) @ query_vector, starts)
+        order = np.argsort(-best, kind="stable")
+        return rows[order], best[order]
 
     @property
     def names(self):
@@ -196,7 +218,8 @@ class Retriever:
         if mode in ("hybrid", "lexical"):
             l_rows, l_scores = self.lexical(query, depth, allowed)
         if mode == "hybrid":
-            s_rows, s_scores = self.best_sentences(query_vector, depth, allowed)
+            candidates = np.asarray(list(dict.fromkeys([*d_rows.tolist(), *l_rows.tolist()])), dtype=np.int64)
+            s_rows, s_scores = self.best_sentences(query_vector, depth, allowed, candidates)
         at = {
             "dense": {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(d_rows, d_scores))},
             "lexical": {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(l_rows, l_scores))},

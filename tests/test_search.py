@@ -163,3 +163,17 @@ def test_a_top_five_from_one_document_leaves_the_fifth_place_to_another(retrieve
     assert retriever._another_document_in_top5(mixed) == mixed
     far = ranked([BUDAPEST] * 12 + [INTERACT])
     assert retriever._another_document_in_top5(far) == far  # beyond the reach: left as ranked
+
+
+def test_a_large_sentence_table_is_not_scanned_but_its_candidates_rescored(retriever, monkeypatch):
+    import retrieval.search as search
+
+    vector = retriever.embedder.embed_query(DIMENSIONS_Q)
+    full_rows, full_scores = retriever.best_sentences(vector, 10_000, None)
+    by_row = dict(zip(full_rows.tolist(), full_scores.tolist()))
+    candidates = full_rows[::7][:30]
+    monkeypatch.setattr(search, "SENTENCE_SCAN_LIMIT", 10)
+    rows, scores = retriever.best_sentences(vector, 100, None, candidates)
+    assert set(rows.tolist()) == set(candidates.tolist())
+    assert all(abs(by_row[r] - s) < 1e-5 for r, s in zip(rows.tolist(), scores.tolist()))
+    assert list(scores) == sorted(scores, reverse=True)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 
 import streamlit as st
 
 from retrieval.config import MAX_QUESTION_CHARS, Settings
+from retrieval.documents import set_catalogue_entry
 from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entries
 from retrieval.index import IndexLoadError
 from retrieval.presentation import (
@@ -402,23 +404,43 @@ def maintenance(index, maintainer: str) -> None:
     """Upload, rebuild and evaluation, for a signed-in maintainer; each change goes to the audit log."""
     st.subheader("Add documents")
     limit = settings.max_file_mb
+    with st.expander("Describe what you upload (optional: shown with its answers and citations)"):
+        left, right = st.columns(2)
+        described = {
+            "title": left.text_input("Title", key="meta_title", max_chars=300),
+            "short_title": right.text_input("Short title", key="meta_short_title", max_chars=120),
+            "author": left.text_input("Author or publisher", key="meta_author", max_chars=300),
+            "year": right.text_input("Year", key="meta_year", max_chars=4, placeholder="e.g. 2024"),
+        }
     files = st.file_uploader(f"PDF, Markdown or text, up to {limit:g} MB each; checked by content, stored under a safe name",
-                             type=["pdf", "md", "markdown", "txt"], accept_multiple_files=True, key="uploads",
+                             type=["pdf", "md", "markdown", "txt"], accept_multiple_files=True, key=f"uploads-{ss.get('uploader_round', 0)}",
                              max_upload_size=max(1, math.ceil(limit)))
     replace = st.checkbox("Replace a document that has the same name")
-    done = ss.setdefault("uploaded", {})
+    messages = ss.setdefault("upload_messages", [])
+    refused = False
+    if described["year"].strip() and not re.fullmatch(r"\d{4}", described["year"].strip()):
+        st.error("The year is four digits, e.g. 2024.")
+        files = []
     for f in files or []:
-        if f.file_id not in done:
-            data = f.getvalue()
-            digest = hashlib.sha256(data).hexdigest()
-            try:
-                path = engine.save_upload(f.name, data, replace=replace)
-                done[f.file_id] = ("ok", f"{f.name}: saved as {path.name}. Rebuild the index to make it searchable.")
-                audit(settings.data_dir, maintainer, "upload" + (" (replace)" if replace else ""), f"saved as {path.name}", f.name, digest)
-            except UploadError as exc:
-                done[f.file_id] = ("error", f"{f.name}: {exc}")
-                audit(settings.data_dir, maintainer, "upload", f"refused: {exc}", f.name, digest)
-        kind, message = done[f.file_id]
+        data = f.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            path = engine.save_upload(f.name, data, replace=replace)
+            messages.append(("ok", f"{f.name}: saved as {path.name}. Rebuild the index to make it searchable."))
+            audit(settings.data_dir, maintainer, "upload" + (" (replace)" if replace else ""), f"saved as {path.name}", f.name, digest)
+            if any(v.strip() for v in described.values()):
+                set_catalogue_entry(settings.corpus_dir, path.name, described)
+                audit(settings.data_dir, maintainer, "describe", "catalogue.toml updated", path.name, digest)
+        except UploadError as exc:
+            messages.append(("error", f"{f.name}: {exc}"))
+            audit(settings.data_dir, maintainer, "upload", f"refused: {exc}", f.name, digest)
+            refused = True
+    if files:
+        # each file is handled once; the uploader starts empty again, refused files included
+        ss.uploader_round = ss.get("uploader_round", 0) + 1
+        ss.upload_refused = refused
+        st.rerun()
+    for kind, message in messages[-10:]:
         (st.success if kind == "ok" else st.error)(inert_markdown(message))
 
     remove_and_restore(maintainer)

@@ -77,6 +77,40 @@ def load_catalogue(corpus_dir: Path) -> dict[str, dict]:
     return {name: dict(entry) for name, entry in data.items() if isinstance(entry, dict)}
 
 
+#: what the app lets a maintainer describe when uploading
+CATALOGUE_FIELDS = ("title", "short_title", "author", "year")
+
+
+def set_catalogue_entry(corpus_dir: Path, name: str, entry: dict[str, str]) -> None:
+    """Write one document's description into the corpus catalogue, atomically: the given fields
+    replace those of its table (the others, such as aliases, stay), or a table is added; the rest
+    of the file (other tables, comments) is kept as it is."""
+    import json
+    import os
+    import tempfile
+
+    path = Path(corpus_dir) / CATALOGUE_FILE
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    header = f"[{json.dumps(name, ensure_ascii=False)}]"
+    merged = dict(tomllib.loads(text).get(name, {})) if text else {}
+    merged.update({key: str(value).strip() for key, value in entry.items() if str(value).strip()})  # kept: aliases, source
+    body = "".join(f"{key} = {json.dumps(value if isinstance(value, list) else str(value), ensure_ascii=False)}\n" for key, value in merged.items())
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip() == header), None)
+    if start is None:
+        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + header + "\n" + body
+    else:
+        end = next((j for j in range(start + 1, len(lines)) if lines[j].lstrip().startswith("[")), len(lines))
+        while end > start + 1 and not lines[end - 1].strip():
+            end -= 1
+        text = "".join(lines[:start]) + header + "\n" + body + "".join(("\n", *lines[end:])) if end < len(lines) else "".join(lines[:start]) + header + "\n" + body
+    tomllib.loads(text)  # never write a catalogue the build could not read
+    fd, tmp = tempfile.mkstemp(prefix=".catalogue-", dir=corpus_dir)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
 def sniff_kind(path: Path, head: bytes) -> str:
     """The document type by content first (a PDF is a PDF whatever its name), then by suffix."""
     if head.startswith(b"%PDF-"):

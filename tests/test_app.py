@@ -72,6 +72,13 @@ def sign_in(at: AppTest, password: str = MAINTAINER_PASSWORD, name: str = "Ada M
     return at
 
 
+def upload(at: AppTest, file: tuple) -> AppTest:
+    """Give the Index page's uploader a file (name, bytes, type); the page empties it after handling it."""
+    at.file_uploader[0].set_value(file).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def start(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     if query:
@@ -276,9 +283,9 @@ def test_upload_validation_refuses_wrong_type_and_keeps_the_corpus(writable, mai
     corpus, _ = writable
     before = sorted(p.name for p in corpus.iterdir())
     at = sign_in(switch(start(), "Index"))
-    at.file_uploader(key="uploads").set_value(("report.pdf", b"Just plain text, not a PDF at all.", "application/pdf")).run()
+    upload(at, ("report.pdf", b"Just plain text, not a PDF at all.", "application/pdf"))
     assert any("not a PDF" in e.value for e in at.error)
-    at.file_uploader(key="uploads").set_value(("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(100), "text/plain")).run()
+    upload(at, ("photo.txt", b"\x89PNG\r\n\x1a\n" + bytes(100), "text/plain"))
     assert any("PNG image" in e.value for e in at.error)
     assert sorted(p.name for p in corpus.iterdir()) == before
 
@@ -287,7 +294,7 @@ def test_upload_validation_refuses_files_over_the_size_limit(writable, maintaine
     corpus, _ = writable
     monkeypatch.setenv("RAG_MAX_FILE_MB", "0.001")
     at = sign_in(switch(start(), "Index"))
-    at.file_uploader(key="uploads").set_value(("big.md", b"# Big\n\n" + b"word " * 2000, "text/markdown")).run()
+    upload(at, ("big.md", b"# Big\n\n" + b"word " * 2000, "text/markdown"))
     assert any("too large" in e.value and "the limit is 0.001 MB" in e.value for e in at.error)
     assert not (corpus / "big.md").exists()
 
@@ -300,7 +307,7 @@ def test_upload_then_rebuild_switches_to_the_new_index(writable, maintainer):
     sign_in(switch(at, "Index"))
     text = ("# Bicycle lending for newcomers\n\nThe municipal bicycle lending scheme lends every newly arrived refugee "
             "a bicycle for twelve months free of charge. Repairs are done at the community workshop.\n")
-    at.file_uploader(key="uploads").set_value(("Bicycle lending été.md", text.encode(), "text/markdown")).run()
+    upload(at, ("Bicycle lending été.md", text.encode(), "text/markdown"))
     assert any("saved as Bicycle-lending-ete.md" in s.value for s in at.success)
     assert (corpus / "Bicycle-lending-ete.md").read_text() == text
     assert "new" in set(at.dataframe[0].value["status"])
@@ -364,8 +371,8 @@ def test_maintainers_sign_in_and_every_change_is_audited(writable, maintainer, m
     assert at.get("file_uploader") and any("Signed in as maintainer: Ada Maintainer" in c.value for c in at.caption)
 
     text = b"# Audit\n\nA document uploaded to check the audit log of the corpus.\n"
-    at.file_uploader(key="uploads").set_value(("audit me.md", text, "text/markdown")).run()
-    at.file_uploader(key="uploads").set_value(("fake.pdf", b"not a pdf", "application/pdf")).run()
+    upload(at, ("audit me.md", text, "text/markdown"))
+    upload(at, ("fake.pdf", b"not a pdf", "application/pdf"))
     log = [json.loads(line) for line in (Path(os.environ["RAG_DATA_DIR"]) / "audit.jsonl").read_text().splitlines()]
     assert [(e["who"], e["action"], e["file"]) for e in log] == [("Ada Maintainer", "upload", "audit me.md"), ("Ada Maintainer", "upload", "fake.pdf")]
     assert log[0]["sha256"] == hashlib.sha256(text).hexdigest() and log[0]["outcome"] == "saved as audit-me.md"
@@ -406,3 +413,20 @@ def test_missing_index_is_built_at_first_start_with_progress(tmp_path, monkeypat
     assert not at.exception and at.title[0].value == "Migration policy assistant"
     turn = ask(at, "How long may newly recognised refugees stay in the reception centre?")
     assert turn.answer.answerable and turn.answer.citations[0].doc == "housing.md"
+
+
+def test_an_upload_can_be_described_and_the_uploader_is_emptied(writable, maintainer):
+    import tomllib
+
+    corpus, _ = writable
+    at = sign_in(switch(start(), "Index"))
+    at.text_input(key="meta_title").input("Bicycle lending for newcomers: municipal guidance")
+    at.text_input(key="meta_short_title").input("Bicycle lending")
+    at.text_input(key="meta_year").input("2026")
+    upload(at, ("bikes.md", b"# Bicycles\n\nEvery newly arrived refugee may borrow a bicycle for a year.\n", "text/markdown"))
+    entry = tomllib.loads((corpus / "catalogue.toml").read_text(encoding="utf-8"))["bikes.md"]
+    assert entry == {"title": "Bicycle lending for newcomers: municipal guidance", "short_title": "Bicycle lending", "year": "2026"}
+    assert any("saved as bikes.md" in s.value for s in at.success)
+    assert not at.file_uploader[0].value  # the uploader is empty again
+    upload(at, ("fake.pdf", b"not a pdf", "application/pdf"))
+    assert any("fake.pdf: not a PDF" in e.value for e in at.error) and not at.file_uploader[0].value

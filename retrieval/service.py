@@ -227,10 +227,16 @@ class Engine:
         return stemmer.stemWord(word)
 
     def question_terms(self, question: str) -> set[str]:
-        """The question's stemmed search terms, as the lexical index reads them."""
+        """The question's stemmed search terms, as the lexical index reads them, less the common
+        words a trainer would not call search terms ("what", "does", "about": BM25 keeps them, with
+        weights so low they hardly count, so they are not marked)."""
+        from bm25s.stopwords import STOPWORDS_EN_PLUS
+
         retriever = self.retriever()
         with self._model_lock:
-            return set(retriever.index.lexical.query_terms(question))
+            terms = set(retriever.index.lexical.query_terms(question))
+            common = {self.stem(w) for w in STOPWORDS_EN_PLUS} | set(STOPWORDS_EN_PLUS)
+        return terms - common
 
     def context(self, citation, version: str | None = None) -> Context:
         """The passage with the passages before and after it, from the document text."""

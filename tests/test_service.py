@@ -57,6 +57,12 @@ def test_page_text_and_image(engine):
     assert engine.page_text(DUBLIN, 10_000) is None
 
 
+def test_question_words_are_not_marked_as_search_terms(engine):
+    terms = engine.question_terms("What does the Dublin Regulation say about family members?")
+    assert {"dublin", "regul", "famili", "member"} <= terms
+    assert not terms & {"what", "doe", "about"}
+
+
 def test_question_terms_are_stemmed_like_the_index(engine):
     terms = engine.question_terms("Which refugees are responsible?")
     assert {"refuge", "respons"} <= terms and engine.stem("refugees") == "refuge"

@@ -44,7 +44,10 @@ def other_language(question: str) -> str | None:
     words = question.split()
     if len(words) < MIN_WORDS and not any(ord(c) > 0x2FF for c in question):
         return None
-    detector = _detector()
+    try:
+        detector = _detector()
+    except Exception:  # noqa: BLE001 - without the detector every question is taken as English
+        return None
     with _lock:
         code, probability = detector.classify(" ".join(words)[:500])
     if code == "en" or probability < MIN_PROBABILITY:

@@ -143,6 +143,9 @@ class Engine:
             self.model_error = f"cannot load the model: {type(exc).__name__}: {exc}"
         finally:
             self._model_ready.set()
+        from retrieval.language import other_language
+
+        other_language("This loads the language detector before the first question.")
 
     @property
     def model_ready(self) -> bool:

@@ -158,7 +158,7 @@ def render_turn(i: int, turn: Turn) -> None:
             notes.append("Asked only: " + "; ".join(escape(names.get(d, d)) for d in turn.docs))
         if turn.after:
             notes.append(f"Read as a follow-up to: {escape(turn.after)}")
-        if getattr(answer, "shortened", False):
+        if answer.shortened:
             notes.append(f"The question was shortened to its first {MAX_QUESTION_CHARS} characters.")
         if notes:
             st.html("<small>" + "<br>".join(notes) + "</small>")
@@ -167,7 +167,7 @@ def render_turn(i: int, turn: Turn) -> None:
             st.rerun()
         st.html(answer_html(answer))
         cited = answer.citations if answer.answerable else answer.related
-        if not answer.answerable and not getattr(answer, "language", ""):
+        if not answer.answerable and not answer.language:
             st.html("<p><b>Related reading</b>: the closest passages, which do not answer the question.</p>" if cited else "<p>No passage comes close.</p>")
         terms = engine.question_terms(answer.query) if trainer else set()
         for c in cited:
@@ -417,7 +417,6 @@ def maintenance(index, maintainer: str) -> None:
                              max_upload_size=max(1, math.ceil(limit)))
     replace = st.checkbox("Replace a document that has the same name")
     messages = ss.setdefault("upload_messages", [])
-    refused = False
     if described["year"].strip() and not re.fullmatch(r"\d{4}", described["year"].strip()):
         st.error("The year is four digits, e.g. 2024.")
         files = []
@@ -434,11 +433,9 @@ def maintenance(index, maintainer: str) -> None:
         except UploadError as exc:
             messages.append(("error", f"{f.name}: {exc}"))
             audit(settings.data_dir, maintainer, "upload", f"refused: {exc}", f.name, digest)
-            refused = True
     if files:
         # each file is handled once; the uploader starts empty again, refused files included
         ss.uploader_round = ss.get("uploader_round", 0) + 1
-        ss.upload_refused = refused
         st.rerun()
     for kind, message in messages[-10:]:
         (st.success if kind == "ok" else st.error)(inert_markdown(message))

@@ -21,6 +21,16 @@ _STOPWORDS = frozenset(
 )
 
 
+_NOT_LETTER_OR_DIGIT = re.compile(r"[^a-z0-9]+")
+
+
+def letters_and_digits(text: str) -> str:
+    """A text reduced to its lower-case ASCII letters and digits, so that line breaks, hyphenation,
+    spacing and punctuation do not matter when two texts are compared (a quote and a page, a
+    footnote line and the runs it was set in)."""
+    return _NOT_LETTER_OR_DIGIT.sub("", text.lower())
+
+
 def normalise_characters(text: str) -> str:
     """Ligatures, private-use bullets, non-breaking spaces and stray control characters."""
     for lig, plain in _LIGATURES.items():
@@ -34,7 +44,9 @@ def normalise_characters(text: str) -> str:
     return text
 
 
-_DROP_CAP = re.compile(r"^((?:\(?\d{1,3}[.)]|\([a-z]{1,4}\)|[A-Z]\.)\s+)?([A-Z]) ([a-z]+)\b")
+#: what may stand before a paragraph's first word: "2.", "(1)", "(a)", "A."
+_PARAGRAPH_NUMBER = r"(?:\(?\d{1,3}[.)]|\([a-z]{1,4}\)|[A-Z]\.)"
+_DROP_CAP = re.compile(r"^(" + _PARAGRAPH_NUMBER + r"\s+)?([A-Z]) ([a-z]+)\b")
 
 
 def repair_drop_cap(line: str, vocabulary: set[str]) -> str:
@@ -58,7 +70,7 @@ def join_drop_cap(previous: str, line: str, vocabulary: set[str]) -> str | None:
     first = re.match(r"[a-z]+", line)
     if not m or not first:
         return None
-    if not re.fullmatch(r"(?:\(?\d{1,3}[.)]|\([a-z]{1,4}\)|[A-Z]\.)?\s*[A-Z]", previous.strip()):
+    if not re.fullmatch(_PARAGRAPH_NUMBER + r"?\s*[A-Z]", previous.strip()):
         return None  # only a paragraph's opening initial, not a capital ending a line of text
     if not _joins(m.group(1), first.group(0), vocabulary):
         return None

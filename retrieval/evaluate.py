@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -22,16 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.chunking import Chunk
+from retrieval.cleaning import letters_and_digits
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
 #: written from the documents alone by authors who never saw the system; split once into dev and test
 BLIND_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "blind-questions.jsonl"
 KS = (1, 5, 10)
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-def normalise(text: str) -> str:
-    return _NON_ALNUM.sub("", text.lower())
+#: how gold quotes and texts are compared: lower-case letters and digits only
+normalise = letters_and_digits
 
 
 @dataclass(frozen=True)

@@ -243,7 +243,7 @@ def write_version(
 
 
 #: what a build names a version folder: v<UTC time>-<random hex>
-_VERSION_NAME = re.compile(r"v\d{8}T\d{6}-[0-9a-f]{6}")
+VERSION_NAME = re.compile(r"v\d{8}T\d{6}-[0-9a-f]{6}")
 
 
 def read_current(index_dir: Path) -> str | None:
@@ -253,7 +253,7 @@ def read_current(index_dir: Path) -> str | None:
         name = (Path(index_dir) / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
-    if name and not _VERSION_NAME.fullmatch(name):
+    if name and not VERSION_NAME.fullmatch(name):
         raise IndexCorrupt(f"{Path(index_dir) / CURRENT} does not name a version folder of {index_dir}: rebuild the index with `{rebuild_hint(index_dir, full=True)}`")
     return name or None
 

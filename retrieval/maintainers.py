@@ -17,7 +17,7 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 #: scrypt cost: 2**15 blocks of 8 x 128 bytes (32 MiB, about 0.1 s here): slow to guess, quick to check once
@@ -69,7 +69,6 @@ class SignIn:
 
     name: str = ""
     failures: int = 0
-    last_failure: float = field(default=0.0)
 
     @property
     def signed_in(self) -> bool:
@@ -94,7 +93,6 @@ class SignIn:
             return None
         sleep(FIRST_DELAY_S * 2**self.failures)
         self.failures += 1
-        self.last_failure = time.time()
         left = MAX_ATTEMPTS - self.failures
         return "Wrong password." + (f" {left} more tries in this session." if left else " Sign-in is now closed in this session.")
 

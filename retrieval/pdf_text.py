@@ -10,6 +10,7 @@ from retrieval import cleaning
 from retrieval.blocks import Block, DocumentError
 from retrieval.sections import Heading, fix_small_caps, heading_level, legal_heading, numbered_heading
 
+
 def read_pdf(data: bytes) -> tuple[list[str], str, list[set[str]]]:
     """The text of each page, the PDF's own title, and each page's footnote lines (normalised, see
     `footnote_lines`), through pypdf; the footnotes come from the same pass, from font sizes."""
@@ -69,10 +70,6 @@ _CONTENTS = re.compile(r"^(table of )?contents\s*$|^list of (figures|tables|abbr
 _NOTE_NUMBER = re.compile(r"^\s*(\(\d{1,3}\)|\d{1,3})\s*")
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", text.lower())
-
-
 #: a line set in type this much smaller than the body text, below every body line of its page,
 #: is a footnote (the body size is the size most of the document's characters are set in)
 FOOTNOTE_SIZE_RATIO = 0.88
@@ -99,7 +96,7 @@ def footnote_lines(runs: list[list[tuple[float, float, str]]]) -> list[set[str]]
         found = set()
         for y, parts in lines.items():
             if lowest_body is not None and y < lowest_body:
-                key = _norm("".join(text for _, text in parts))
+                key = cleaning.letters_and_digits("".join(text for _, text in parts))
                 if len(key) >= 8:
                     found.add(key)
         notes.append(found)
@@ -114,7 +111,7 @@ def _median(values: list[int]) -> int:
 def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Block]:
     """Blocks from the text of each page: furniture removed, hyphenation repaired, paragraphs
     rejoined. Footnote lines (`notes`, per page) never enter a paragraph: each footnote becomes a
-    block of its own, placed after the paragraph it interrupted, so no sentence is split by one."""
+    block of its own, placed where no sentence runs across it (see `place_notes`)."""
     page_lines = [
         [line.rstrip() for line in cleaning.normalise_characters(text).split("\n") if line.strip()]
         for text in pages
@@ -134,7 +131,7 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
             heading = next((j for j, line in enumerate(kept) if _CONTENTS.match(line.strip())), 0)
             kept = [line for line in kept[:heading] if not cleaning.is_toc_line(line)]
         for line in kept:
-            if on_page and (_norm(line) in on_page or _norm(_NOTE_NUMBER.sub("", line, count=1)) in on_page):
+            if on_page and (cleaning.letters_and_digits(line) in on_page or cleaning.letters_and_digits(_NOTE_NUMBER.sub("", line, count=1)) in on_page):
                 page_notes.setdefault(number, []).append(line.strip())
                 continue
             if cleaning.is_toc_line(line) or _CONTENTS.match(line.strip()):

@@ -326,7 +326,9 @@ def parse_snapshot(params: Mapping | str) -> Snapshot | None:
                                for d in raw.split(",")[:LINK_DOCS] if d.strip()))[:LINK_DOCS]
     after = " ".join((_values(params, "after") or [""])[-1][: 4 * LINK_TEXT_CHARS].split())
     version = (_values(params, "v") or [""])[-1].strip()
-    if not re.fullmatch(r"v\d{8}T\d{6}-[0-9a-f]{6}", version):
+    from retrieval.index import VERSION_NAME
+
+    if not VERSION_NAME.fullmatch(version):
         version = ""  # only a version name as the index writes them; anything else is dropped
     return Snapshot(question=question[:LINK_TEXT_CHARS], docs=docs, version=version, after=after[:LINK_TEXT_CHARS])
 

@@ -8,6 +8,7 @@ nothing is written onto its inputs.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -105,9 +106,7 @@ class Retriever:
         self.dense_weight = dense_weight
         self.lexical_weight = lexical_weight
         self.sentence_weight = sentence_weight
-        #: None: a question naming documents is searched only in them; a number: that search is fused
-        #: with the search everywhere, with this weight against 1
-        self.name_weight: float | None = NAME_WEIGHT
+        self.name_weight = NAME_WEIGHT
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Retriever":
@@ -197,8 +196,6 @@ class Retriever:
             if known:
                 per_doc = [self._ranked(named.query, k, self.allowed_rows([d]), mode) for d in known]
                 named_first = _interleave(per_doc)
-                if self.name_weight is None:
-                    return self._hits(named_first, k)
                 everywhere = self._ranked(query, k, None, mode)
                 by_row = {row: (row, score, by) for row, score, by in everywhere} | {row: (row, score, by) for row, score, by in named_first}
                 fused = rrf([np.array([r for r, _, _ in named_first]), np.array([r for r, _, _ in everywhere])], [self.name_weight, 1.0], self.rrf_k)
@@ -274,14 +271,9 @@ class Retriever:
 def _interleave(rankings: Sequence[list]) -> list:
     """Round-robin over several rankings (each best first): every one gets its best passages near the top."""
     out, seen = [], set()
-    for items in zip_longest_all(rankings):
+    for items in itertools.zip_longest(*rankings):
         for item in items:
-            if item[0] not in seen:
+            if item is not None and item[0] not in seen:
                 seen.add(item[0])
                 out.append(item)
     return out
-
-
-def zip_longest_all(rankings: Sequence[list]):
-    for i in range(max((len(r) for r in rankings), default=0)):
-        yield [r[i] for r in rankings if i < len(r)]

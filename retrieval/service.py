@@ -15,6 +15,7 @@ One `Engine` per process (the app keeps it with `st.cache_resource`) is shared b
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -41,6 +42,16 @@ def model_lock(embedder: Embedder) -> threading.Lock:
     """The lock that serialises calls into one model (shared by every engine using that embedder)."""
     with _MODEL_LOCKS_GUARD:
         return _MODEL_LOCKS.setdefault(embedder, threading.Lock())
+
+
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """bm25s's fuller English stopword list, as written and as stemmed (made once per process)."""
+    import Stemmer
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    stemmer = Stemmer.Stemmer("english")
+    return frozenset(STOPWORDS_EN_PLUS) | frozenset(stemmer.stemWord(w) for w in STOPWORDS_EN_PLUS)
 
 
 class Job:
@@ -233,13 +244,10 @@ class Engine:
         """The question's stemmed search terms, as the lexical index reads them, less the common
         words a trainer would not call search terms ("what", "does", "about": BM25 keeps them, with
         weights so low they hardly count, so they are not marked)."""
-        from bm25s.stopwords import STOPWORDS_EN_PLUS
-
         retriever = self.retriever()
         with self._model_lock:
             terms = set(retriever.index.lexical.query_terms(question))
-            common = {self.stem(w) for w in STOPWORDS_EN_PLUS} | set(STOPWORDS_EN_PLUS)
-        return terms - common
+        return terms - _common_words()
 
     def context(self, citation, version: str | None = None) -> Context:
         """The passage with the passages before and after it, from the document text."""

@@ -11,11 +11,12 @@ rectangle and drawn over the page. A quote that runs on to the next page is mark
 from __future__ import annotations
 
 import io
-import re
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+
+from retrieval.cleaning import letters_and_digits
 
 #: rendering resolution (the PDF's 72 points an inch are scaled to this)
 DPI = 110
@@ -88,11 +89,12 @@ def _render(path: str, mtime_ns: int, page: int, quotes: tuple[str, ...], dpi: i
 
 
 def _normalised(text: str) -> tuple[str, list[int]]:
-    """Lower-case letters and digits of a text, and for each the index of its character."""
+    """`letters_and_digits` of a text, and for each character kept the index it came from."""
     keep, where = [], []
     for i, ch in enumerate(text):
-        if ch.isalnum():
-            keep.append(ch.lower())
+        low = letters_and_digits(ch)
+        if low:
+            keep.append(low)
             where.append(i)
     return "".join(keep), where
 
@@ -100,7 +102,7 @@ def _normalised(text: str) -> tuple[str, list[int]]:
 def _find(norm_page: str, quote: str) -> tuple[int, int] | None:
     """Where a quote is in the page's normalised text (start, end), or the longest part of it that
     is: a quote that began on the page before, or goes on to the next, is marked as far as it goes."""
-    q = re.sub(r"[^0-9a-z]", "", quote.lower())
+    q = letters_and_digits(quote)
     if len(q) < MIN_MARKED:
         return None
     at = norm_page.find(q)

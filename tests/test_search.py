@@ -146,8 +146,9 @@ def test_a_question_naming_a_document_is_answered_from_it(retriever):
 
 def test_a_question_naming_two_documents_gets_both_in_its_top_five(retriever):
     question = "How do the INTERACT report and the Budapest Process note each describe integration?"
-    docs = {h.doc_id for h in retriever.search(question, k=5)}
-    assert {INTERACT, BUDAPEST} <= docs
+    hits = retriever.search(question, k=5)
+    # each named document's best passage at the very top, not one document first and the other fifth
+    assert {h.doc_id for h in hits[:2]} == {INTERACT, BUDAPEST}
 
 
 def test_a_top_five_from_one_document_leaves_the_fifth_place_to_another(retriever):

@@ -7,6 +7,7 @@ changed text reaches the model. One bad document is reported and skipped; it nev
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 import time
@@ -23,7 +24,7 @@ from retrieval.config import Settings
 from retrieval.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue
 from retrieval.embedding import Embedder, model_id
 from retrieval.lexical import LexicalIndex
-from retrieval.workers import parse_isolated
+from retrieval.workers import LimitExceeded, parse_isolated
 
 
 class BuildError(Exception):
@@ -69,6 +70,22 @@ class BuildReport:
         if self.stages:
             lines.append("stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in self.stages.items()))
         return "\n".join(lines)
+
+
+@dataclass
+class PreparedDocument:
+    """A document read in a worker: the Document, its chunks, and each chunk's quotable sentences
+    (spans inside the chunk's text)."""
+
+    document: Document
+    chunks: list[Chunk]
+    sentences: list[list[tuple[int, int]]]
+
+
+def prepare_document(doc: Document, count, chunk_tokens: int, overlap_tokens: int) -> PreparedDocument:
+    """Everything a build does with one document's text, run in the worker under its limits."""
+    chunks = chunk_document(doc, count, chunk_tokens, overlap_tokens)
+    return PreparedDocument(doc, chunks, [answer_sentences(c.text) for c in chunks])
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
@@ -177,12 +194,18 @@ def _build(
     previous_entries = {e["doc"]: e for e in previous.manifest["documents"]} if previous else {}
     catalogue = load_catalogue(corpus_dir)
 
-    parsed: dict[str, Document] = {}
-    reused: dict[str, tuple[Document, list[Chunk]]] = {}
+    parsed: dict[str, PreparedDocument] = {}
+    reused: dict[str, PreparedDocument] = {}
     failures: dict[str, str] = {}
     duplicates: dict[str, str] = {}
     seen_hashes: dict[str, str] = {}
     to_parse: list[Path] = []
+    hashes: dict[str, str] = {}
+    # documents cut off for time or memory: not read again until their content or the limits change
+    previous_failures = {} if full or not previous else {
+        e["doc"]: e["limit_failure"] for e in previous.manifest.get("not_indexed", []) if isinstance(e.get("limit_failure"), dict)
+    }
+    limit_failures: dict[str, dict] = {}
     files = corpus_files(corpus_dir)
     bar = _Progress(len(files), "parsing", progress, on_progress)
     for path in files:
@@ -200,16 +223,29 @@ def _build(
         seen_hashes[sha] = name
         old = previous_entries.get(name)
         if previous and old and old.get("sha256") == sha and name in previous.documents and _catalogue_same(old, catalogue.get(name, {})):
-            reused[name] = (previous.documents[name], _chunks_of(previous, name))
+            reused[name] = _prepared_from(previous, name)
+            bar.update(1)
+        elif (limit_failure := _earlier_limit_failure(previous_failures.get(name), sha, settings)) is not None:
+            failures[name] = limit_failure
+            limit_failures[name] = previous_failures[name]
             bar.update(1)
         else:
+            hashes[name] = sha
             to_parse.append(path)
+    if to_parse:
+        embedder.tokenizer  # loaded once here, so each forked worker has it
+    prepare = functools.partial(prepare_document, count=embedder.count_tokens, chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.overlap_tokens)
     for path, result in parse_isolated(
         to_parse, catalogue, workers=settings.workers, timeout_s=settings.parse_timeout_s, memory_mb=settings.parse_memory_mb,
-        on_done=lambda p: (bar.set_postfix_str(p.name[:40]), bar.update(1)),
+        on_done=lambda p: (bar.set_postfix_str(p.name[:40]), bar.update(1)), prepare=prepare,
     ):
         if isinstance(result, DocumentError):
             failures[path.name] = str(result)
+            if isinstance(result, LimitExceeded):
+                limit_failures[path.name] = {
+                    "sha256": hashes[path.name], "reason": str(result),
+                    "limits": {"timeout_s": settings.parse_timeout_s, "memory_mb": settings.parse_memory_mb},
+                }
         else:
             parsed[path.name] = result
     bar.close()
@@ -217,6 +253,7 @@ def _build(
 
     documents: list[Document] = []
     doc_chunks: dict[str, list[Chunk]] = {}
+    chunk_sentences: dict[str, list[list[tuple[int, int]]]] = {}
     failed_entries: list[dict] = []
     for path in files:
         name = path.name
@@ -225,32 +262,38 @@ def _build(
             failed_entries.append({"doc": name, "status": "duplicate", "reason": f"same content as {duplicates[name]}"})
             continue
         if name in reused:
-            doc, chunks = reused[name]
+            prepared = reused[name]
             report.unchanged.append(name)
         elif name in parsed:
-            doc = parsed[name]
-            chunks = chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.overlap_tokens)
+            prepared = parsed[name]
             (report.changed if name in previous_entries else report.added).append(name)
         else:
             reason = failures[name]
             if previous and name in previous.documents:
                 # a corrupt new version never costs the good old one: it stays searchable
                 reason += "; the previously indexed version stays in the index"
-                doc, chunks = previous.documents[name], _chunks_of(previous, name)
-                documents.append(doc)
-                doc_chunks[name] = chunks
+                kept = _prepared_from(previous, name)
+                documents.append(kept.document)
+                doc_chunks[name] = kept.chunks
+                chunk_sentences[name] = kept.sentences
             report.failed.append((name, reason))
-            failed_entries.append({"doc": name, "status": "failed", "reason": reason})
+            entry = {"doc": name, "status": "failed", "reason": reason}
+            if name in limit_failures:
+                entry["limit_failure"] = limit_failures[name]
+            failed_entries.append(entry)
             continue
+        doc = prepared.document
         documents.append(doc)
-        doc_chunks[name] = chunks
+        doc_chunks[name] = prepared.chunks
+        chunk_sentences[name] = prepared.sentences
         report.warnings.extend((name, w) for w in doc.warnings)
     names = {p.name for p in files}
     report.removed = sorted(n for n in previous_entries if n not in names)
 
     chunks = [c for doc in documents for c in doc_chunks[doc.doc_id]]
+    sentences = [spans for doc in documents for spans in chunk_sentences[doc.doc_id]]
     mark = _stage(report, "chunk", mark)
-    vectors, sentence_spans, sentence_vectors = _embed(chunks, previous, embedder, progress, report, on_progress)
+    vectors, sentence_spans, sentence_vectors = _embed(chunks, sentences, previous, embedder, progress, report, on_progress)
     mark = _stage(report, "embed", mark)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
     lexical = LexicalIndex.build([lexical_text(short_titles[c.doc_id], c) for c in chunks])
@@ -288,8 +331,25 @@ def lexical_text(short_title: str, chunk: Chunk) -> str:
     return f"{short_title}\n{chunk.embed_text}"
 
 
-def _chunks_of(index, doc_id: str) -> list[Chunk]:
-    return [index.chunks[int(row)] for row in index.rows_by_doc.get(doc_id, ())]
+def _prepared_from(index, doc_id: str) -> PreparedDocument:
+    """A document of the previous index as it was prepared then: no text is read or split again."""
+    rows = [int(row) for row in index.rows_by_doc.get(doc_id, ())]
+    sentences = [[(int(index.sentence_spans[i][1]), int(index.sentence_spans[i][2])) for i in index.sentences_of(row)] for row in rows]
+    return PreparedDocument(index.documents[doc_id], [index.chunks[row] for row in rows], sentences)
+
+
+def _earlier_limit_failure(failure: dict | None, sha: str, settings: Settings) -> str | None:
+    """The reason to skip a document an earlier build cut off for time or memory, when neither its
+    content nor the limits have grown since; None to read it."""
+    if not failure or failure.get("sha256") != sha:
+        return None
+    limits = failure.get("limits") or {}
+    if settings.parse_timeout_s > float(limits.get("timeout_s", 0)) or settings.parse_memory_mb > int(limits.get("memory_mb", 0)):
+        return None
+    return (
+        f"{failure.get('reason', 'cut off')} in an earlier build; not read again until the file changes "
+        "(or the limits RAG_PARSE_TIMEOUT_S / RAG_PARSE_MEMORY_MB are raised, or `build --full`)"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -349,22 +409,23 @@ def _embed_cached(
     return vectors, len(todo)
 
 
-def sentence_table(chunks: list[Chunk]) -> tuple[np.ndarray, list[str]]:
-    """(rows of [chunk row, start, end], texts) for the quotable sentences of every chunk, in chunk order."""
+def sentence_table(chunks: list[Chunk], sentences: list[list[tuple[int, int]]] | None = None) -> tuple[np.ndarray, list[str]]:
+    """(rows of [chunk row, start, end], texts) for the quotable sentences of every chunk, in chunk
+    order; `sentences` gives each chunk's spans where they were found already (in the workers)."""
     spans: list[tuple[int, int, int]] = []
     texts: list[str] = []
     for row, chunk in enumerate(chunks):
-        for start, end in answer_sentences(chunk.text):
+        for start, end in (sentences[row] if sentences is not None else answer_sentences(chunk.text)):
             spans.append((row, start, end))
             texts.append(chunk.text[start:end])
     return np.asarray(spans, dtype=np.int32).reshape(-1, 3), texts
 
 
 def _embed(
-    chunks: list[Chunk], previous, embedder: Embedder, progress: bool, report: BuildReport, on_progress: ProgressCallback | None
+    chunks: list[Chunk], sentences: list[list[tuple[int, int]]], previous, embedder: Embedder, progress: bool, report: BuildReport, on_progress: ProgressCallback | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Chunk vectors, the sentence table and sentence vectors; unchanged text reuses its vector."""
-    spans, sentence_texts = sentence_table(chunks)
+    spans, sentence_texts = sentence_table(chunks, sentences)
     sentence_keys = [text_key(t) for t in sentence_texts]
     chunk_cache: dict[str, int] = {}
     sentence_cache: dict[str, int] = {}

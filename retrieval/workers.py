@@ -1,7 +1,9 @@
-"""Parsing documents in child processes, each with a time and a memory limit.
+"""Reading documents in child processes, each with a time and a memory limit.
 
-A PDF whose parsing hangs or balloons in memory is cut off and reported as failed; it cannot stall
-the build or take the machine down. Up to `workers` documents are parsed at once (pypdf is pure
+All per-document work of a build runs there: parsing and cleaning, and, given a `prepare` step, the
+chunking and sentence splitting that follow (retrieval.build). A document whose reading hangs or
+balloons in memory is cut off and reported as failed (a `LimitExceeded`); it cannot stall the build,
+the app process or the machine. Up to `workers` documents are parsed at once (pypdf is pure
 Python, so processes, not threads, give the parallelism); each process parses many documents.
 """
 
@@ -17,7 +19,12 @@ from pathlib import Path
 
 from retrieval.documents import Document, DocumentError, load_document
 
-ParseResult = Document | DocumentError
+ParseResult = Document | DocumentError  # without a prepare step
+
+
+class LimitExceeded(DocumentError):
+    """A document cut off for the time or the memory limit (not for what it holds): retrying it with
+    the same content and limits would fail the same way, so a build remembers it."""
 
 
 def _context():
@@ -46,8 +53,9 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _worker(conn, catalogue: dict, memory_mb: int, parent_pid: int) -> None:
-    """A parser process: parses one path at a time until told to stop (None) or the parent goes."""
+def _worker(conn, catalogue: dict, memory_mb: int, parent_pid: int, prepare: Callable[[Document], object] | None) -> None:
+    """A parser process: reads one path at a time (parse, then `prepare` the Document if given) until
+    told to stop (None) or the parent goes."""
     _die_with_parent(parent_pid)
     if memory_mb > 0:
         # what the parent already maps (the model, the app) is shared, not new: limit what parsing adds
@@ -62,11 +70,13 @@ def _worker(conn, catalogue: dict, memory_mb: int, parent_pid: int) -> None:
             return
         healthy = True
         try:
-            result: ParseResult = load_document(Path(path), catalogue)
+            result = load_document(Path(path), catalogue)
+            if prepare is not None:
+                result = prepare(result)
         except DocumentError as exc:
             result = exc
         except MemoryError:
-            result, healthy = DocumentError(f"parsing needed more than the memory limit ({memory_mb} MB): cut off"), False
+            result, healthy = LimitExceeded(f"reading it needed more than the memory limit ({memory_mb} MB): cut off"), False
         except Exception as exc:  # a parser bug on one file is that file's failure
             message = str(exc).splitlines()[0] if str(exc) else ""
             result = DocumentError(f"unexpected parser error: {type(exc).__name__}: {message}".rstrip(": "))
@@ -76,9 +86,9 @@ def _worker(conn, catalogue: dict, memory_mb: int, parent_pid: int) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, catalogue: dict, memory_mb: int) -> None:
+    def __init__(self, ctx, catalogue: dict, memory_mb: int, prepare: Callable[[Document], object] | None) -> None:
         self.conn, child_conn = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker, args=(child_conn, catalogue, memory_mb, os.getpid()), daemon=True)
+        self.process = ctx.Process(target=_worker, args=(child_conn, catalogue, memory_mb, os.getpid(), prepare), daemon=True)
         self.process.start()
         child_conn.close()
         self.path: Path | None = None
@@ -106,16 +116,22 @@ class ParserPool:
     that was 8.7 s for 800 small Markdown files, against 0.4 s of actual parsing. A process is replaced
     only when it is cut off (time), dies, or ran out of memory."""
 
-    def __init__(self, catalogue: dict, workers: int = 2, timeout_s: float = 120.0, memory_mb: int = 2048) -> None:
+    def __init__(
+        self, catalogue: dict, workers: int = 2, timeout_s: float = 120.0, memory_mb: int = 2048,
+        prepare: Callable[[Document], object] | None = None,
+    ) -> None:
         self.catalogue, self.workers, self.timeout_s, self.memory_mb = catalogue, max(1, workers), timeout_s, memory_mb
+        #: work on each parsed Document inside the worker, under the same limits (forked, not pickled)
+        self.prepare = prepare
         self.processes_started = 0
 
     def _start(self, ctx) -> _Worker:
         self.processes_started += 1
-        return _Worker(ctx, self.catalogue, self.memory_mb)
+        return _Worker(ctx, self.catalogue, self.memory_mb, self.prepare)
 
-    def parse(self, paths: Sequence[Path], on_done: Callable[[Path], None] | None = None) -> Iterator[tuple[Path, ParseResult]]:
-        """Yield (path, Document or DocumentError) for each path, as each finishes."""
+    def parse(self, paths: Sequence[Path], on_done: Callable[[Path], None] | None = None) -> Iterator[tuple[Path, object]]:
+        """Yield (path, result) for each path, as each finishes: the Document (or what `prepare`
+        made of it), or a DocumentError (a LimitExceeded when cut off for time or memory)."""
         ctx = _context()
         pending = list(paths)
         pool = [self._start(ctx) for _ in range(min(self.workers, len(pending)))]
@@ -141,13 +157,13 @@ class ParserPool:
                             replace = not healthy
                         except (EOFError, OSError):
                             worker.process.join(5)
-                            result = DocumentError(
+                            result = LimitExceeded(
                                 f"parser process died (exit code {worker.process.exitcode}): the file may be malformed "
                                 f"or need more than the memory limit ({self.memory_mb} MB)"
                             )
                             replace = True
                     elif now >= worker.deadline:
-                        result, replace = DocumentError(f"parsing took longer than {self.timeout_s:.0f} s: cut off"), True
+                        result, replace = LimitExceeded(f"reading it (parsing, chunking) took longer than {self.timeout_s:.0f} s: cut off"), True
                     if result is None:
                         continue
                     worker.path = None
@@ -170,6 +186,7 @@ def parse_isolated(
     timeout_s: float = 120.0,
     memory_mb: int = 2048,
     on_done: Callable[[Path], None] | None = None,
-) -> Iterator[tuple[Path, ParseResult]]:
-    """Yield (path, Document or DocumentError) for each path, as each finishes (see ParserPool)."""
-    yield from ParserPool(catalogue, workers, timeout_s, memory_mb).parse(paths, on_done)
+    prepare: Callable[[Document], object] | None = None,
+) -> Iterator[tuple[Path, object]]:
+    """Yield (path, result) for each path, as each finishes (see ParserPool.parse)."""
+    yield from ParserPool(catalogue, workers, timeout_s, memory_mb, prepare).parse(paths, on_done)

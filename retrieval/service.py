@@ -372,7 +372,9 @@ class Engine:
         """Validate an uploaded file and store it in the corpus folder; raises UploadError."""
         from retrieval.uploads import store_upload, validate_upload
 
-        upload = validate_upload(name, data, int(self.settings.max_file_mb * 1e6))
+        upload = validate_upload(
+            name, data, int(self.settings.max_file_mb * 1e6), timeout_s=self.settings.parse_timeout_s, memory_mb=self.settings.parse_memory_mb
+        )
         return store_upload(Path(self.settings.corpus_dir), upload, replace=replace)
 
     # ----------------------------------------------------------------------- background jobs

@@ -115,15 +115,22 @@ def _check_pdf(data: bytes) -> None:
         raise UploadError(f"unreadable PDF (corrupt or truncated): {type(exc).__name__}") from exc
 
 
-def validate_upload(name: str, data: bytes, max_bytes: int) -> Upload:
-    """Check an uploaded file; returns what to store or raises UploadError with the reason."""
+def validate_upload(name: str, data: bytes, max_bytes: int, timeout_s: float = 60.0, memory_mb: int = 2048) -> Upload:
+    """Check an uploaded file; returns what to store or raises UploadError with the reason. A PDF is
+    opened in a child process under the parse limits (`timeout_s`, `memory_mb`): a crafted file cannot
+    stall or swell the app's process."""
     if len(data) > max_bytes:
         raise UploadError(f"file too large: {len(data) / 1e6:.1f} MB, the limit is {max_bytes / 1e6:g} MB")
     if not data.strip():
         raise UploadError("the file is empty")
     kind = detect_kind(name, data)
     if kind == "pdf":
-        _check_pdf(data)
+        from retrieval.workers import LimitExceeded, call_limited
+
+        try:
+            call_limited(lambda: _check_pdf(data), timeout_s=timeout_s, memory_mb=memory_mb)
+        except LimitExceeded as exc:
+            raise UploadError(f"the PDF could not be checked: opening it {exc}") from None
     return Upload(safe_name(name, kind), kind, data)
 
 

@@ -179,6 +179,50 @@ class ParserPool:
                     worker.stop(kill=worker.path is not None)
 
 
+def _limited_child(conn, work: Callable[[], object], memory_mb: int, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
+    if memory_mb > 0:
+        limit = _address_space_in_use() + memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        outcome = ("ok", work())
+    except MemoryError:
+        outcome = ("error", LimitExceeded(f"needed more than the memory limit ({memory_mb} MB): cut off"))
+    except Exception as exc:  # sent back and raised in the caller
+        outcome = ("error", exc)
+    try:
+        conn.send(outcome)
+    except Exception as exc:  # an exception that cannot be pickled: its message is enough
+        conn.send(("error", DocumentError(f"{type(exc).__name__}: {exc}")))
+    conn.close()
+
+
+def call_limited(work: Callable[[], object], timeout_s: float = 60.0, memory_mb: int = 2048) -> object:
+    """work() in a forked child process with a time and a memory limit (the upload-time PDF check):
+    returns its result or raises the exception it raised; LimitExceeded when it was cut off."""
+    ctx = _context()
+    conn, child_conn = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_limited_child, args=(child_conn, work, memory_mb, os.getpid()), daemon=True)
+    process.start()
+    child_conn.close()
+    try:
+        if not conn.poll(timeout_s):
+            raise LimitExceeded(f"took longer than {timeout_s:.0f} s: cut off")
+        try:
+            status, value = conn.recv()
+        except (EOFError, OSError):
+            process.join(5)
+            raise LimitExceeded(f"the checking process died (exit code {process.exitcode}): the memory limit ({memory_mb} MB)?") from None
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        conn.close()
+    if status == "error":
+        raise value
+    return value
+
+
 def parse_isolated(
     paths: Sequence[Path],
     catalogue: dict,

@@ -55,6 +55,29 @@ def test_broken_pdf_is_refused(pdf_bytes):
         validate_upload("cut.pdf", pdf_bytes[:200], LIMIT)
 
 
+def test_the_pdf_check_runs_in_a_child_process_under_the_limits(pdf_bytes, monkeypatch):
+    """Issue 13, item 7: a crafted PDF's check (pypdf on a broken cross-reference table took 4.7 s
+    and 900 MB in the app's process) is cut off by the time and memory limits, in another process."""
+    import os
+    import time
+
+    from retrieval import uploads
+
+    seen = []
+    real = uploads._check_pdf
+    monkeypatch.setattr(uploads, "_check_pdf", lambda data: (seen.append(os.getpid()), real(data))[1])
+    assert validate_upload("a.pdf", pdf_bytes, LIMIT).kind == "pdf"
+    assert seen == []  # the check ran in a child: nothing was appended in this process
+
+    monkeypatch.setattr(uploads, "_check_pdf", lambda data: time.sleep(30))
+    with pytest.raises(UploadError, match="took longer than 1 s: cut off"):
+        validate_upload("slow.pdf", pdf_bytes, LIMIT, timeout_s=1)
+
+    monkeypatch.setattr(uploads, "_check_pdf", lambda data: bytearray(400 * 1024 * 1024))
+    with pytest.raises(UploadError, match="memory limit \\(100 MB\\)"):
+        validate_upload("big.pdf", pdf_bytes, LIMIT, memory_mb=100)
+
+
 def test_type_comes_from_content(pdf_bytes):
     assert detect_kind("anything.txt", pdf_bytes) == "pdf"
     upload = validate_upload("scan.txt", pdf_bytes, LIMIT)

@@ -128,7 +128,8 @@ class Embedder:
         #: the same, by the kind of text ("chunk", "sentence", ...)
         self.embedded_by_kind: dict[str, int] = {}
         self._query_cache: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()  # one embedder serves every session of the app
+        self._lock = threading.Lock()  # the query cache: one embedder serves every session of the app
+        self.model_lock = threading.Lock()  # one call into the model at a time
         self._load_lock = threading.RLock()  # loading the encoder loads the tokenizer
         self._encoder = None
         self._tokenizer = None
@@ -180,8 +181,13 @@ class Embedder:
         return encoder
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        """Normalised float32 vectors, whatever backend and precision compute them."""
-        return self.encoder.encode(texts)
+        """Normalised float32 vectors, whatever backend and precision compute them. One call into
+        the model at a time (`model_lock`): the lock is held for the model call only, never for
+        the search and answer work around it, so one session's long work never delays another's
+        question by more than a model call."""
+        encoder = self.encoder
+        with self.model_lock:
+            return encoder.encode(texts)
 
     @property
     def tokenizer(self):

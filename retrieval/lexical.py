@@ -7,6 +7,7 @@ filtering by document and rank fusion plain NumPy.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ class LexicalIndex:
     def __init__(self, retriever, n_docs: int) -> None:
         self._retriever = retriever
         self.n_docs = n_docs
-        self._stem = _stemmer()
+        self._stemmers = threading.local()  # PyStemmer objects are not thread-safe: one per thread
 
     @classmethod
     def build(cls, texts: list[str]) -> "LexicalIndex":
@@ -60,7 +61,10 @@ class LexicalIndex:
     def query_terms(self, query: str) -> list[str]:
         import bm25s
 
-        return bm25s.tokenize(query, stopwords="en", stemmer=self._stem, return_ids=False, show_progress=False)[0]
+        stemmer = getattr(self._stemmers, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._stemmers.stemmer = _stemmer()
+        return bm25s.tokenize(query, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)[0]
 
     def document_frequency(self, term: str) -> int:
         """How many chunks hold the (stemmed) term."""

@@ -3,8 +3,9 @@
 One `Engine` per process (the app keeps it with `st.cache_resource`) is shared by every session:
 
 - The model loads in a background thread from the moment the engine exists, so the page paints
-  first; `ask` waits for it. Queries go through the model one at a time (a lock), because the
-  tokenizer of a model is not safe to call from two threads at once.
+  first; `ask` waits for it. Calls into the model go one at a time (the embedder's `model_lock`,
+  held for the model call only): the search and answer work around it runs in each session's own
+  thread, so a session's slow question never delays another's by more than one model call.
 - The live index is read from `index/CURRENT` on every call (one small file) and opened again only
   when the version changed: when a rebuild completes, the next question is answered from the new
   index with no restart, and a question already running finishes on the old one.
@@ -20,7 +21,6 @@ import hashlib
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +32,6 @@ from retrieval.index import IndexLoadError, read_current
 #: how many index versions stay open: the live one and the one before it (turns asked before a
 #: rebuild still show their surrounding text)
 KEEP_VERSIONS = 2
-
-
-_MODEL_LOCKS: weakref.WeakKeyDictionary[Embedder, threading.Lock] = weakref.WeakKeyDictionary()
-_MODEL_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(embedder: Embedder) -> threading.Lock:
-    """The lock that serialises calls into one model (shared by every engine using that embedder)."""
-    with _MODEL_LOCKS_GUARD:
-        return _MODEL_LOCKS.setdefault(embedder, threading.Lock())
 
 
 @functools.cache
@@ -123,7 +113,6 @@ class Engine:
         self.settings = settings
         self.embedder = embedder or Embedder.from_settings(settings)
         self._lock = threading.RLock()  # the open versions, the jobs
-        self._model_lock = model_lock(self.embedder)  # one question through the model at a time
         self._spare_lock = threading.Lock()  # the background jobs' model
         self._spare: Embedder | None = None
         self._open: dict[str, object] = {}  # version -> Retriever, most recent last
@@ -144,10 +133,9 @@ class Engine:
 
     def _load_model(self) -> None:
         try:
-            with self._model_lock:
-                self.embedder.load()
-                self.embedder.embed_query("warm up the model")
-                self.embedder.embed(["This sentence warms up the model before the first question."])
+            self.embedder.load()
+            self.embedder.embed_query("warm up the model")
+            self.embedder.embed(["This sentence warms up the model before the first question."])
         except ModelError as exc:
             self.model_error = str(exc)
         except Exception as exc:  # noqa: BLE001 - any failure to load is shown on the page
@@ -228,8 +216,8 @@ class Engine:
             raise ModelError("the model is still loading; try again in a moment")
         retriever = self.retriever()
         answerer = self.answerer(retriever)
-        with self._model_lock:
-            answer = answerer.ask(question, history=list(history), docs=list(docs) if docs else None)
+        # no lock here: the embedder takes its model lock around each model call only
+        answer = answerer.ask(question, history=list(history), docs=list(docs) if docs else None)
         return answer, retriever.index.version
 
     def stem(self, word: str) -> str:
@@ -245,8 +233,7 @@ class Engine:
         words a trainer would not call search terms ("what", "does", "about": BM25 keeps them, with
         weights so low they hardly count, so they are not marked)."""
         retriever = self.retriever()
-        with self._model_lock:
-            terms = set(retriever.index.lexical.query_terms(question))
+        terms = set(retriever.index.lexical.query_terms(question))
         return terms - _common_words()
 
     def context(self, citation, version: str | None = None) -> Context:

@@ -81,3 +81,41 @@ def test_twenty_sessions_at_once(corpus_index, monkeypatch):
         f"\n{SESSIONS} concurrent sessions: p50 {statistics.median(done):.2f} s, "
         f"p95 {done[int(0.95 * (len(done) - 1))]:.2f} s, max {done[-1]:.2f} s"
     )
+
+
+def test_a_slow_question_does_not_hold_up_another_session(corpus_index, monkeypatch):
+    """Issue 13, item 2: a session whose question is slow outside the model (a 500 KB question once
+    took 37 s in key_words, holding the model lock) must not delay another session's answer. Here
+    the first session's search is held on an event, outside any model call; the second session must
+    get its answer meanwhile."""
+    from retrieval.search import Retriever
+
+    monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index))
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(REPO / "corpus"))
+    release, held = threading.Event(), threading.Event()
+    search = Retriever.search
+
+    def slow_for_one_session(self, query, *args, **kwargs):
+        if query.startswith("A slow question"):
+            held.set()
+            release.wait(120)
+        return search(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(Retriever, "search", slow_for_one_session)
+    slow, other = AppTest.from_file(str(REPO / "app.py"), default_timeout=300), AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
+    slow.run()
+    other.run()
+    other.chat_input(key="chat").set_value("warm up").run()  # the model is loaded before the test proper
+
+    slow_thread = threading.Thread(target=lambda: slow.chat_input(key="chat").set_value("A slow question about integration courses").run())
+    slow_thread.start()
+    try:
+        assert held.wait(60), "the slow session never reached its search"
+        other.chat_input(key="chat").set_value(QUESTIONS[0]).run()
+        assert not release.is_set() and slow_thread.is_alive()  # the slow session is still held ...
+        turn = other.session_state["turns"][-1]  # ... and the other one has its answer
+        assert turn.answer.question == QUESTIONS[0] and turn.answer.answerable
+    finally:
+        release.set()
+        slow_thread.join(300)
+    assert slow.session_state["turns"][-1].answer.question.startswith("A slow question")

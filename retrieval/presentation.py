@@ -76,14 +76,36 @@ def inert_markdown(text: str) -> str:
     links (GitHub-flavoured Markdown links them by itself): an invisible word joiner (U+2060) breaks
     the pattern without changing what the reader sees. For messages shown with st.error and the like."""
 
-    def join(m: re.Match) -> str:
-        if m.group(6):
-            return "\u2060@"
-        if m.group(4):
-            return f"{m.group(4)}\u2060."
-        return f"{m.group(1)}:\u2060//"
+    return _AUTOLINK.sub(_join_autolink, escape_markdown(text))
 
-    return _AUTOLINK.sub(join, escape_markdown(text))
+
+def _join_autolink(m: re.Match) -> str:
+    if m.group(6):
+        return "\u2060@"
+    if m.group(4):
+        return f"{m.group(4)}\u2060."
+    return f"{m.group(1)}:\u2060//"
+
+
+_BLOCK_START = re.compile(r"^(\d{1,9}(?=[.)])|[-+=])")
+
+
+def _inert_line_start(line: str) -> str:
+    """A line that cannot open a block: a leading list marker ("-", "+", "1.", "2)") or a setext
+    underline ("===", "---") backslash-escaped (the other block openers, "#", ">", "*", "`", "~",
+    "|", are escaped everywhere by escape_markdown)."""
+    m = _BLOCK_START.match(line)
+    if not m:
+        return line
+    if m.group(1)[0].isdigit():
+        return f"{m.group(1)}\\{line[m.end()]}{line[m.end() + 1:]}"
+    return "\\" + line
+
+
+def markdown_line(text: str) -> str:
+    """Text from a question, a link or a document as one inert line of Markdown: whitespace and line
+    breaks collapsed to single spaces, escaped (inert_markdown), and no block opened at its start."""
+    return _inert_line_start(inert_markdown(" ".join(str(text).split())))
 
 
 # --------------------------------------------------------------------------- highlighting
@@ -364,14 +386,14 @@ def _quote_block(text: str, spans: Sequence[Span]) -> str:
         pieces.append(f"{escape_markdown(lead)}**{escape_markdown(inner)}**{escape_markdown(trail)}" if inner else escape_markdown(text[s:e]))
         pos = e
     pieces.append(escape_markdown(text[pos:]))
-    body = "".join(pieces)
-    lines = [" ".join(line.split()) for line in body.split("\n")]
+    body = _AUTOLINK.sub(lambda m: _join_autolink(m), "".join(pieces))
+    lines = [_inert_line_start(" ".join(line.split())) for line in body.split("\n")]
     return "\n".join("> " + line if line else ">" for line in lines)
 
 
 def _source_line(c) -> str:
-    where = escape_markdown(location(c))
-    return f"{escape_markdown(c.title)}{' — ' + where if where else ''} (`{c.doc.replace('`', '')}`)"
+    where = markdown_line(location(c))
+    return f"{markdown_line(c.title)}{' — ' + where if where else ''} (`{' '.join(c.doc.replace('`', '').split())}`)"
 
 
 def conversation_markdown(turns: Sequence[Turn], titles: Mapping[str, str] | None = None, base_url: str | None = None, title: str = "Migration policy assistant") -> str:
@@ -381,12 +403,12 @@ def conversation_markdown(turns: Sequence[Turn], titles: Mapping[str, str] | Non
     lines = [f"# {title}: conversation", "", f"Exported {datetime.now(UTC).isoformat(timespec='seconds')}.", ""]
     for i, turn in enumerate(turns, start=1):
         a = turn.answer
-        lines += [f"## {i}. {escape_markdown(' '.join(a.question.split()))}", ""]
+        lines += [f"## {i}. {markdown_line(a.question)}", ""]
         if turn.docs:
-            lines += ["*Asked only: " + "; ".join(escape_markdown(titles.get(d, d)) for d in turn.docs) + "*", ""]
+            lines += ["*Asked only: " + "; ".join(markdown_line(titles.get(d, d)) for d in turn.docs) + "*", ""]
         if turn.after:
-            lines += [f"*Read as a follow-up to: {escape_markdown(turn.after)}*", ""]
-        lines += [escape_markdown(a.text), ""]
+            lines += [f"*Read as a follow-up to: {markdown_line(turn.after)}*", ""]
+        lines += [markdown_line(a.text), ""]
         cited = a.citations if a.answerable else a.related
         if cited:
             lines += ["**Sources**" if a.answerable else "**Related reading** (closest passages, not an answer)", ""]

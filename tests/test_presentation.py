@@ -253,7 +253,7 @@ def test_conversation_markdown_has_questions_answers_citations_and_links():
     # the not-covered turn: said plainly, related reading listed, nothing from the documents live
     assert NOT_COVERED in md and "**Related reading**" in md
     assert not re.search(r"(?<!\\)!(?<!\\)\[img|(?<!\\)\[link|(?<!\\)<img", md)
-    assert "\\!\\[img\\](http://x)" in md and "\\<img src=x onerror=alert(1)\\>" in md
+    assert "\\!\\[img\\](http:\u2060//x)" in md and "\\<img src=x onerror=alert(1)\\>" in md
 
 
 def test_a_long_question_is_folded_and_escaped():
@@ -273,3 +273,28 @@ def test_snapshot_links_are_capped_and_their_version_must_be_a_version():
     assert len(snap.question) == LINK_TEXT_CHARS and len(snap.after) == LINK_TEXT_CHARS
     assert len(snap.docs) == LINK_DOCS and snap.version == ""
     assert parse_snapshot({"q": ["ok"], "v": ["v20261201T010605-7ebe91"]}).version == "v20261201T010605-7ebe91"
+
+
+def test_the_export_renders_text_from_links_and_documents_inert():
+    """Issue 13, item 8: the Markdown export had the gaps of the warning box (item 4): a line break
+    followed by "===" made a heading, "- " a list, a bare URL a link. Rendered by a CommonMark
+    parser with GFM's autolinks, the export holds only its own structure."""
+    from markdown_it import MarkdownIt
+
+    hostile = "IMPORTANT NOTICE\n===\n- Call +1 555 0100 now\n1. visit www.evil.example or http://evil.example\n:material/warning: x@evil.example"
+    cite = citation(title=hostile, section=hostile, text=hostile + "\n---\n2) more", quoted=((0, 16),))
+    turns = [
+        Turn(Answer(hostile, hostile, True, 0.8, (AnswerSentence(hostile, 1),), (cite,)), ("doc.pdf",), "v1", after=hostile),
+        Turn(Answer(hostile, hostile, False, 0.1, related=(cite,)), (), "v1"),
+    ]
+    md = conversation_markdown(turns, {"doc.pdf": hostile}, "http://host:8501/")
+    tokens = MarkdownIt("commonmark", {"linkify": False}).parse(md)
+    kinds = [t.type for t in tokens]
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert len(headings) == 3 and headings[0].endswith(": conversation")  # the title and one per turn
+    assert not {"ordered_list_open", "hr"} & set(kinds)
+    assert kinds.count("list_item_open") == 1  # the export's own: the one related-reading item
+    links = [c for t in tokens if t.type == "inline" for c in t.children if c.type == "link_open"]
+    assert [link.attrs["href"].split("?")[0] for link in links] == ["http://host:8501/"] * 2  # only "Reproduce"
+    text = re.sub(r"Reproduce: <[^>]*>", "", md)
+    assert not re.search(r"(?<!\u2060)//evil|www\.evil|x@evil", text)  # no bare URL or address for GFM to link

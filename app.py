@@ -67,9 +67,13 @@ def get_embedder(key: tuple, _settings: Settings):
 
 @st.cache_resource(show_spinner=False)
 def get_engine(key: str, _settings: Settings) -> Engine:
-    """One engine per process and settings, shared by every session; the model loads in its own thread."""
-    return Engine(_settings, embedder=get_embedder(model_key(_settings), _settings))
+    """One engine per process and settings, shared by every session; the model loads in its own thread.
+    The server's upload limit is set to RAG_MAX_FILE_MB here: Streamlit refuses a larger body before
+    reading it (its own default is 200 MB, whatever the widget says)."""
+    from streamlit import config
 
+    config.set_option("server.maxUploadSize", max(1, math.ceil(_settings.max_file_mb)))
+    return Engine(_settings, embedder=get_embedder(model_key(_settings), _settings))
 
 
 settings = Settings.from_env()

@@ -299,6 +299,22 @@ def test_upload_validation_refuses_files_over_the_size_limit(writable, maintaine
     assert not (corpus / "big.md").exists()
 
 
+def test_the_server_upload_limit_follows_the_setting(monkeypatch):
+    """Issue 13, item 5: Streamlit's server refuses an upload body over `server.maxUploadSize`
+    before reading it; the app sets it to RAG_MAX_FILE_MB (its default, 200 MB, was in force)."""
+    import tomllib
+
+    from streamlit import config
+
+    monkeypatch.setenv("RAG_MAX_FILE_MB", "7")
+    start()
+    assert config.get_option("server.maxUploadSize") == 7
+    shipped = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    from retrieval.config import Settings
+
+    assert shipped == Settings().max_file_mb  # before the first page runs, the file's value holds
+
+
 def test_upload_then_rebuild_switches_to_the_new_index(writable, maintainer):
     corpus, index = writable
     old_version = (index / "CURRENT").read_text().strip()

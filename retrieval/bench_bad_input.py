@@ -71,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         print(built.stdout, built.stderr, sep="\n", file=sys.stderr)
         return 1
     rebuild_s, _ = _run(["build", "--corpus", str(corpus), "--index", str(index), "--quiet"])
+    # the same good documents without the crafted ones: what the crafted ones add is the difference
+    baseline = work / "baseline"
+    shutil.rmtree(baseline, ignore_errors=True)
+    crafted_corpus(baseline / "corpus", args.pdfs)
+    for name in CRAFTED:
+        (baseline / "corpus" / name).unlink()
+    baseline_s, _ = _run(["build", "--corpus", str(baseline / "corpus"), "--index", str(baseline / "index"), "--quiet"])
     version = (index / "CURRENT").read_text().strip()
     manifest = json.loads((index / version / "manifest.json").read_text())
     indexed = {d["doc"]: d["chunks"] for d in manifest["documents"]}
@@ -85,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus: {len(good)} good documents ({'Markdown and PDF' if args.pdfs else 'Markdown'}) and {len(CRAFTED)} crafted")
     print(f"| step | wall seconds |\n|---|---|")
     print(f"| build (full, from nothing, the real command line) | {build_s:.1f} |")
+    print(f"| the same good documents alone, for comparison | {baseline_s:.1f} |")
     print(f"| rebuild with nothing changed | {rebuild_s:.1f} |")
     print(f"| `ask --queries`, one {len(words) // 1000} KB question (process start and model load included) | {ask_s:.1f} |")
     print()

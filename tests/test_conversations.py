@@ -1,0 +1,93 @@
+"""Conversations kept server-side (issue 12, item 2): a turn comes back exactly as it was asked,
+ids are unguessable and checked, a browser lists only its own conversations."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from retrieval.config import Settings
+from retrieval.conversations import MAX_TURNS, ConversationStore, valid_id
+from retrieval.presentation import Turn
+
+
+@pytest.fixture(scope="module")
+def answers(corpus_index, embedder):
+    from retrieval.answer import Answerer
+    from retrieval.search import Retriever
+
+    answerer = Answerer(Retriever.open(Settings(index_dir=corpus_index), embedder=embedder))
+    return [
+        answerer.ask("What are the three dimensions of integration policies?"),
+        answerer.ask("How do you cook a traditional Hungarian goulash?"),
+    ]
+
+
+def test_a_turn_comes_back_as_it_was(tmp_path, answers):
+    store = ConversationStore(tmp_path / "data")
+    conversation = store.create("browser-a")
+    turns = [Turn(answers[0], ("doc.md",), "v20261201T000000-abcdef", note="a note"), Turn(answers[1], (), "v20261201T000000-abcdef", after="earlier?")]
+    for turn in turns:
+        assert store.append(conversation, turn)
+    restored = store.turns(conversation)
+    assert restored == turns  # the answer, its citations and passages, the hits behind it, the version
+    assert restored[0].answer.hits and restored[0].answer.citations[0].quoted == turns[0].answer.citations[0].quoted
+    assert (tmp_path / "data" / "conversations.sqlite3").exists()
+
+
+def test_ids_are_unguessable_and_untrusted_values_are_refused(tmp_path):
+    store = ConversationStore(tmp_path)
+    ids = {store.create("b") for _ in range(50)}
+    assert len(ids) == 50 and all(valid_id(i) for i in ids)
+    for bad in ("", "1", "../../etc/passwd", "x" * 23, "' OR 1=1 --aaaaaaaaaaa", None, 42):
+        assert valid_id(bad) is None
+    assert store.turns("A" * 22) is None  # well-formed but unknown
+
+
+def test_a_browser_lists_only_its_own_conversations_with_turns(tmp_path, answers):
+    store = ConversationStore(tmp_path)
+    mine, empty, theirs = store.create("mine"), store.create("mine"), store.create("theirs")
+    store.append(mine, Turn(answers[0]))
+    store.append(theirs, Turn(answers[1]))
+    listed = store.recent("mine")
+    assert [s.id for s in listed] == [mine] and empty not in [s.id for s in listed]
+    assert listed[0].title == answers[0].question and listed[0].turns == 1
+    later = store.create("mine")
+    store.append(later, Turn(answers[1]))
+    assert [s.id for s in store.recent("mine")] == [later, mine]  # the most recently used first
+
+
+def test_turns_appended_from_many_threads_are_all_kept_in_order_per_conversation(tmp_path, answers):
+    store = ConversationStore(tmp_path)
+    conversations = [store.create("b") for _ in range(4)]
+
+    def add(conversation):
+        for _ in range(5):
+            assert store.append(conversation, Turn(answers[1]))
+
+    threads = [threading.Thread(target=add, args=(c,)) for c in conversations + conversations[:1]]  # two on the first
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [len(store.turns(c)) for c in conversations] == [10, 5, 5, 5]
+
+
+def test_a_conversation_holds_at_most_max_turns(tmp_path, answers, monkeypatch):
+    import retrieval.conversations as conversations
+
+    monkeypatch.setattr(conversations, "MAX_TURNS", 3)
+    store = ConversationStore(tmp_path)
+    c = store.create("b")
+    assert [store.append(c, Turn(answers[1])) for _ in range(4)] == [True, True, True, False]
+    assert MAX_TURNS > 3 and len(store.turns(c)) == 3
+
+
+def test_nothing_but_turns_and_ids_is_stored(tmp_path, answers):
+    store = ConversationStore(tmp_path)
+    store.append(store.create("browser-id"), Turn(answers[0]))
+    with sqlite3.connect(tmp_path / "conversations.sqlite3") as db:
+        columns = {table: [r[1] for r in db.execute(f"PRAGMA table_info({table})")] for table in ("conversations", "turns")}
+    assert columns == {"conversations": ["id", "browser", "created_at", "updated_at", "title"], "turns": ["conversation", "position", "version", "turn"]}

@@ -14,6 +14,7 @@ import re
 import streamlit as st
 
 from retrieval.config import MAX_QUESTION_CHARS, Settings
+from retrieval.conversations import ConversationStore, new_id, valid_id
 from retrieval.documents import set_catalogue_entry
 from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entries
 from retrieval.index import IndexLoadError
@@ -76,9 +77,16 @@ def get_engine(key: str, _settings: Settings) -> Engine:
     return Engine(_settings, embedder=get_embedder(model_key(_settings), _settings))
 
 
+@st.cache_resource(show_spinner=False)
+def get_conversations(data_dir: str) -> ConversationStore:
+    return ConversationStore(data_dir)
+
+
 settings = Settings.from_env()
 engine = get_engine(repr(settings), settings)
+conversations = get_conversations(str(settings.data_dir))
 ss.setdefault("turns", [])
+BROWSER_COOKIE = "rag_browser"
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -137,7 +145,60 @@ def answer_turn(snapshot: Snapshot, note: str = "", alone: bool = False) -> Turn
     after = history[-1] if history and answer.query != " ".join(answer.question.split()) else ""
     turn = Turn(answer, tuple(known), version, after, note.strip())
     ss.turns.append(turn)
+    keep_turn(turn)
     return turn
+
+
+# --------------------------------------------------------------------------- conversations that last
+
+
+def browser_id() -> str:
+    """A random id for this browser (a cookie, read once per session and set when missing): it lists
+    the browser's recent conversations and nothing else."""
+    if "browser_id" not in ss:
+        cookie = valid_id(st.context.cookies.get(BROWSER_COOKIE))
+        ss.browser_id, ss.browser_cookie_set = cookie or new_id(), cookie is not None
+    if not ss.browser_cookie_set:
+        st.html(f"<script>document.cookie = '{BROWSER_COOKIE}={ss.browser_id}; path=/; max-age=31536000; samesite=strict';</script>",
+                unsafe_allow_javascript=True)
+    return ss.browser_id
+
+
+def keep_turn(turn: Turn) -> None:
+    """Store the turn in this conversation (made on its first turn; its id goes into the URL)."""
+    cid = ss.get("conversation")
+    if cid is None or not conversations.append(cid, turn):
+        cid = ss.conversation = conversations.create(browser_id())
+        conversations.append(cid, turn)
+    for key in ("q", "doc", "v", "after"):  # a link's question is now a turn: a reload must not ask it again
+        st.query_params.pop(key, None)
+    st.query_params["c"] = cid
+
+
+def open_conversation(cid: str | None) -> None:
+    """Show a stored conversation (None: start a new one)."""
+    ss.turns = (conversations.turns(cid) or []) if cid else []
+    ss.conversation = cid if ss.turns else None
+    ss.pop("presenter_turn", None)
+    if ss.conversation:
+        st.query_params["c"] = cid
+    else:
+        st.query_params.pop("c", None)
+
+
+def restore_conversation() -> None:
+    """The conversation named in the URL (`?c=`), once per session: a reload brings it back."""
+    if ss.get("conversation_read"):
+        return
+    ss.conversation_read = True
+    cid = st.query_params.get("c")
+    if cid is None:
+        return
+    if valid_id(cid) is None or conversations.turns(cid) is None:
+        st.query_params.pop("c", None)
+        ss.conversation_missing = True
+        return
+    open_conversation(cid)
 
 
 def ask(snapshot: Snapshot, note: str = "", alone: bool = False) -> None:
@@ -164,6 +225,10 @@ def render_turn(i: int, turn: Turn) -> None:
             notes.append(f"Read as a follow-up to: {escape(turn.after)}")
         if answer.shortened:
             notes.append(f"The question was shortened to its first {MAX_QUESTION_CHARS} characters.")
+        live = engine.live_version()
+        if turn.version and live and turn.version != live:
+            notes.append(f"Answered from index version {escape(turn.version)}; the index has changed since (now {escape(live)}), "
+                         "so asking again may give another answer.")
         if notes:
             st.html("<small>" + "<br>".join(notes) + "</small>")
         if turn.after and st.button("Ask on its own", key=f"alone-{i}", help="Ask this question again without the previous one"):
@@ -251,13 +316,22 @@ def conversation_actions(actions) -> None:
             disabled=not ss.turns,
             on_click="ignore",
         )
-        if st.button("Clear the conversation", disabled=not ss.turns):
-            ss.turns = []
-            st.rerun()
+        st.button("New conversation", disabled=not ss.turns, on_click=open_conversation, args=(None,),
+                  help="The current one stays under Recent conversations and at its address.")
+        recent = conversations.recent(browser_id(), limit=8)
+        if recent:
+            st.caption("Recent conversations")
+            for summary in recent:
+                current = summary.id == ss.get("conversation")
+                label = (summary.title[:60] + ("…" if len(summary.title) > 60 else "")) or "(no question)"
+                st.button(f"{'▸ ' if current else ''}{label} ({summary.turns})", key=f"conversation-{summary.id}", disabled=current,
+                          on_click=open_conversation, args=(summary.id,), type="tertiary", help=f"Last used {summary.updated_at[:16].replace('T', ' ')} UTC")
 
 
 def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
     st.title(TITLE)
+    if ss.pop("conversation_missing", False):
+        st.info("The conversation in this address is not kept here (an old or mistyped address): a new one starts.")
     prompt = st.chat_input("Ask a question about the documents", key="chat", max_chars=MAX_QUESTION_CHARS)
     pending = ss.pop("pending", None)
     alone = ss.pop("pending_alone", None)
@@ -480,6 +554,7 @@ try:
 except IndexLoadError as exc:
     live_index, load_error = None, exc
 
+restore_conversation()
 link, link_note = read_snapshot() if live_index is not None else (None, "")
 if link is not None:
     ss.view = "Ask"

@@ -216,6 +216,39 @@ def test_snapshot_link_reproduces_the_answer(live):
     assert not any("Call 555" in getattr(m, "value", "") for m in crafted.markdown)  # never as Markdown
 
 
+def test_a_conversation_lasts_past_a_reload_and_a_new_one_can_start(live):
+    at = start()
+    first = ask(at, DIMENSIONS)
+    second = ask(at, "and for people who return?")
+    cid = at.query_params["c"]
+
+    reloaded = start({"c": cid})  # a reload is a new session with the same address
+    assert reloaded.session_state["turns"] == [first, second]
+    assert first.answer.citations[0].text[:40] in page_html(reloaded)
+
+    # this browser's recent conversations (the browser id is a cookie in a real browser, a session
+    # value here: the list is checked within one session, and across a reload in test_browser)
+    assert [b.label for b in at.sidebar.button if b.label.startswith("▸ ")] == [f"▸ {DIMENSIONS} (2)"]
+    next(b for b in at.sidebar.button if b.label == "New conversation").click().run()
+    assert at.session_state["turns"] == [] and "c" not in at.query_params
+    ask(at, "What does the principle of non-refoulement prohibit?")
+    assert at.query_params["c"] != cid  # a second conversation, at its own address
+    next(b for b in at.sidebar.button if b.label.startswith(DIMENSIONS)).click().run()
+    assert [t.answer.question for t in at.session_state["turns"]] == [DIMENSIONS, "and for people who return?"]
+    assert at.query_params["c"] == cid
+
+    unknown = start({"c": ["A" * 22]})
+    assert unknown.session_state["turns"] == [] and any("not kept here" in i.value for i in unknown.info)
+
+
+def test_a_link_question_becomes_a_turn_and_is_not_asked_again_on_reload(live):
+    opened = start({"q": [DIMENSIONS]})
+    assert len(opened.session_state["turns"]) == 1
+    assert "q" not in opened.query_params and "c" in opened.query_params
+    reloaded = start({"c": opened.query_params["c"]})
+    assert len(reloaded.session_state["turns"]) == 1
+
+
 def test_snapshot_link_of_a_follow_up_keeps_its_context(live):
     at = start()
     ask(at, "What support do integration policies offer?")

@@ -20,6 +20,7 @@ from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entrie
 from retrieval.index import IndexLoadError
 from retrieval.presentation import (
     CSS,
+    HIDE_SIDEBAR,
     Snapshot,
     Turn,
     answer_html,
@@ -33,6 +34,7 @@ from retrieval.presentation import (
     presenter_html,
     question_html,
     scores_html,
+    scroll_into_view_html,
     snapshot_link,
     term_spans,
 )
@@ -206,6 +208,8 @@ def ask(snapshot: Snapshot, note: str = "", alone: bool = False) -> None:
         turn = answer_turn(snapshot, note, alone)
     if turn is not None:
         render_turn(len(ss.turns) - 1, turn)
+        # the new question at the top of the view: its answer and any warning are read from the top
+        st.html(scroll_into_view_html('[data-testid="stChatMessage"]', from_end=2), unsafe_allow_javascript=True)
 
 
 def render_turn(i: int, turn: Turn) -> None:
@@ -356,6 +360,8 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
 
 
 def page_presenter(index, *_) -> None:
+    st.html(HIDE_SIDEBAR)
+    st.button("◀ Leave the presenter view", on_click=lambda: ss.update(view="Ask"), type="tertiary")
     prompt = st.chat_input("Ask a question", key="presenter_chat", max_chars=MAX_QUESTION_CHARS)
     if prompt and prompt.strip():
         with st.spinner("Finding the passages…"):
@@ -377,7 +383,11 @@ def page_presenter(index, *_) -> None:
         ss.presenter_pos = max(0, min(len(cited) - 1, pos + step))
 
     st.html(f'<div class="rag-presenter"><div class="rag-q"><b>{escape(answer.question)}</b></div></div>')
+    if turn.note:
+        st.html(f'<div class="rag-warning">{escape(" ".join(turn.note.split()))}</div>')
     st.html(presenter_html(answer, cited[pos] if cited else None, pos + 1, len(cited)))
+    if prompt:
+        st.html(scroll_into_view_html(".rag-presenter"), unsafe_allow_javascript=True)
     if cited and cited[pos].page_start is not None and st.toggle(f"Show the original page {cited[pos].page_start}", key=f"presenter-page-{ss.presenter_turn}-{pos}"):
         original_page(cited[pos], turn.version, answer.answerable)
     left, middle, right = st.columns([1, 2, 1])
@@ -441,8 +451,13 @@ def draw_documents(table) -> None:
     table.dataframe(
         engine.document_rows(), hide_index=True, width="stretch",
         column_order=("status", "document", "reason", "year", "pages", "passages", "title"),
-        column_config={"pages": st.column_config.NumberColumn(format="%d"), "passages": st.column_config.NumberColumn(format="%d"),
-                       "status": st.column_config.TextColumn(width="small"), "reason": st.column_config.TextColumn(width="large")},
+        # widths that add up to less than the wide page: no horizontal scrolling; long names and
+        # reasons are cut with an ellipsis and shown whole on hover
+        column_config={"pages": st.column_config.NumberColumn(format="%d", width="small"),
+                       "passages": st.column_config.NumberColumn(format="%d", width="small"),
+                       "year": st.column_config.TextColumn(width="small"), "status": st.column_config.TextColumn(width="small"),
+                       "document": st.column_config.TextColumn(width="medium"), "title": st.column_config.TextColumn(width="medium"),
+                       "reason": st.column_config.TextColumn(width="medium")},
     )
 
 

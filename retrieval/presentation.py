@@ -48,6 +48,7 @@ CSS = """
 .rag-bar.none {background: #e5e7eb;}
 .rag-terms mark.term {background: #dbeafe; border-radius: 0.2rem; padding: 0 0.2em;}
 .rag-presenter {font-size: 1.7rem; line-height: 1.5;}
+.rag-presenter .rag-q {font-size: 2.3rem; line-height: 1.25; margin-bottom: 0.4rem;}
 .rag-presenter .rag-passage {font-size: 1.5rem; line-height: 1.5;}
 .rag-presenter .rag-where {font-size: 1.1rem;}
 .rag-presenter .rag-answer {font-size: 1.7rem;}
@@ -106,6 +107,24 @@ def markdown_line(text: str) -> str:
     """Text from a question, a link or a document as one inert line of Markdown: whitespace and line
     breaks collapsed to single spaces, escaped (inert_markdown), and no block opened at its start."""
     return _inert_line_start(inert_markdown(" ".join(str(text).split())))
+
+
+#: the Presenter view hides the sidebar (the page has its own way back)
+HIDE_SIDEBAR = '<style>section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}</style>'
+
+
+def scroll_into_view_html(selector: str, from_end: int = 1) -> str:
+    """A script that scrolls the `from_end`-th last element matching a CSS selector (a constant of the
+    app, never user text) to the top of the view once the page has drawn it: a new answer is read
+    from its top, warnings included, not from wherever the page was scrolled before."""
+    if not re.fullmatch(r"[\w\s.\[\]=\"'-]+", selector):
+        raise ValueError(f"not a plain selector: {selector!r}")
+    return (
+        "<script>setTimeout(() => {"
+        f"const all = document.querySelectorAll({selector!r}); const el = all[all.length - {int(from_end)}];"
+        " if (el) el.scrollIntoView({block: 'start', behavior: 'instant'});"
+        "}, 250);</script>"
+    )
 
 
 # --------------------------------------------------------------------------- highlighting

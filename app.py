@@ -337,6 +337,7 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
     if ss.pop("conversation_missing", False):
         st.info("The conversation in this address is not kept here (an old or mistyped address): a new one starts.")
     prompt = st.chat_input("Ask a question about the documents", key="chat", max_chars=MAX_QUESTION_CHARS)
+    prompt = prompt if prompt and prompt.strip() else None  # whitespace only: nothing is sent, the page stays as it was
     pending = ss.pop("pending", None)
     alone = ss.pop("pending_alone", None)
     if not ss.turns and not (prompt or pending or snapshot):
@@ -386,8 +387,10 @@ def page_presenter(index, *_) -> None:
     if turn.note:
         st.html(f'<div class="rag-warning">{escape(" ".join(turn.note.split()))}</div>')
     st.html(presenter_html(answer, cited[pos] if cited else None, pos + 1, len(cited)))
-    if prompt:
-        st.html(scroll_into_view_html(".rag-presenter"), unsafe_allow_javascript=True)
+    shown = (ss.presenter_turn, pos)
+    if prompt or ss.get("presenter_shown") != shown:  # a new answer or passage, or the view just opened: read from its top
+        st.html(scroll_into_view_html(".rag-presenter .rag-q"), unsafe_allow_javascript=True)
+    ss.presenter_shown = shown
     if cited and cited[pos].page_start is not None and st.toggle(f"Show the original page {cited[pos].page_start}", key=f"presenter-page-{ss.presenter_turn}-{pos}"):
         original_page(cited[pos], turn.version, answer.answerable)
     left, middle, right = st.columns([1, 2, 1])
@@ -527,8 +530,11 @@ def maintenance(index, maintainer: str) -> None:
             messages.append(("error", f"{f.name}: {exc}"))
             audit(settings.data_dir, maintainer, "upload", f"refused: {exc}", f.name, digest)
     if files:
-        # each file is handled once; the uploader starts empty again, refused files included
+        # each file is handled once; the uploader starts empty again, refused files included, and the
+        # description is cleared so that it is not given to the next upload by mistake
         ss.uploader_round = ss.get("uploader_round", 0) + 1
+        for key in ("meta_title", "meta_short_title", "meta_author", "meta_year"):
+            ss.pop(key, None)
         st.rerun()
     for kind, message in messages[-10:]:
         (st.success if kind == "ok" else st.error)(inert_markdown(message))
@@ -597,5 +603,7 @@ if load_error is not None:
     st.stop()
 
 actions = sidebar_corpus(live_index)
+if ss.get("view", "Ask") != "Presenter":
+    ss.pop("presenter_shown", None)
 {"Ask": page_ask, "Presenter": page_presenter, "Index": page_index}[ss.get("view", "Ask")](live_index, link, link_note)
 conversation_actions(actions)

@@ -477,5 +477,6 @@ def test_an_upload_can_be_described_and_the_uploader_is_emptied(writable, mainta
     assert entry == {"title": "Bicycle lending for newcomers: municipal guidance", "short_title": "Bicycle lending", "year": "2026"}
     assert any("saved as bikes.md" in s.value for s in at.success)
     assert not at.file_uploader[0].value  # the uploader is empty again
+    assert at.text_input(key="meta_title").value == "" and at.text_input(key="meta_year").value == ""  # and its description
     upload(at, ("fake.pdf", b"not a pdf", "application/pdf"))
     assert any("fake.pdf: not a PDF" in e.value for e in at.error) and not at.file_uploader[0].value

@@ -1,10 +1,15 @@
 """End to end in a real browser: `streamlit run app.py` on a free local port, driven by Debian's
 Chromium through the playwright package (no browser download).
 
-Outside CI a missing /usr/bin/chromium skips the test with the reason; with CI=true it fails,
+Two app servers per run: an official's (no maintainer password: the Index page is read-only) and
+a maintainer's (a password configured, its own copy of the corpus and the index). Each test opens its
+own page, as a new visitor would.
+
+Outside CI a missing /usr/bin/chromium skips the tests with the reason; with CI=true they fail,
 because .ci/run installs Chromium. Timings (process start to first answer, one warm chat turn) are
 printed and written to the test's temporary folder as timings.json; set RAG_SCREENSHOT=path to
-also copy the screenshot of the answered question there (docs/screenshot.png in the README).
+also copy the screenshot of the answered question there (docs/screenshot.png in the README), and
+RAG_SCREENSHOTS=folder to keep every test's screenshot (docs/screenshots/).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +39,8 @@ DOCUMENT = "Guidance on the right of free movement"  # the Commission Notice C/2
 FILE = "eu-commission-notice-free-movement-guidance-2023.pdf"
 PAGE = 27  # "... for a period of up to 3 months without any conditions ..." is on page 27 of the PDF
 FOLLOW_UP = "What are the three dimensions of integration policies?"
+FRENCH = "Combien de temps un citoyen de l'Union peut-il séjourner dans un autre État membre sans conditions ?"
+MAINTAINER_PASSWORD = "correct horse battery staple"
 
 pytestmark = pytest.mark.browser
 
@@ -75,6 +84,94 @@ def stop(server: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=15)
+
+
+@contextmanager
+def streamlit_app(log_path: Path, **env: str) -> Iterator[str]:
+    """`streamlit run app.py` on a free port of 127.0.0.1 with these settings; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    environment = {k: v for k, v in os.environ.items() if k != "RAG_MAINTAINER_PASSWORD_HASH"}
+    environment |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"} | env
+    log = log_path.open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_healthy(f"{url}_stcore/health", server)
+        yield url
+    finally:
+        stop(server)
+        log.close()
+    assert server.returncode is not None
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def official_app(chromium, corpus_index, tmp_path_factory) -> Iterator[str]:
+    """The app as officials get it: no maintainer password, so the Index page is read-only."""
+    folder = tmp_path_factory.mktemp("official-app")
+    with streamlit_app(folder / "streamlit.log", RAG_INDEX_DIR=str(corpus_index), RAG_CORPUS_DIR=str(REPO / "corpus"),
+                       RAG_DATA_DIR=str(folder / "data")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def maintainer_app(chromium, corpus_index, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """The app with a maintainer password, on its own copy of the corpus and the index; yields the
+    URL and the data folder (the audit log)."""
+    from retrieval.maintainers import hash_password
+
+    folder = tmp_path_factory.mktemp("maintainer-app")
+    shutil.copytree(REPO / "corpus", folder / "corpus")
+    shutil.copytree(corpus_index, folder / "index")
+    with streamlit_app(folder / "streamlit.log", RAG_INDEX_DIR=str(folder / "index"), RAG_CORPUS_DIR=str(folder / "corpus"),
+                       RAG_DATA_DIR=str(folder / "data"), RAG_MAINTAINER_PASSWORD_HASH=hash_password(MAINTAINER_PASSWORD)) as url:
+        yield url, folder / "data"
+
+
+def new_page(browser, url: str, width: int = 1280, height: int = 1100):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(url)
+    page.get_by_test_id("stChatInputTextArea").wait_for(timeout=90_000)
+    return page
+
+
+def ask(page, question: str, answers: int = 1) -> None:
+    """Type a question in the chat box and wait for the `answers`-th answer of the page."""
+    from playwright.sync_api import expect
+
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+    expect(page.locator(".rag-answer, .rag-notcovered")).to_have_count(answers, timeout=120_000)
+
+
+def screenshot(page, tmp_path: Path, name: str) -> Path:
+    """A picture of the page, kept in RAG_SCREENSHOTS when that is set."""
+    page.wait_for_timeout(400)  # let the last elements settle before the picture
+    shot = tmp_path / f"{name}.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("RAG_SCREENSHOTS"):
+        Path(os.environ["RAG_SCREENSHOTS"]).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(os.environ["RAG_SCREENSHOTS"]) / shot.name)
+    return shot
+
+
+def sidebar(page):
+    return page.get_by_test_id("stSidebar")
 
 
 def test_answer_with_citation_in_chromium(chromium, corpus_index, tmp_path):
@@ -147,3 +244,134 @@ def test_answer_with_citation_in_chromium(chromium, corpus_index, tmp_path):
     (tmp_path / "timings.json").write_text(json.dumps(timings, indent=2))
     print("browser timings:", json.dumps({k: round(v, 3) for k, v in timings.items()}))
     assert server.returncode is not None
+
+
+# --------------------------------------------------------------------------- issue 12, as its users see it
+
+
+def test_the_cited_pdf_page_is_shown_with_the_quote_marked(browser, official_app, tmp_path):
+    from playwright.sync_api import expect
+
+    page = new_page(browser, official_app)
+    sidebar(page).get_by_text("Show how each answer was found").click()
+    ask(page, QUESTION)
+    toggle = page.get_by_text(re.compile(r"^Show the original page \d+$")).first
+    toggle.click()
+    image = page.get_by_test_id("stImage").locator("img").first
+    expect(image).to_be_visible(timeout=60_000)
+    assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) >= 600  # a page, not an icon
+    expect(page.get_by_test_id("stImage").first).to_contain_text("The quoted sentences are marked.")
+    image.scroll_into_view_if_needed()
+    screenshot(page, tmp_path, "original-page")
+
+
+def test_a_conversation_is_restored_after_a_reload(browser, official_app, tmp_path):
+    from playwright.sync_api import expect
+
+    page = new_page(browser, official_app)
+    ask(page, FOLLOW_UP)
+    ask(page, "and for people who return?", answers=2)
+    expect(page).to_have_url(re.compile(r"[?&]c=[A-Za-z0-9_-]{22}"), timeout=30_000)
+    page.reload()
+    expect(page.locator(".rag-answer, .rag-notcovered")).to_have_count(2, timeout=60_000)
+    expect(page.locator(".rag-q").first).to_have_text(FOLLOW_UP)
+    expect(sidebar(page)).to_contain_text("Recent conversations")  # the browser's cookie lists it
+    expect(sidebar(page).get_by_role("button", name=re.compile("What are the three dimensions"))).to_be_visible()
+    screenshot(page, tmp_path, "conversation-restored")
+
+
+def test_a_whitespace_question_is_not_sent(browser, official_app, tmp_path):
+    from playwright.sync_api import expect
+
+    page = new_page(browser, official_app)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill("   \n   ")
+    box.press("Enter")
+    page.wait_for_timeout(2_000)  # time enough for an answer to appear if one were asked
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(0)
+    expect(page.get_by_text("Ask a question in plain words")).to_be_visible()  # still the empty screen
+    screenshot(page, tmp_path, "whitespace-question")
+
+
+def test_a_french_question_is_told_to_ask_in_english(browser, official_app, tmp_path):
+    from playwright.sync_api import expect
+
+    page = new_page(browser, official_app)
+    ask(page, FRENCH)
+    reply = page.locator(".rag-answer, .rag-notcovered").first
+    expect(reply).to_contain_text("please ask it in English")
+    expect(reply).not_to_contain_text("do not cover")
+    screenshot(page, tmp_path, "french-question")
+
+
+def test_without_a_maintainer_password_the_index_page_is_read_only(browser, official_app, tmp_path):
+    from playwright.sync_api import expect
+
+    page = new_page(browser, official_app)
+    sidebar(page).get_by_text("Index", exact=True).click()
+    expect(page.get_by_text("This page is read-only")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stFileUploader")).to_have_count(0)  # no way to upload: refused by design
+    expect(page.get_by_role("button", name="Rebuild the index")).to_have_count(0)
+    screenshot(page, tmp_path, "index-read-only")
+
+
+def test_a_maintainer_signs_in_and_an_upload_is_described_indexed_and_audited(browser, maintainer_app, tmp_path):
+    from playwright.sync_api import expect
+
+    url, data_dir = maintainer_app
+    page = new_page(browser, url, height=1400)
+    sidebar(page).get_by_text("Index", exact=True).click()
+    expect(page.get_by_test_id("stFileUploader")).to_have_count(0)  # not signed in: no upload
+    for password in ("a wrong password", MAINTAINER_PASSWORD):  # the form is emptied after each try
+        page.get_by_label("Your name (recorded with each change)").fill("Ada Maintainer")
+        page.get_by_label("Maintainer password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        if password != MAINTAINER_PASSWORD:
+            expect(page.get_by_text("Wrong password.", exact=False).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stFileUploader")).to_be_visible(timeout=30_000)
+
+    page.get_by_text("Describe what you upload").click()
+    page.get_by_label("Title", exact=True).fill("Bicycle lending for newcomers")
+    page.get_by_label("Title", exact=True).press("Enter")
+    page.get_by_label("Year").fill("2024")
+    page.get_by_label("Year").press("Enter")
+    text = ("# Bicycle lending for newcomers\n\nThe municipal bicycle lending scheme lends every newly arrived refugee a "
+            "bicycle for twelve months free of charge. Repairs are done at the community workshop.\n")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "bicycle-lending.md", "mimeType": "text/markdown", "buffer": text.encode()}])
+    expect(page.get_by_text("saved as bicycle-lending.md")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Rebuild the index").click()
+    expect(page.get_by_text(re.compile(r"Rebuild finished in \d+ s"))).to_be_visible(timeout=240_000)
+    expect(page.get_by_text(re.compile(r"Changes to the corpus \(\d+\)"))).to_be_visible()
+    page.get_by_text(re.compile(r"Changes to the corpus \(\d+\)")).click()
+    screenshot(page, tmp_path, "maintainer-upload")
+
+    lines = [json.loads(line) for line in (data_dir / "audit.jsonl").read_text().splitlines()]
+    upload = next(e for e in lines if e["action"] == "upload" and e["file"] == "bicycle-lending.md")
+    assert upload["who"] == "Ada Maintainer" and upload["sha256"] == __import__("hashlib").sha256(text.encode()).hexdigest()
+    assert any(e["action"] == "rebuild" for e in lines)
+    assert MAINTAINER_PASSWORD not in (data_dir / "audit.jsonl").read_text()
+
+    sidebar(page).get_by_text("Ask", exact=True).click()
+    listed = sidebar(page).locator("li").filter(has_text="Bicycle lending for newcomers")
+    expect(listed).to_contain_text("2024", timeout=30_000)  # the title and year given at upload
+    ask(page, "How long can a newly arrived refugee borrow a bicycle?")
+    expect(page.locator(".rag-card").filter(has_text="Bicycle lending for newcomers").first).to_be_visible()
+
+
+def test_the_presenter_hides_the_sidebar_and_shows_the_question_large(browser, official_app, tmp_path):
+    from playwright.sync_api import expect
+
+    page = new_page(browser, official_app)
+    ask(page, QUESTION)
+    sidebar(page).get_by_text("Presenter", exact=True).click()
+    question = page.locator(".rag-presenter .rag-q").first
+    expect(question).to_have_text(QUESTION, timeout=30_000)
+    assert float(question.evaluate("(el) => parseFloat(getComputedStyle(el).fontSize)")) >= 32
+    expect(sidebar(page)).to_be_hidden()
+    page.wait_for_timeout(1_000)  # the page scrolls the answer's top into view once it is drawn
+    top = page.evaluate("() => document.querySelector('.rag-presenter').getBoundingClientRect().top")
+    assert 0 <= top < 400  # the question is in view
+    screenshot(page, tmp_path, "presenter")
+    page.get_by_role("button", name="◀ Leave the presenter view").click()
+    expect(sidebar(page)).to_be_visible()

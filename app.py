@@ -453,14 +453,13 @@ def maintainer_panel() -> str:
 def draw_documents(table) -> None:
     table.dataframe(
         engine.document_rows(), hide_index=True, width="stretch",
-        column_order=("status", "document", "reason", "year", "pages", "passages", "title"),
+        column_order=("status", "document", "reason", "year", "pages", "passages"),  # titles: in the sidebar
         # widths that add up to less than the wide page: no horizontal scrolling; long names and
         # reasons are cut with an ellipsis and shown whole on hover
         column_config={"pages": st.column_config.NumberColumn(format="%d", width="small"),
                        "passages": st.column_config.NumberColumn(format="%d", width="small"),
                        "year": st.column_config.TextColumn(width="small"), "status": st.column_config.TextColumn(width="small"),
-                       "document": st.column_config.TextColumn(width="medium"), "title": st.column_config.TextColumn(width="medium"),
-                       "reason": st.column_config.TextColumn(width="medium")},
+                       "document": st.column_config.TextColumn(width="medium"), "reason": st.column_config.TextColumn(width="medium")},
     )
 
 

@@ -312,6 +312,12 @@ def test_without_a_maintainer_password_the_index_page_is_read_only(browser, offi
     expect(page.get_by_text("This page is read-only")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stFileUploader")).to_have_count(0)  # no way to upload: refused by design
     expect(page.get_by_role("button", name="Rebuild the index")).to_have_count(0)
+    table = page.get_by_test_id("stDataFrame").first
+    expect(table).to_be_visible()
+    page.wait_for_timeout(1_500)  # the table draws its rows on a canvas, a moment after it appears
+    # the grid scrolls inside itself: its content must be no wider than what it shows
+    widths = table.evaluate("(el) => { const s = el.querySelector('.dvn-scroller'); return [s.scrollWidth, s.clientWidth]; }")
+    assert widths[0] <= widths[1] + 1, f"the documents table needs horizontal scrolling: {widths}"
     screenshot(page, tmp_path, "index-read-only")
 
 

@@ -7,16 +7,12 @@ escapes it before adding any markup, and is rendered with st.html (no Markdown i
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 
 import streamlit as st
 
 from retrieval.config import MAX_QUESTION_CHARS, Settings
-from retrieval.conversations import ConversationStore, new_id, valid_id
-from retrieval.documents import set_catalogue_entry
-from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entries
+from retrieval.conversations import ConversationStore
 from retrieval.index import IndexLoadError
 from retrieval.presentation import (
     CSS,
@@ -39,7 +35,9 @@ from retrieval.presentation import (
     term_spans,
 )
 from retrieval.service import Engine
-from retrieval.uploads import UploadError
+from ui.conversation import browser_id, keep_turn, open_conversation, restore_conversation
+from ui.index_page import page_index
+from ui.jobs import job_panel
 
 TITLE = "Migration policy assistant"
 VIEWS = ("Ask", "Presenter", "Index")
@@ -88,35 +86,9 @@ settings = Settings.from_env()
 engine = get_engine(repr(settings), settings)
 conversations = get_conversations(str(settings.data_dir))
 ss.setdefault("turns", [])
-BROWSER_COOKIE = "rag_browser"
 
 
 # --------------------------------------------------------------------------- shared pieces
-
-
-def job_panel(kind: str, label: str) -> None:
-    """Progress of a background job; polls every second while it runs, then reruns the page."""
-    job = getattr(engine, f"{kind}_job")
-    running = job is not None and job.running
-
-    @st.fragment(run_every=1.0 if running else None)
-    def panel() -> None:
-        job = getattr(engine, f"{kind}_job")
-        if job is None:
-            return
-        if job.running:
-            count = f" {job.done} of {job.total}" if job.total else ""
-            st.progress(job.fraction, text=f"{label}: {job.stage}{count} ({job.elapsed:.0f} s)")
-            return
-        if running:  # it finished since the page was drawn: redraw everything with the new state
-            st.rerun()
-        if job.error:
-            st.error(f"{label} failed: {inert_markdown(job.error)}. The index in use is unchanged.")
-        elif kind == "build":
-            st.success(f"{label} finished in {job.elapsed:.0f} s; the app now answers from index {job.result.version}.")
-            st.code(job.result.summary(), language=None)
-
-    panel()
 
 
 def wait_for_model() -> bool:
@@ -147,60 +119,8 @@ def answer_turn(snapshot: Snapshot, note: str = "", alone: bool = False) -> Turn
     after = history[-1] if history and answer.query != " ".join(answer.question.split()) else ""
     turn = Turn(answer, tuple(known), version, after, note.strip())
     ss.turns.append(turn)
-    keep_turn(turn)
+    keep_turn(conversations, turn)
     return turn
-
-
-# --------------------------------------------------------------------------- conversations that last
-
-
-def browser_id() -> str:
-    """A random id for this browser (a cookie, read once per session and set when missing): it lists
-    the browser's recent conversations and nothing else."""
-    if "browser_id" not in ss:
-        cookie = valid_id(st.context.cookies.get(BROWSER_COOKIE))
-        ss.browser_id, ss.browser_cookie_set = cookie or new_id(), cookie is not None
-    if not ss.browser_cookie_set:
-        st.html(f"<script>document.cookie = '{BROWSER_COOKIE}={ss.browser_id}; path=/; max-age=31536000; samesite=strict';</script>",
-                unsafe_allow_javascript=True)
-    return ss.browser_id
-
-
-def keep_turn(turn: Turn) -> None:
-    """Store the turn in this conversation (made on its first turn; its id goes into the URL)."""
-    cid = ss.get("conversation")
-    if cid is None or not conversations.append(cid, turn):
-        cid = ss.conversation = conversations.create(browser_id())
-        conversations.append(cid, turn)
-    for key in ("q", "doc", "v", "after"):  # a link's question is now a turn: a reload must not ask it again
-        st.query_params.pop(key, None)
-    st.query_params["c"] = cid
-
-
-def open_conversation(cid: str | None) -> None:
-    """Show a stored conversation (None: start a new one)."""
-    ss.turns = (conversations.turns(cid) or []) if cid else []
-    ss.conversation = cid if ss.turns else None
-    ss.pop("presenter_turn", None)
-    if ss.conversation:
-        st.query_params["c"] = cid
-    else:
-        st.query_params.pop("c", None)
-
-
-def restore_conversation() -> None:
-    """The conversation named in the URL (`?c=`), once per session: a reload brings it back."""
-    if ss.get("conversation_read"):
-        return
-    ss.conversation_read = True
-    cid = st.query_params.get("c")
-    if cid is None:
-        return
-    if valid_id(cid) is None or conversations.turns(cid) is None:
-        st.query_params.pop("c", None)
-        ss.conversation_missing = True
-        return
-    open_conversation(cid)
 
 
 def ask(snapshot: Snapshot, note: str = "", alone: bool = False) -> None:
@@ -320,7 +240,7 @@ def conversation_actions(actions) -> None:
             disabled=not ss.turns,
             on_click="ignore",
         )
-        st.button("New conversation", disabled=not ss.turns, on_click=open_conversation, args=(None,),
+        st.button("New conversation", disabled=not ss.turns, on_click=open_conversation, args=(conversations, None),
                   help="The current one stays under Recent conversations and at its address.")
         recent = conversations.recent(browser_id(), limit=8)
         if recent:
@@ -329,7 +249,7 @@ def conversation_actions(actions) -> None:
                 current = summary.id == ss.get("conversation")
                 label = (summary.title[:60] + ("…" if len(summary.title) > 60 else "")) or "(no question)"
                 st.button(f"{'▸ ' if current else ''}{label} ({summary.turns})", key=f"conversation-{summary.id}", disabled=current,
-                          on_click=open_conversation, args=(summary.id,), type="tertiary", help=f"Last used {summary.updated_at[:16].replace('T', ' ')} UTC")
+                          on_click=open_conversation, args=(conversations, summary.id), type="tertiary", help=f"Last used {summary.updated_at[:16].replace('T', ' ')} UTC")
 
 
 def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
@@ -401,171 +321,6 @@ def page_presenter(index, *_) -> None:
     right.button("Next ▶", on_click=move, args=(1,), disabled=pos >= len(cited) - 1, width="stretch")
 
 
-def page_index(index, *_) -> None:
-    st.title("Index")
-    if index is not None:
-        m = index.manifest
-        st.caption(f"Live version {index.version} · built {m.get('built_at', '?')} · {m.get('chunks', 0)} passages · model {m.get('model', '?')}")
-    table = st.empty()  # drawn after this run's uploads are stored, so they show as "new"
-    maintainer = maintainer_panel()
-    if maintainer:
-        maintenance(index, maintainer)
-    draw_documents(table)
-    log = audit_entries(settings.data_dir)
-    with st.expander(f"Changes to the corpus ({len(log)})"):
-        if log:
-            st.dataframe(log, hide_index=True, width="stretch", column_order=("time", "who", "action", "file", "outcome", "sha256"))
-        else:
-            st.write("No uploads, removals or rebuilds made from the app yet.")
-
-
-def maintainer_panel() -> str:
-    """The maintainers' sign-in; the name of the maintainer signed in this session, or ""."""
-    stored = settings.maintainer_password_hash
-    sign = ss.setdefault("signin", SignIn())
-    if not stored:
-        st.info("This page is read-only: no maintainer password is configured. To allow uploads and rebuilds here, set "
-                "RAG_MAINTAINER_PASSWORD_HASH to the output of `python -m retrieval hash-password`.")
-        return ""
-    if sign.signed_in:
-        left, right = st.columns([4, 1])
-        left.caption(f"Signed in as maintainer: {inert_markdown(sign.name)}. Every change is recorded in the audit log below.")
-        if right.button("Sign out"):
-            ss.signin = SignIn(failures=sign.failures)
-            st.rerun()
-        return sign.name
-    with st.form("signin_form", clear_on_submit=True):
-        st.write("Maintainers sign in to add documents, rebuild the index or run the evaluation.")
-        name = st.text_input("Your name (recorded with each change)", key="signin_name")
-        password = st.text_input("Maintainer password", type="password", key="signin_password")
-        submitted = st.form_submit_button("Sign in", disabled=sign.locked)
-    if submitted:
-        try:
-            error = sign.attempt(name, password, stored)
-        except PasswordHashError as exc:
-            error = str(exc)
-        if error is None:
-            st.rerun()
-        st.error(inert_markdown(error))
-    return ""
-
-
-def draw_documents(table) -> None:
-    table.dataframe(
-        engine.document_rows(), hide_index=True, width="stretch",
-        column_order=("status", "document", "reason", "year", "pages", "passages"),  # titles: in the sidebar
-        # widths that add up to less than the wide page: no horizontal scrolling; long names and
-        # reasons are cut with an ellipsis and shown whole on hover
-        column_config={"pages": st.column_config.NumberColumn(format="%d", width="small"),
-                       "passages": st.column_config.NumberColumn(format="%d", width="small"),
-                       "year": st.column_config.TextColumn(width="small"), "status": st.column_config.TextColumn(width="small"),
-                       "document": st.column_config.TextColumn(width="medium"), "reason": st.column_config.TextColumn(width="medium")},
-    )
-
-
-def remove_and_restore(maintainer: str) -> None:
-    """Remove a document (kept, so it can be restored) or put a kept version back; both audited."""
-    st.subheader("Remove or restore documents")
-    names = [r["document"] for r in engine.document_rows() if r["status"] != "removed"]
-    left, right = st.columns(2)
-    with left:
-        name = st.selectbox("Remove a document", names, index=None, placeholder="Choose a document", key="remove_choice")
-        sure = st.checkbox("Yes, take it out of the corpus (a copy is kept and can be restored)", key="remove_sure", disabled=name is None)
-        if st.button("Remove", disabled=not (name and sure)):
-            try:
-                kept = engine.remove_document(name)
-                audit(settings.data_dir, maintainer, "remove", f"kept as {kept.name}", name)
-                st.success(inert_markdown(f"{name} removed from the corpus folder (kept as {kept.name}). Rebuild to drop it from the index."))
-            except UploadError as exc:
-                audit(settings.data_dir, maintainer, "remove", f"refused: {exc}", name)
-                st.error(inert_markdown(str(exc)))
-    with right:
-        kept = engine.kept_documents()
-        labels = {r["kept"]: f"{r['document']} (sha256 {r['sha256']}…, {r['bytes']:,} bytes)" for r in kept}
-        choice = st.selectbox("Restore a kept version", list(labels), index=None, format_func=labels.get,
-                              placeholder="Replaced and removed documents", key="restore_choice")
-        over = st.checkbox("Replace the current document of that name (it is kept too)", key="restore_over", disabled=choice is None)
-        if st.button("Restore", disabled=choice is None):
-            try:
-                path = engine.restore_document(choice, replace=over)
-                audit(settings.data_dir, maintainer, "restore", f"restored as {path.name}", choice)
-                st.success(inert_markdown(f"{path.name} restored. Rebuild the index to make it searchable."))
-            except UploadError as exc:
-                audit(settings.data_dir, maintainer, "restore", f"refused: {exc}", choice)
-                st.error(inert_markdown(str(exc)))
-
-
-def maintenance(index, maintainer: str) -> None:
-    """Upload, rebuild and evaluation, for a signed-in maintainer; each change goes to the audit log."""
-    st.subheader("Add documents")
-    limit = settings.max_file_mb
-    with st.expander("Describe what you upload (optional: shown with its answers and citations)"):
-        left, right = st.columns(2)
-        described = {
-            "title": left.text_input("Title", key="meta_title", max_chars=300),
-            "short_title": right.text_input("Short title", key="meta_short_title", max_chars=120),
-            "author": left.text_input("Author or publisher", key="meta_author", max_chars=300),
-            "year": right.text_input("Year", key="meta_year", max_chars=4, placeholder="e.g. 2024"),
-        }
-    files = st.file_uploader(f"PDF, Markdown or text, up to {limit:g} MB each; checked by content, stored under a safe name",
-                             type=["pdf", "md", "markdown", "txt"], accept_multiple_files=True, key=f"uploads-{ss.get('uploader_round', 0)}",
-                             max_upload_size=max(1, math.ceil(limit)))
-    replace = st.checkbox("Replace a document that has the same name")
-    messages = ss.setdefault("upload_messages", [])
-    if described["year"].strip() and not re.fullmatch(r"\d{4}", described["year"].strip()):
-        st.error("The year is four digits, e.g. 2024.")
-        files = []
-    for f in files or []:
-        data = f.getvalue()
-        digest = hashlib.sha256(data).hexdigest()
-        try:
-            path = engine.save_upload(f.name, data, replace=replace)
-            messages.append(("ok", f"{f.name}: saved as {path.name}. Rebuild the index to make it searchable."))
-            audit(settings.data_dir, maintainer, "upload" + (" (replace)" if replace else ""), f"saved as {path.name}", f.name, digest)
-            if any(v.strip() for v in described.values()):
-                set_catalogue_entry(settings.corpus_dir, path.name, described)
-                audit(settings.data_dir, maintainer, "describe", "catalogue.toml updated", path.name, digest)
-        except UploadError as exc:
-            messages.append(("error", f"{f.name}: {exc}"))
-            audit(settings.data_dir, maintainer, "upload", f"refused: {exc}", f.name, digest)
-    if files:
-        # each file is handled once; the uploader starts empty again, refused files included, and the
-        # description is cleared so that it is not given to the next upload by mistake
-        ss.uploader_round = ss.get("uploader_round", 0) + 1
-        for key in ("meta_title", "meta_short_title", "meta_author", "meta_year"):
-            ss.pop(key, None)
-        st.rerun()
-    for kind, message in messages[-10:]:
-        (st.success if kind == "ok" else st.error)(inert_markdown(message))
-
-    remove_and_restore(maintainer)
-
-    st.subheader("Rebuild")
-    st.write("Reads new and changed documents, embeds only what changed, and switches the app to the new index when it is complete. "
-             "Questions keep being answered from the current index meanwhile.")
-    full = st.checkbox("Full rebuild (re-read and re-embed every document)")
-    running = engine.build_job is not None and engine.build_job.running
-    if st.button("Rebuild the index", type="primary", disabled=running):
-        engine.start_build(full=full)
-        audit(settings.data_dir, maintainer, "rebuild" + (" (full)" if full else ""), "started")
-        st.rerun()
-    job_panel("build", "Rebuild")
-
-    st.subheader("Evaluation")
-    st.write("Retrieval and answer quality on the evaluation set (eval/questions.jsonl); takes a minute or two.")
-    eval_running = engine.eval_job is not None and engine.eval_job.running
-    if st.button("Run the evaluation", disabled=eval_running or index is None):
-        engine.start_evaluation()
-        st.rerun()
-    job_panel("eval", "Evaluation")
-    job = engine.eval_job
-    if job is not None and not job.running and job.result is not None:
-        st.caption(f"Index version {job.result.version}")
-        st.dataframe(job.result.rows, hide_index=True, width="stretch")
-        with st.expander("Full report"):
-            st.markdown(job.result.report)
-
-
 # --------------------------------------------------------------------------- layout
 
 try:
@@ -574,7 +329,7 @@ try:
 except IndexLoadError as exc:
     live_index, load_error = None, exc
 
-restore_conversation()
+restore_conversation(conversations)
 link, link_note = read_snapshot() if live_index is not None else (None, "")
 if link is not None:
     ss.view = "Ask"
@@ -586,7 +341,7 @@ if live_index is None and load_error is None:
     st.info("There is no index yet: building it from the corpus folder (first start only). The page updates when it is ready.")
     if engine.build_job is None:
         engine.start_build()
-    job_panel("build", "Building the index")
+    job_panel(engine, "build", "Building the index")
     if engine.build_job.error and st.button("Try again"):
         engine.start_build()
         st.rerun()
@@ -598,11 +353,15 @@ if load_error is not None:
     if st.button("Rebuild the index now (full)"):
         engine.start_build(full=True)
         st.rerun()
-    job_panel("build", "Rebuild")
+    job_panel(engine, "build", "Rebuild")
     st.stop()
 
 actions = sidebar_corpus(live_index)
 if ss.get("view", "Ask") != "Presenter":
     ss.pop("presenter_shown", None)
-{"Ask": page_ask, "Presenter": page_presenter, "Index": page_index}[ss.get("view", "Ask")](live_index, link, link_note)
+view = ss.get("view", "Ask")
+if view == "Index":
+    page_index(engine, settings, live_index)
+else:
+    {"Ask": page_ask, "Presenter": page_presenter}[view](live_index, link, link_note)
 conversation_actions(actions)

@@ -1,0 +1,61 @@
+"""Conversations that last: the id in the page's URL (`?c=`), a reload restoring it, a browser's
+recent ones (retrieval.conversations keeps them)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from retrieval.conversations import ConversationStore, new_id, valid_id
+from retrieval.presentation import Turn
+
+ss = st.session_state
+BROWSER_COOKIE = "rag_browser"
+
+
+def browser_id() -> str:
+    """A random id for this browser (a cookie, read once per session and set when missing): it lists
+    the browser's recent conversations and nothing else."""
+    if "browser_id" not in ss:
+        cookie = valid_id(st.context.cookies.get(BROWSER_COOKIE))
+        ss.browser_id, ss.browser_cookie_set = cookie or new_id(), cookie is not None
+    if not ss.browser_cookie_set:
+        st.html(f"<script>document.cookie = '{BROWSER_COOKIE}={ss.browser_id}; path=/; max-age=31536000; samesite=strict';</script>",
+                unsafe_allow_javascript=True)
+    return ss.browser_id
+
+
+def keep_turn(conversations: ConversationStore, turn: Turn) -> None:
+    """Store the turn in this conversation (made on its first turn; its id goes into the URL)."""
+    cid = ss.get("conversation")
+    if cid is None or not conversations.append(cid, turn):
+        cid = ss.conversation = conversations.create(browser_id())
+        conversations.append(cid, turn)
+    for key in ("q", "doc", "v", "after"):  # a link's question is now a turn: a reload must not ask it again
+        st.query_params.pop(key, None)
+    st.query_params["c"] = cid
+
+
+def open_conversation(conversations: ConversationStore, cid: str | None) -> None:
+    """Show a stored conversation (None: start a new one)."""
+    ss.turns = (conversations.turns(cid) or []) if cid else []
+    ss.conversation = cid if ss.turns else None
+    ss.pop("presenter_turn", None)
+    if ss.conversation:
+        st.query_params["c"] = cid
+    else:
+        st.query_params.pop("c", None)
+
+
+def restore_conversation(conversations: ConversationStore) -> None:
+    """The conversation named in the URL (`?c=`), once per session: a reload brings it back."""
+    if ss.get("conversation_read"):
+        return
+    ss.conversation_read = True
+    cid = st.query_params.get("c")
+    if cid is None:
+        return
+    if valid_id(cid) is None or conversations.turns(cid) is None:
+        st.query_params.pop("c", None)
+        ss.conversation_missing = True
+        return
+    open_conversation(conversations, cid)

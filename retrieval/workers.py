@@ -39,6 +39,14 @@ def _address_space_in_use() -> int:
         return int(fh.read().split()[0]) * resource.getpagesize()
 
 
+def _limit_memory(memory_mb: int) -> None:
+    """This (forked) process may add at most memory_mb of address space: what the parent already
+    maps (the model, the app) is shared, not new, so the limit is on what the work adds."""
+    if memory_mb > 0:
+        limit = _address_space_in_use() + memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Linux: this process is killed when the process that started it dies, even by SIGKILL, so no
     orphan goes on parsing or holds the build lock it inherited."""
@@ -57,10 +65,7 @@ def _worker(conn, catalogue: dict, memory_mb: int, parent_pid: int, prepare: Cal
     """A parser process: reads one path at a time (parse, then `prepare` the Document if given) until
     told to stop (None) or the parent goes."""
     _die_with_parent(parent_pid)
-    if memory_mb > 0:
-        # what the parent already maps (the model, the app) is shared, not new: limit what parsing adds
-        limit = _address_space_in_use() + memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _limit_memory(memory_mb)
     while True:
         try:
             path = conn.recv()
@@ -181,9 +186,7 @@ class ParserPool:
 
 def _limited_child(conn, work: Callable[[], object], memory_mb: int, parent_pid: int) -> None:
     _die_with_parent(parent_pid)
-    if memory_mb > 0:
-        limit = _address_space_in_use() + memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _limit_memory(memory_mb)
     try:
         outcome = ("ok", work())
     except MemoryError:

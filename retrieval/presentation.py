@@ -115,15 +115,16 @@ HIDE_SIDEBAR = '<style>section[data-testid="stSidebar"], [data-testid="stSidebar
 
 def scroll_into_view_html(selector: str, from_end: int = 1) -> str:
     """A script that scrolls the `from_end`-th last element matching a CSS selector (a constant of the
-    app, never user text) to the top of the view once the page has drawn it: a new answer is read
-    from its top, warnings included, not from wherever the page was scrolled before."""
+    app, never user text) to the top of the view: a new answer is read from its top, warnings
+    included. Streamlit's chat container sticks to the bottom while the page grows, so the scroll is
+    made again as the last elements arrive (at 0.25, 0.7, 1.5 and 3 s)."""
     if not re.fullmatch(r"[\w\s.\[\]=\"'-]+", selector):
         raise ValueError(f"not a plain selector: {selector!r}")
     return (
-        "<script>setTimeout(() => {"
+        "<script>[250, 700, 1500, 3000].forEach((ms) => setTimeout(() => {"
         f"const all = document.querySelectorAll({selector!r}); const el = all[all.length - {int(from_end)}];"
         " if (el) el.scrollIntoView({block: 'start', behavior: 'instant'});"
-        "}, 250);</script>"
+        "}, ms));</script>"
     )
 
 

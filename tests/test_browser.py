@@ -381,3 +381,20 @@ def test_the_presenter_hides_the_sidebar_and_shows_the_question_large(browser, o
     screenshot(page, tmp_path, "presenter")
     page.get_by_role("button", name="◀ Leave the presenter view").click()
     expect(sidebar(page)).to_be_visible()
+
+
+def test_an_opened_link_shows_its_stale_index_warning_in_view(browser, official_app, tmp_path):
+    """Opened after the index changed, a link's answer says so; the page shows the answer from its
+    top, where that warning is, not scrolled to the bottom of a long answer."""
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(official_app + "?" + urlencode({"q": QUESTION, "v": "v20000101T000000-000000"}))
+    warning = page.locator(".rag-warning").first
+    expect(warning).to_contain_text("the index has changed since", timeout=120_000)
+    page.wait_for_timeout(2_000)  # the page brings the new answer's top into view as it is drawn
+    top = warning.evaluate("(el) => el.getBoundingClientRect().top")
+    assert 0 <= top <= 800 - 40, f"the warning is out of view (top {top:.0f} px)"
+    screenshot(page, tmp_path, "stale-link-warning")

@@ -170,6 +170,14 @@ def screenshot(page, tmp_path: Path, name: str) -> Path:
     return shot
 
 
+def settled(page) -> None:
+    """Wait until the app's script run, started by the last action, has finished (Streamlit marks
+    its root with the script's state): a widget acted on during a run may be redrawn under it."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') !== 'running'",
+                           timeout=60_000)
+
+
 def sidebar(page):
     return page.get_by_test_id("stSidebar")
 
@@ -341,11 +349,13 @@ def test_a_maintainer_signs_in_and_an_upload_is_described_indexed_and_audited(br
     page.get_by_label("Title", exact=True).press("Enter")
     page.get_by_label("Year").fill("2024")
     page.get_by_label("Year").press("Enter")
+    settled(page)
     text = ("# Bicycle lending for newcomers\n\nThe municipal bicycle lending scheme lends every newly arrived refugee a "
             "bicycle for twelve months free of charge. Repairs are done at the community workshop.\n")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         files=[{"name": "bicycle-lending.md", "mimeType": "text/markdown", "buffer": text.encode()}])
     expect(page.get_by_text("saved as bicycle-lending.md")).to_be_visible(timeout=30_000)
+    settled(page)
     page.get_by_role("button", name="Rebuild the index").click()
     expect(page.get_by_text(re.compile(r"Rebuild finished in \d+ s"))).to_be_visible(timeout=240_000)
     expect(page.get_by_text(re.compile(r"Changes to the corpus \(\d+\)"))).to_be_visible()

@@ -45,7 +45,8 @@ class BuildReport:
     sentences_embedded: int = 0
     sentences: int = 0
     seconds: float = 0.0
-    #: wall seconds of each stage: parse, chunk, embed, lexical, write (the benchmark reads them)
+    #: wall seconds of each stage: parse (reading, cleaning, chunking and sentence splitting, all in the
+    #: workers), chunk (putting the chunks together), embed, lexical, write (the benchmark reads them)
     stages: dict[str, float] = field(default_factory=dict)
     version: str = ""
     full: bool = False

@@ -78,13 +78,13 @@ def get_engine(key: str, _settings: Settings) -> Engine:
 
 
 @st.cache_resource(show_spinner=False)
-def get_conversations(data_dir: str) -> ConversationStore:
-    return ConversationStore(data_dir)
+def get_conversations(data_dir: str, keep_days: int) -> ConversationStore:
+    return ConversationStore(data_dir, keep_days)
 
 
 settings = Settings.from_env()
 engine = get_engine(repr(settings), settings)
-conversations = get_conversations(str(settings.data_dir))
+conversations = get_conversations(str(settings.data_dir), settings.conversation_days)
 ss.setdefault("turns", [])
 
 

@@ -45,8 +45,10 @@ class Settings:
     #: scrypt hash of the maintainers' password (`python -m retrieval hash-password`); empty: the
     #: Index page is read-only and nobody can upload, remove or rebuild from the app
     maintainer_password_hash: str = ""
-    #: where the app keeps what is not the index: the audit log of changes to the corpus
+    #: where the app keeps what is not the index: the audit log of changes to the corpus, conversations
     data_dir: Path = Path("data")
+    #: a conversation not used for this many days is deleted (0: kept for ever)
+    conversation_days: int = 90
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -23,7 +23,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from retrieval.answer import Answer, AnswerSentence, Citation
@@ -76,12 +76,21 @@ class Summary:
 
 
 class ConversationStore:
-    def __init__(self, data_dir: Path | str) -> None:
+    def __init__(self, data_dir: Path | str, keep_days: int = 90) -> None:
+        """The store under a data folder; conversations not used for `keep_days` days are deleted
+        when it opens (the app opens it once per process; 0 keeps them for ever)."""
         self.path = Path(data_dir) / CONVERSATIONS_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(self.path, timeout=10) as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+        if keep_days > 0:
+            self.delete_unused_since(datetime.now(UTC) - timedelta(days=keep_days))
+
+    def delete_unused_since(self, cutoff: datetime) -> int:
+        """Delete the conversations last used before `cutoff`, with their turns; returns how many."""
+        with self._connect() as db:
+            return db.execute("DELETE FROM conversations WHERE updated_at < ?", (cutoff.isoformat(timespec="microseconds"),)).rowcount
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -91,3 +91,21 @@ def test_nothing_but_turns_and_ids_is_stored(tmp_path, answers):
     with sqlite3.connect(tmp_path / "conversations.sqlite3") as db:
         columns = {table: [r[1] for r in db.execute(f"PRAGMA table_info({table})")] for table in ("conversations", "turns")}
     assert columns == {"conversations": ["id", "browser", "created_at", "updated_at", "title"], "turns": ["conversation", "position", "version", "turn"]}
+
+
+def test_conversations_unused_for_the_kept_days_are_deleted_with_their_turns(tmp_path, answers):
+    from datetime import UTC, datetime, timedelta
+
+    store = ConversationStore(tmp_path)
+    old, recent = store.create("b"), store.create("b")
+    store.append(old, Turn(answers[0]))
+    store.append(recent, Turn(answers[1]))
+    with sqlite3.connect(tmp_path / "conversations.sqlite3") as db:
+        long_ago = (datetime.now(UTC) - timedelta(days=100)).isoformat(timespec="microseconds")
+        db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (long_ago, old))
+    reopened = ConversationStore(tmp_path, keep_days=90)  # as the app opens it at start
+    assert reopened.turns(old) is None and len(reopened.turns(recent)) == 1
+    with sqlite3.connect(tmp_path / "conversations.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM turns WHERE conversation = ?", (old,)).fetchone() == (0,)
+    ConversationStore(tmp_path, keep_days=0)  # 0 keeps everything
+    assert len(reopened.turns(recent)) == 1

@@ -91,8 +91,13 @@ def streamlit_app(log_path: Path, **env: str) -> Iterator[str]:
     """`streamlit run app.py` on a free port of 127.0.0.1 with these settings; yields its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    environment = {k: v for k, v in os.environ.items() if k != "RAG_MAINTAINER_PASSWORD_HASH"}
-    environment |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"} | env
+    from test_offline import guarded_env
+
+    # the server runs under the network guard (tests/network_guard): any attempt to reach another
+    # machine is recorded, and the test fails on it; HF_HUB_OFFLINE is left for the app to set
+    network_log = log_path.with_suffix(".network")
+    environment = {k: v for k, v in guarded_env(network_log).items() if k != "RAG_MAINTAINER_PASSWORD_HASH"}
+    environment |= {"PYTHONUNBUFFERED": "1"} | env
     log = log_path.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.address", "127.0.0.1",
@@ -106,6 +111,7 @@ def streamlit_app(log_path: Path, **env: str) -> Iterator[str]:
         stop(server)
         log.close()
     assert server.returncode is not None
+    assert not network_log.exists(), f"the app tried to reach the network: {network_log.read_text()}"
 
 
 @pytest.fixture(scope="module")

@@ -247,7 +247,8 @@ def conversation_actions(actions) -> None:
             st.caption("Recent conversations")
             for summary in recent:
                 current = summary.id == ss.get("conversation")
-                label = (summary.title[:60] + ("…" if len(summary.title) > 60 else "")) or "(no question)"
+                # a button label is read as Markdown: the question's text is made inert first
+                label = inert_markdown(summary.title[:60] + ("…" if len(summary.title) > 60 else "")) or "(no question)"
                 st.button(f"{'▸ ' if current else ''}{label} ({summary.turns})", key=f"conversation-{summary.id}", disabled=current,
                           on_click=open_conversation, args=(conversations, summary.id), type="tertiary", help=f"Last used {summary.updated_at[:16].replace('T', ' ')} UTC")
 

@@ -237,6 +237,11 @@ def test_a_conversation_lasts_past_a_reload_and_a_new_one_can_start(live):
     assert [t.answer.question for t in at.session_state["turns"]] == [DIMENSIONS, "and for people who return?"]
     assert at.query_params["c"] == cid
 
+    next(b for b in at.sidebar.button if b.label == "New conversation").click().run()
+    ask(at, "**Bold** [link](http://evil.example) :material/warning: about integration?")
+    labels = [b.label for b in at.sidebar.button if "Bold" in b.label]
+    assert labels and all("\\*\\*Bold\\*\\* \\[link\\]" in label for label in labels)  # a label reads Markdown: escaped
+
     unknown = start({"c": ["A" * 22]})
     assert unknown.session_state["turns"] == [] and any("not kept here" in i.value for i in unknown.info)
 

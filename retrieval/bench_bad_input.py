@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ask_s, asked = _run(["ask", "--index", str(index), "--queries", str(queries)])
 
     print(f"corpus: {len(good)} good documents ({'Markdown and PDF' if args.pdfs else 'Markdown'}) and {len(CRAFTED)} crafted")
-    print(f"| step | wall seconds |\n|---|---|")
+    print("| step | wall seconds |\n|---|---|")
     print(f"| build (full, from nothing, the real command line) | {build_s:.1f} |")
     print(f"| the same good documents alone, for comparison | {baseline_s:.1f} |")
     print(f"| rebuild with nothing changed | {rebuild_s:.1f} |")

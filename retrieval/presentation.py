@@ -406,7 +406,7 @@ def _quote_block(text: str, spans: Sequence[Span]) -> str:
         pieces.append(f"{escape_markdown(lead)}**{escape_markdown(inner)}**{escape_markdown(trail)}" if inner else escape_markdown(text[s:e]))
         pos = e
     pieces.append(escape_markdown(text[pos:]))
-    body = _AUTOLINK.sub(lambda m: _join_autolink(m), "".join(pieces))
+    body = _AUTOLINK.sub(_join_autolink, "".join(pieces))
     lines = [_inert_line_start(" ".join(line.split())) for line in body.split("\n")]
     return "\n".join("> " + line if line else ">" for line in lines)
 

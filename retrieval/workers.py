@@ -19,8 +19,6 @@ from pathlib import Path
 
 from retrieval.documents import Document, DocumentError, load_document
 
-ParseResult = Document | DocumentError  # without a prepare step
-
 
 class LimitExceeded(DocumentError):
     """A document cut off for the time or the memory limit (not for what it holds): retrying it with

@@ -35,15 +35,17 @@ def keep_turn(conversations: ConversationStore, turn: Turn) -> None:
     st.query_params["c"] = cid
 
 
-def open_conversation(conversations: ConversationStore, cid: str | None) -> None:
-    """Show a stored conversation (None: start a new one)."""
-    ss.turns = (conversations.turns(cid) or []) if cid else []
-    ss.conversation = cid if ss.turns else None
+def open_conversation(conversations: ConversationStore, cid: str | None) -> bool:
+    """Show a stored conversation (None: start a new one); False when there is no such conversation."""
+    turns = conversations.turns(cid) if cid else None
+    ss.turns = turns or []
+    ss.conversation = cid if turns else None
     ss.pop("presenter_turn", None)
     if ss.conversation:
         st.query_params["c"] = cid
     else:
         st.query_params.pop("c", None)
+    return turns is not None
 
 
 def restore_conversation(conversations: ConversationStore) -> None:
@@ -52,10 +54,6 @@ def restore_conversation(conversations: ConversationStore) -> None:
         return
     ss.conversation_read = True
     cid = st.query_params.get("c")
-    if cid is None:
-        return
-    if valid_id(cid) is None or conversations.turns(cid) is None:
+    if cid is not None and not (valid_id(cid) and open_conversation(conversations, cid)):
         st.query_params.pop("c", None)
         ss.conversation_missing = True
-        return
-    open_conversation(conversations, cid)

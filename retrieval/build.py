@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import index as index_files
+from retrieval import index_backend
 from retrieval.chunking import Chunk, answer_sentences, chunk_document
 from retrieval.config import Settings
 from retrieval.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue
@@ -160,9 +161,9 @@ def build_index(
     if not corpus_dir.is_dir():
         raise BuildError(f"corpus folder not found: {corpus_dir}")
     try:
-        with index_files.build_lock(index_dir):
+        with index_backend.build_lock(settings):
             return _build(settings, corpus_dir, index_dir, full, embedder, progress, on_progress)
-    except index_files.BuildLocked as exc:
+    except (index_files.BuildLocked, index_files.StoreUnavailable, index_backend.StoreSettingError) as exc:
         raise BuildError(str(exc)) from exc
 
 
@@ -170,15 +171,17 @@ def _previous_index(index_dir: Path, settings: Settings, full: bool, report: Bui
     if full:
         return None
     try:
-        previous = index_files.open_index(index_dir)
+        previous = index_backend.open_live(settings)
     except index_files.IndexMissing:
         return None
+    except index_files.StoreUnavailable:
+        raise
     except index_files.IndexLoadError as exc:
         report.warnings.append(("index", f"previous index unusable, rebuilding everything ({exc})"))
         return None
     chunker = index_files.identity(model_id(settings.model), previous.manifest.get("dimension", 0), settings.chunk_tokens, settings.overlap_tokens)
     try:
-        index_files.check_compatible(previous.manifest, chunker, index_dir)
+        index_backend.check_compatible(settings, previous.manifest, chunker)
     except index_files.IndexMismatch:
         report.warnings.append(("index", "previous index was built with other settings: rebuilding everything"))
         return None
@@ -297,7 +300,8 @@ def _build(
     vectors, sentence_spans, sentence_vectors = _embed(chunks, sentences, previous, embedder, progress, report, on_progress)
     mark = _stage(report, "embed", mark)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
-    lexical = LexicalIndex.build([lexical_text(short_titles[c.doc_id], c) for c in chunks])
+    lexical_texts = [lexical_text(short_titles[c.doc_id], c) for c in chunks]
+    lexical = LexicalIndex.build(lexical_texts)
     mark = _stage(report, "lexical", mark)
     dimension = vectors.shape[1]
     manifest = index_files.identity(embedder.model_name, int(dimension), settings.chunk_tokens, settings.overlap_tokens)
@@ -312,8 +316,7 @@ def _build(
     report.chunks = len(chunks)
     report.sentences = len(sentence_spans)
     manifest["build"]["seconds"] = round(time.perf_counter() - started, 2)
-    report.version = index_files.write_version(index_dir, manifest, documents, chunks, vectors, lexical, sentence_spans, sentence_vectors,
-                                                  previous_store=previous.store if previous is not None else None)
+    report.version = index_backend.write_version(settings, manifest, documents, chunks, vectors, lexical, lexical_texts, sentence_spans, sentence_vectors, previous)
     _stage(report, "write", mark)
     report.seconds = time.perf_counter() - started
     return report
@@ -434,7 +437,7 @@ def _embed(
     if previous is not None and previous.chunks:
         chunk_cache = {c.content_hash: row for row, c in enumerate(previous.chunks)}
         old_chunk_vectors = previous.store.vectors()
-        old_sentence_vectors = previous.sentence_vectors
+        old_sentence_vectors = np.asarray(previous.sentence_vectors)  # all at once (a Milvus store fetches them in pages)
         sentence_cache = {text_key(previous.sentence_text(i)): i for i in range(len(previous.sentence_spans))}
     new_chunks = len({c.content_hash for c in chunks if c.content_hash not in chunk_cache})
     new_sentences = len({k for k in sentence_keys if k not in sentence_cache})

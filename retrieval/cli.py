@@ -46,7 +46,23 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    from retrieval.index_backend import StoreSettingError, is_milvus
+
+    settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    try:
+        milvus = is_milvus(settings)
+    except StoreSettingError as exc:
+        raise UserError(str(exc)) from exc
+    if milvus and getattr(args, "index", None) is not None:
+        print(f"note: --index names the FAISS folder; with RAG_STORE=milvus the index is in {describe(settings)}, so --index is ignored", file=sys.stderr)
+    return settings
+
+
+def describe(settings: Settings) -> str:
+    """Where the index is: its folder, or the Milvus URI and collection."""
+    from retrieval.index_backend import describe as describe_location
+
+    return describe_location(settings)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -61,7 +77,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     except (BuildError, ModelError) as exc:
         raise UserError(str(exc)) from exc
     print(report.summary())
-    print(f"index: {settings.index_dir} ({report.version})")
+    print(f"index: {describe(settings)} ({report.version})")
     return 0
 
 
@@ -75,10 +91,11 @@ def _no_library_progress_bars() -> None:
 
 
 def load_index(settings: Settings):
-    from retrieval.index import IndexLoadError, open_index
+    from retrieval.index import IndexLoadError
+    from retrieval.index_backend import open_live
 
     try:
-        return open_index(settings.index_dir)
+        return open_live(settings)
     except IndexLoadError as exc:
         raise UserError(str(exc)) from exc
 
@@ -88,7 +105,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     index = load_index(settings)
     m = index.manifest
     info = {
-        "index": str(settings.index_dir),
+        "index": describe(settings),
         "version": index.version,
         "built_at": m.get("built_at"),
         "model": m.get("model"),

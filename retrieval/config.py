@@ -49,6 +49,18 @@ class Settings:
     data_dir: Path = Path("data")
     #: a conversation not used for this many days is deleted (0: kept for ever)
     conversation_days: int = 90
+    #: where the index lives: "faiss" (files under index_dir) or "milvus" (Milvus Lite or a Milvus server)
+    store: str = "faiss"
+    #: with store "milvus": a local path ending in .db (Milvus Lite, embedded in this process) or a
+    #: server, http://host:19530 (a Milvus server or cluster, or `milvus-lite server` for several processes)
+    milvus_uri: str = "milvus.db"
+    #: with store "milvus": the token of a server that needs one ("user:password" or an API key)
+    milvus_token: str = ""
+    #: with store "milvus": the alias the live index goes by, and the prefix of its collections
+    milvus_collection: str = "rag"
+    #: with store "milvus": the vector index, FLAT (exact: the same results as FAISS) or, on a server
+    #: holding millions of chunks, HNSW, IVF_FLAT or AUTOINDEX (docs/scaling.md)
+    milvus_index: str = "FLAT"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -59,6 +59,10 @@ class IndexMismatch(IndexLoadError):
     pass
 
 
+class StoreUnavailable(IndexLoadError):
+    """The store holding the index cannot be reached or opened (a Milvus server down)."""
+
+
 class BuildLocked(Exception):
     pass
 
@@ -92,6 +96,8 @@ class Index:
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     rows_by_doc: dict[str, np.ndarray] = field(default_factory=dict)
     row_of: dict[str, int] = field(default_factory=dict)
+    #: a store that searches the sentence vectors itself (Milvus); None: they are scanned here
+    sentence_store: object | None = None
 
     def __post_init__(self) -> None:
         by_doc: dict[str, list[int]] = {}
@@ -307,7 +313,7 @@ def read_manifest(index_dir: Path) -> tuple[str, dict]:
     return version, manifest
 
 
-def check_compatible(manifest: dict, expected: dict, index_dir: Path) -> None:
+def check_compatible(manifest: dict, expected: dict, index_dir: Path | str, hint: str | None = None) -> None:
     """Stop with one line when the index was made by another format, model or chunker."""
     if manifest.get("format_version") != expected["format_version"]:
         what = f"index format {manifest.get('format_version')} (this version reads {expected['format_version']})"
@@ -317,7 +323,7 @@ def check_compatible(manifest: dict, expected: dict, index_dir: Path) -> None:
         what = f"chunker settings {manifest.get('chunker')} (the settings are {expected['chunker']})"
     else:
         return
-    raise IndexMismatch(f"index in {index_dir} was built with {what}: rebuild it with `{rebuild_hint(index_dir, full=True)}`")
+    raise IndexMismatch(f"index in {index_dir} was built with {what}: rebuild it with `{hint or rebuild_hint(index_dir, full=True)}`")
 
 
 def open_index(index_dir: Path, expected: dict | None = None) -> Index:

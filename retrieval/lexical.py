@@ -27,11 +27,32 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
+def stemmed_texts(texts: list[str]) -> list[str]:
+    """Each text as the space-separated tokens BM25 indexes (what a Milvus index is given to split)."""
+    return [" ".join(tokens) for tokens in tokenize(texts)]
+
+
+class QueryTerms:
+    """A question's BM25 terms: lower-cased, stop words out, stemmed. PyStemmer objects are not
+    thread-safe, so each thread gets its own."""
+
+    def __init__(self) -> None:
+        self._stemmers = threading.local()
+
+    def __call__(self, query: str) -> list[str]:
+        import bm25s
+
+        stemmer = getattr(self._stemmers, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._stemmers.stemmer = _stemmer()
+        return bm25s.tokenize(query, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)[0]
+
+
 class LexicalIndex:
     def __init__(self, retriever, n_docs: int) -> None:
         self._retriever = retriever
         self.n_docs = n_docs
-        self._stemmers = threading.local()  # PyStemmer objects are not thread-safe: one per thread
+        self._terms = QueryTerms()
 
     @classmethod
     def build(cls, texts: list[str]) -> "LexicalIndex":
@@ -59,12 +80,14 @@ class LexicalIndex:
             self._retriever.save(str(path), show_progress=False)
 
     def query_terms(self, query: str) -> list[str]:
-        import bm25s
+        return self._terms(query)
 
-        stemmer = getattr(self._stemmers, "stemmer", None)
-        if stemmer is None:
-            stemmer = self._stemmers.stemmer = _stemmer()
-        return bm25s.tokenize(query, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)[0]
+    def document_frequencies(self) -> dict[str, int]:
+        """How many chunks hold each (stemmed) term."""
+        if self.n_docs == 0:
+            return {}
+        counts = np.diff(self._retriever.scores["indptr"])
+        return {term: int(counts[column]) for term, column in self._retriever.vocab_dict.items() if term and column < len(counts)}
 
     def document_frequency(self, term: str) -> int:
         """How many chunks hold the (stemmed) term."""
@@ -84,3 +107,13 @@ class LexicalIndex:
         if not terms:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None, docs=None) -> tuple[np.ndarray, np.ndarray]:
+        """The k best rows by BM25 (rows, scores), best first, only among `allowed` rows when given
+        (`docs` is for stores that filter by document name)."""
+        from retrieval.search import top_k
+
+        scores = self.scores(query)
+        if len(scores) == 0 or (allowed is not None and len(allowed) == 0):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return top_k(scores, k, allowed)

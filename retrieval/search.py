@@ -17,7 +17,8 @@ import numpy as np
 from retrieval.chunking import Chunk
 from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.embedding import Embedder, model_id
-from retrieval.index import Index, identity, open_index
+from retrieval import index_backend
+from retrieval.index import Index, identity
 
 MODES = ("hybrid", "dense", "lexical")
 
@@ -74,7 +75,7 @@ def top_k(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[n
         if k == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         part = np.argpartition(-scores, k - 1)[:k]
-        order = part[np.argsort(-scores[part], kind="stable")]
+        order = part[np.lexsort((part, -scores[part]))]  # equal scores by row, as a store that sorts does
         picked, values = order, scores[order]
     keep = values > 0
     return picked[keep], values[keep]
@@ -113,7 +114,7 @@ class Retriever:
         """Open the live index, refusing one made with another model, chunker or format."""
         settings = settings or Settings.from_env()
         expected = identity(model_id(settings.model), None, settings.chunk_tokens, settings.overlap_tokens)
-        index = open_index(settings.index_dir, expected=expected)
+        index = index_backend.open_live(settings, expected=expected)
         return cls(index, embedder or Embedder.from_settings(settings))
 
     def allowed_rows(self, docs: Sequence[str] | None) -> np.ndarray | None:
@@ -122,30 +123,35 @@ class Retriever:
         parts = [self.index.rows_by_doc[d] for d in docs if d in self.index.rows_by_doc]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
-    def dense(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def dense(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`allowed` rows restrict a files index; `docs`, the same documents, a Milvus one (it filters by field)."""
         if allowed is not None and len(allowed) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, rows = self.index.store.search(query_vector, k, allowed)
+        scores, rows = self.index.store.search(query_vector, k, allowed, docs)
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
-    def lexical(self, query: str, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        scores = self.index.lexical.scores(query)
-        if len(scores) == 0 or (allowed is not None and len(allowed) == 0):
+    def lexical(self, query: str, k: int, allowed: np.ndarray | None, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if allowed is not None and len(allowed) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return top_k(scores, k, allowed)
+        return self.index.lexical.search(query, k, allowed, docs)
 
-    def best_sentences(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def best_sentences(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None, candidates: np.ndarray | None = None, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Chunks ranked by their best-matching sentence: (rows, scores), best first.
 
         A passage is often relevant because of one sentence that the whole-chunk vector dilutes, and
         a passage that neither the chunk vectors nor BM25 find can still hold the sentence that
         answers: up to SENTENCE_SCAN_LIMIT sentences every one is searched. Above it (where a scan
         would cost more than the rest of search) only the `candidates`, the other rankings' chunks,
-        are re-scored by their sentences."""
+        are re-scored by their sentences. A store that searches sentences itself (Milvus) returns the
+        best sentence per chunk by grouping its hits by chunk: the same ranking as the scan."""
         index = self.index
         if len(index.sentence_chunk_rows) == 0 or (allowed is not None and len(allowed) == 0):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if index.sentence_store is not None:
+            scores, rows = index.sentence_store.search(query_vector, k, docs=docs, group_by="chunk_row")
+            keep = (rows[0] >= 0) & (scores[0] > 0)
+            return rows[0][keep], scores[0][keep]
         if len(index.sentence_spans) > SENTENCE_SCAN_LIMIT and candidates is not None:
             return self._rescore(query_vector, candidates)
         sims = np.asarray(index.sentence_vectors, dtype=np.float32) @ query_vector
@@ -194,16 +200,16 @@ class Retriever:
             named = self.names.find(query)
             known = [d for d in named.docs if d in self.index.rows_by_doc]
             if known:
-                per_doc = [self._ranked(named.query, k, self.allowed_rows([d]), mode) for d in known]
+                per_doc = [self._ranked(named.query, k, self.allowed_rows([d]), mode, [d]) for d in known]
                 named_first = _interleave(per_doc)
                 everywhere = self._ranked(query, k, None, mode)
                 by_row = {row: (row, score, by) for row, score, by in everywhere} | {row: (row, score, by) for row, score, by in named_first}
                 fused = rrf([np.array([r for r, _, _ in named_first]), np.array([r for r, _, _ in everywhere])], [self.name_weight, 1.0], self.rrf_k)
                 order = sorted(fused, key=lambda row: (-fused[row], row))
                 return self._hits([(row, fused[row], by_row[row][2]) for row in order], k)
-        return self._hits(self._ranked(query, k, self.allowed_rows(docs), mode), k)
+        return self._hits(self._ranked(query, k, self.allowed_rows(docs), mode, docs), k)
 
-    def _ranked(self, query: str, k: int, allowed: np.ndarray | None, mode: str) -> list[tuple[int, float, dict]]:
+    def _ranked(self, query: str, k: int, allowed: np.ndarray | None, mode: str, docs: Sequence[str] | None = None) -> list[tuple[int, float, dict]]:
         """(row, score, {method: (rank, score)}) best first."""
         depth = max(k, CANDIDATES)
         d_rows, d_scores = (np.zeros(0, dtype=np.int64), np.zeros(0))
@@ -211,12 +217,12 @@ class Retriever:
         s_rows, s_scores = (np.zeros(0, dtype=np.int64), np.zeros(0))
         if mode in ("hybrid", "dense"):
             query_vector = self.embedder.embed_query(query)
-            d_rows, d_scores = self.dense(query_vector, depth, allowed)
+            d_rows, d_scores = self.dense(query_vector, depth, allowed, docs)
         if mode in ("hybrid", "lexical"):
-            l_rows, l_scores = self.lexical(query, depth, allowed)
+            l_rows, l_scores = self.lexical(query, depth, allowed, docs)
         if mode == "hybrid":
             candidates = np.asarray(list(dict.fromkeys([*d_rows.tolist(), *l_rows.tolist()])), dtype=np.int64)
-            s_rows, s_scores = self.best_sentences(query_vector, depth, allowed, candidates)
+            s_rows, s_scores = self.best_sentences(query_vector, depth, allowed, candidates, docs)
         at = {
             "dense": {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(d_rows, d_scores))},
             "lexical": {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(l_rows, l_scores))},

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from retrieval.config import Settings
 from retrieval.embedding import Embedder, ModelError
-from retrieval.index import IndexLoadError, read_current
+from retrieval import index_backend
+from retrieval.index import IndexLoadError
 
 #: how many index versions stay open: the live one and the one before it (turns asked before a
 #: rebuild still show their surrounding text)
@@ -164,7 +165,9 @@ class Engine:
     # ----------------------------------------------------------------------- the index
 
     def live_version(self) -> str | None:
-        return read_current(self.settings.index_dir)
+        """The live version's name; with Milvus, the collection its alias names (an app server
+        notices a build made on another machine)."""
+        return index_backend.live_version(self.settings)
 
     def retriever(self, version: str | None = None):
         """The retriever of the live index (or of an open `version`); raises IndexLoadError."""

@@ -1,12 +1,13 @@
 """The vector store behind a small interface, so another engine can stand in for FAISS.
 
 `search` and the UI only use `VectorStore`; `FaissStore` is the embedded default. A distributed
-store (Milvus or Milvus Lite, which speak the same client API) would implement the same four
-methods and be chosen when the index is opened.
+store (Milvus or Milvus Lite, which speak the same client API: retrieval/milvus_index.py) implements
+the same methods and is chosen by RAG_STORE when the index is opened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -18,8 +19,10 @@ class VectorStore(Protocol):
 
     def __len__(self) -> int: ...
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Inner-product scores and row ids, best first, shape (n_queries, k); -1 pads missing rows."""
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Inner-product scores and row ids, best first, shape (n_queries, k); -1 pads missing rows.
+        `allowed` (rows) and `docs` (the same documents by name) restrict the search: a store uses
+        whichever it can filter by."""
 
     def vectors(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Stored vectors by row (all rows when None)."""
@@ -117,7 +120,7 @@ class FaissStore:
             return np.vstack([self._index.reconstruct(int(r)) for r in rows]) if len(rows) else np.zeros((0, self.dimension), dtype=np.float32)
         return self._index.reconstruct_n(0, len(self))
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, docs: Sequence[str] | None = None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """`exact=True` reads every list of an IVF store (the benchmark compares it with the default).
         A search restricted to `allowed` rows is always exact: a filter to a few documents must not
         depend on which lists the probe happens to read."""

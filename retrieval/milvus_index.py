@@ -1,0 +1,515 @@
+"""The index in Milvus: one set of collections per build version, made live by moving an alias.
+
+Where the files back end keeps index/v<time>-<id>/, Milvus keeps three collections per version::
+
+    <prefix>_v<time>_<id>             chunks: row (primary key), doc, the chunk as JSON, the BM25
+                                      field (stemmed text, BM25 function -> sparse vector), vector
+    <prefix>_v<time>_<id>_sentences   the quotable sentences: id, chunk row, doc, start, end, vector
+    <prefix>_v<time>_<id>_meta        the manifest, each document (cleaned text, pages, sections) and
+                                      the lexical document frequencies, as JSON split in parts
+    alias <prefix>                    names the live chunks collection (moved by alter_alias)
+    <prefix>_build_lock               exists while a build runs
+
+A build writes a complete new version (the meta collection's "complete" record last) and only then
+moves the alias, so a reader never sees half a build and a killed build leaves the alias where it
+was. An app server reads the alias on each question and opens a new version when it moves.
+
+The same code talks to Milvus Lite (a local path ending in .db, embedded) and a Milvus server or
+cluster (http://host:19530): pymilvus speaks one API to both. Search logic stays in retrieval/search.py:
+the stores here only answer "the k best rows" for dense, BM25 and best-sentence rankings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from retrieval import index as index_files
+from retrieval.chunking import Chunk
+from retrieval.documents import Document
+
+#: Milvus refuses a VARCHAR longer than 65,535 bytes: JSON is stored in parts of at most this many
+#: characters (4 bytes each at worst in UTF-8)
+PART_CHARS = 16_000
+#: rows per insert and per paged query (Milvus caps one query's offset + limit at 16,384)
+BATCH = 2_000
+#: the alias is read at most this often per process (each question asks whether it moved)
+ALIAS_TTL_S = 1.0
+LOCK_SUFFIX = "_build_lock"
+SENTENCES_SUFFIX = "_sentences"
+META_SUFFIX = "_meta"
+#: the lexical field holds text already tokenised, stop words removed and stemmed the way the files
+#: back end's BM25 (bm25s + PyStemmer) does, so both rank alike; Milvus only splits it on spaces
+LEXICAL_ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}
+#: the BM25 parameters of bm25s, which the files back end uses
+BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
+#: dense index types a deployment may choose (RAG_MILVUS_INDEX); FLAT is exact search
+INDEX_TYPES = {"FLAT": {}, "HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 1024}, "AUTOINDEX": {}}
+SEARCH_PARAMS = {"FLAT": {}, "HNSW": {"ef": 200}, "IVF_FLAT": {"nprobe": 64}, "AUTOINDEX": {}}
+
+
+class MilvusUnavailable(index_files.StoreUnavailable):
+    """Milvus cannot be reached or opened; the message is one line."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def version_name(prefix: str) -> str:
+    return f"{prefix}_v{time.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:6]}"
+
+
+def _json_parts(value) -> list[str]:
+    text = json.dumps(value, ensure_ascii=False)
+    return [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
+
+
+def doc_filter(docs: Sequence[str]) -> str:
+    """A Milvus filter expression keeping these documents (names quoted as JSON strings)."""
+    return "doc in [" + ", ".join(json.dumps(d, ensure_ascii=False) for d in docs) + "]"
+
+
+class MilvusLocation:
+    """The index's place in Milvus: connection, alias, lock, versions."""
+
+    def __init__(self, uri: str, token: str = "", prefix: str = "rag", index_type: str = "FLAT") -> None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,120}", prefix or ""):
+            raise MilvusUnavailable(f"RAG_MILVUS_COLLECTION {prefix!r} is not a collection name: letters, digits and _, starting with a letter")
+        if index_type.upper() not in INDEX_TYPES:
+            raise MilvusUnavailable(f"RAG_MILVUS_INDEX {index_type!r} is not one of {', '.join(INDEX_TYPES)}")
+        self.uri, self.token, self.prefix, self.index_type = str(uri), token, prefix, index_type.upper()
+        self._client = None
+        self._alias_at = 0.0
+        self._alias_value: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings) -> "MilvusLocation":
+        return cls(settings.milvus_uri, settings.milvus_token, settings.milvus_collection, settings.milvus_index)
+
+    @property
+    def is_lite(self) -> bool:
+        return not re.match(r"^(https?|tcp|unix):", self.uri)
+
+    def describe(self) -> str:
+        return f"Milvus {'Lite ' if self.is_lite else ''}{self.uri} (collection {self.prefix})"
+
+    def rebuild_hint(self, full: bool = False) -> str:
+        return f"RAG_STORE=milvus RAG_MILVUS_URI={self.uri} python -m retrieval build{' --full' if full else ''}"
+
+    # ------------------------------------------------------------------- connection
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self):
+        # gRPC's own log lines (keep-alive pings refused by Milvus Lite's server) are not the user's business
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+        # pymilvus logs each failed call with its traceback; the failure reaches the user as one line
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+        from pymilvus import MilvusClient
+
+        if self.is_lite:
+            path = Path(self.uri)
+            if path.suffix != ".db":
+                raise MilvusUnavailable(f"RAG_MILVUS_URI {self.uri!r}: a Milvus Lite path must end in .db (or give a server, http://host:19530)")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return MilvusClient(str(path), timeout=30)
+            except Exception as exc:
+                if "lock" in str(exc).lower():
+                    raise MilvusUnavailable(
+                        f"Milvus Lite {self.uri} is open in another process; for several processes run "
+                        f"`milvus-lite server --data-dir {self.uri}` and set RAG_MILVUS_URI=http://127.0.0.1:19530"
+                    ) from exc
+                raise MilvusUnavailable(f"cannot open Milvus Lite {self.uri}: {_one_line(exc)}") from exc
+        try:
+            return MilvusClient(uri=self.uri, token=self.token or "", timeout=10)
+        except Exception as exc:
+            raise MilvusUnavailable(f"cannot reach Milvus at {self.uri}: {_one_line(exc)} (is the server running? check RAG_MILVUS_URI and RAG_MILVUS_TOKEN)") from exc
+
+    def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+            self._client = None
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        """One Milvus call; any failure becomes a one-line MilvusUnavailable."""
+        try:
+            return fn(*args, **kwargs)
+        except MilvusUnavailable:
+            raise
+        except Exception as exc:
+            raise MilvusUnavailable(f"Milvus at {self.uri} failed to {what}: {_one_line(exc)}") from exc
+
+    # ------------------------------------------------------------------- the live version
+
+    def read_current(self, fresh: bool = False) -> str | None:
+        """The live version (the chunks collection the alias names), or None when there is none."""
+        now = time.monotonic()
+        if not fresh and now - self._alias_at < ALIAS_TTL_S:
+            return self._alias_value
+        client = self.client
+        aliases = self._call("list aliases", client.list_aliases)
+        names = aliases.get("aliases", []) if isinstance(aliases, dict) else list(aliases or [])
+        value = None
+        if self.prefix in names:
+            value = self._call("read the alias", client.describe_alias, self.prefix).get("collection_name")
+        self._alias_value, self._alias_at = value, now
+        return value
+
+    def versions(self) -> list[str]:
+        """Every version's chunks collection under this prefix, oldest first."""
+        pattern = re.compile(re.escape(self.prefix) + r"_v\d{8}T\d{6}_[0-9a-f]{6}")
+        return sorted(c for c in self._call("list collections", self.client.list_collections) if pattern.fullmatch(c))
+
+    # ------------------------------------------------------------------- the build lock
+
+    @contextlib.contextmanager
+    def build_lock(self):
+        """One build at a time across every machine: the lock is a collection that exists while a
+        build runs (creating it fails when it exists). A lock left by a killed build on this machine
+        (its process is gone) is taken over."""
+        name = self.prefix + LOCK_SUFFIX
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        for attempt in range(2):
+            if self._try_create_lock(name, holder):
+                break
+            other = self._lock_holder(name)
+            if attempt == 0 and other is not None and other.get("host") == holder["host"] and not _pid_alive(int(other.get("pid", 0))):
+                self._call("drop a stale build lock", self.client.drop_collection, name)
+                continue
+            who = f"pid {other.get('pid')} on {other.get('host')}, since {other.get('started')}" if other else "another process"
+            raise index_files.BuildLocked(f"another build is already running on {self.describe()} ({who}); wait for it to finish")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self.client.drop_collection(name)
+
+    def _try_create_lock(self, name: str, holder: dict) -> bool:
+        from pymilvus import DataType
+
+        client = self.client
+        if self._call("check the build lock", client.has_collection, name):
+            return False
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False, description=json.dumps(holder))
+        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+        try:
+            client.create_collection(name, schema=schema)
+        except Exception:
+            return False  # another build created it first
+        return True
+
+    def _lock_holder(self, name: str) -> dict | None:
+        with contextlib.suppress(Exception):
+            return json.loads(self.client.describe_collection(name).get("description") or "{}")
+        return None
+
+    # ------------------------------------------------------------------- writing
+
+    def write_version(
+        self,
+        manifest: dict,
+        documents: list[Document],
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        lexical_texts: list[str],
+        document_frequencies: dict[str, int],
+        sentence_spans: np.ndarray,
+        sentence_vectors: np.ndarray,
+        progress=None,
+    ) -> str:
+        """Write a complete version in new collections, then move the alias to it; drop versions
+        older than the last two. A failure drops what was written and leaves the alias as it was."""
+        name = version_name(self.prefix)
+        dimension = int(manifest["dimension"])
+        manifest = {**manifest, "store": self.describe_index()}
+        try:
+            self._create(name, dimension)
+            self._insert_chunks(name, chunks, vectors, lexical_texts, progress)
+            self._insert_sentences(name + SENTENCES_SUFFIX, chunks, sentence_spans, sentence_vectors, progress)
+            records = [("manifest", manifest), ("frequencies", document_frequencies)]
+            records += [(f"document:{doc.doc_id}", index_files.document_to_json(doc)) for doc in documents]
+            self._insert_meta(name + META_SUFFIX, records)
+            self._insert_meta(name + META_SUFFIX, [("complete", {"chunks": len(chunks), "sentences": int(len(sentence_spans))})])
+            for collection in (name, name + SENTENCES_SUFFIX, name + META_SUFFIX):
+                self._call("flush", self.client.flush, collection)
+        except BaseException:
+            self._drop_version(name)
+            raise
+        previous = self.read_current(fresh=True)
+        if previous is None:
+            self._call("create the alias", self.client.create_alias, name, self.prefix)
+        else:
+            self._call("move the alias", self.client.alter_alias, name, self.prefix)
+        self._alias_value, self._alias_at = name, time.monotonic()
+        for old in self.versions():
+            if old not in (name, previous):
+                self._drop_version(old)
+        return name
+
+    def describe_index(self) -> str:
+        if self.index_type == "FLAT":
+            return f"exact (Milvus FLAT, inner product) in {self.describe()}"
+        return f"approximate (Milvus {self.index_type}, {SEARCH_PARAMS[self.index_type]}) in {self.describe()}"
+
+    def _create(self, name: str, dimension: int) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        client = self.client
+        chunks = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        chunks.add_field("row", DataType.INT64, is_primary=True)
+        chunks.add_field("doc", DataType.VARCHAR, max_length=1024)
+        chunks.add_field("chunk", DataType.JSON)
+        chunks.add_field("lexical", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params=LEXICAL_ANALYZER)
+        chunks.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        chunks.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        chunks.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["lexical"], output_field_names=["sparse"]))
+        params = client.prepare_index_params()
+        params.add_index(field_name="vector", index_type=self.index_type, metric_type="IP", params=INDEX_TYPES[self.index_type])
+        params.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25_PARAMS)
+        self._call("create a collection", client.create_collection, name, schema=chunks, index_params=params)
+
+        sentences = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        sentences.add_field("id", DataType.INT64, is_primary=True)
+        sentences.add_field("chunk_row", DataType.INT64)
+        sentences.add_field("doc", DataType.VARCHAR, max_length=1024)
+        sentences.add_field("start", DataType.INT64)
+        sentences.add_field("end", DataType.INT64)
+        sentences.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        params = client.prepare_index_params()
+        params.add_index(field_name="vector", index_type=self.index_type, metric_type="IP", params=INDEX_TYPES[self.index_type])
+        self._call("create a collection", client.create_collection, name + SENTENCES_SUFFIX, schema=sentences, index_params=params)
+
+        meta = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        meta.add_field("key", DataType.VARCHAR, is_primary=True, max_length=2048)
+        meta.add_field("value", DataType.VARCHAR, max_length=65535)
+        meta.add_field("vector", DataType.FLOAT_VECTOR, dim=2)  # Milvus needs a vector field; unused
+        params = client.prepare_index_params()
+        params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        self._call("create a collection", client.create_collection, name + META_SUFFIX, schema=meta, index_params=params)
+
+    def _insert(self, collection: str, rows: list[dict]) -> None:
+        for start in range(0, len(rows), BATCH):
+            self._call("insert rows", self.client.insert, collection, rows[start : start + BATCH])
+
+    def _insert_chunks(self, name, chunks, vectors, lexical_texts, progress) -> None:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        for start in range(0, len(chunks), BATCH):
+            rows = [
+                {"row": row, "doc": chunks[row].doc_id, "chunk": index_files.chunk_to_json(chunks[row]), "lexical": lexical_texts[row] or " ", "vector": vectors[row].tolist()}
+                for row in range(start, min(start + BATCH, len(chunks)))
+            ]
+            self._call("insert chunks", self.client.insert, name, rows)
+            if progress:
+                progress(len(rows))
+
+    def _insert_sentences(self, name, chunks, spans, vectors, progress) -> None:
+        spans = np.asarray(spans, dtype=np.int64).reshape(-1, 3)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        for start in range(0, len(spans), BATCH):
+            rows = [
+                {"id": i, "chunk_row": int(spans[i, 0]), "doc": chunks[int(spans[i, 0])].doc_id, "start": int(spans[i, 1]), "end": int(spans[i, 2]), "vector": vectors[i].tolist()}
+                for i in range(start, min(start + BATCH, len(spans)))
+            ]
+            self._call("insert sentences", self.client.insert, name, rows)
+
+    def _insert_meta(self, name: str, records: list[tuple[str, object]]) -> None:
+        rows = [{"key": f"{key}#{n:05d}", "value": part, "vector": [0.0, 0.0]} for key, value in records for n, part in enumerate(_json_parts(value))]
+        self._insert(name, rows)
+
+    def _drop_version(self, name: str) -> None:
+        for collection in (name, name + SENTENCES_SUFFIX, name + META_SUFFIX):
+            with contextlib.suppress(Exception):
+                self.client.drop_collection(collection)
+
+    # ------------------------------------------------------------------- reading
+
+    def _paged(self, collection: str, key: str, total: int, fields: list[str]) -> list[dict]:
+        rows: list[dict] = []
+        for start in range(0, total, BATCH):
+            batch = self._call("read rows", self.client.query, collection, filter=f"{key} >= {start} and {key} < {start + BATCH}", output_fields=fields, limit=BATCH)
+            rows.extend(batch)
+        return sorted(rows, key=lambda r: r[key])
+
+    def read_meta(self, version: str) -> dict[str, object]:
+        rows = self._call("read the index's records", self.client.query, version + META_SUFFIX, filter='key != ""', output_fields=["key", "value"], limit=16_384)
+        parts: dict[str, list[tuple[int, str]]] = {}
+        for row in rows:
+            key, n = row["key"].rsplit("#", 1)
+            parts.setdefault(key, []).append((int(n), row["value"]))
+        return {key: json.loads("".join(text for _, text in sorted(pieces))) for key, pieces in parts.items()}
+
+    def open(self, expected: dict | None = None) -> index_files.Index:
+        """The live index: its chunk table, documents and sentence spans are read into memory; vectors
+        and BM25 stay in Milvus and are searched there."""
+        version = self.read_current(fresh=True)
+        if version is None:
+            raise index_files.IndexMissing(f"no index in {self.describe()}: build it with `{self.rebuild_hint()}`")
+        try:
+            for collection in (version, version + SENTENCES_SUFFIX, version + META_SUFFIX):
+                self._call("load the index", self.client.load_collection, collection)
+            meta = self.read_meta(version)
+        except MilvusUnavailable as exc:
+            raise index_files.IndexCorrupt(f"index {version} in {self.describe()} is damaged ({exc}): rebuild it with `{self.rebuild_hint(full=True)}`") from exc
+        if "complete" not in meta or "manifest" not in meta:
+            raise index_files.IndexCorrupt(f"index {version} in {self.describe()} is incomplete: rebuild it with `{self.rebuild_hint(full=True)}`")
+        manifest = meta["manifest"]
+        if expected is not None:
+            index_files.check_compatible(manifest, expected, self.describe(), hint=self.rebuild_hint(full=True))
+        complete = meta["complete"]
+        chunk_rows = self._paged(version, "row", int(complete["chunks"]), ["row", "chunk"])
+        span_rows = self._paged(version + SENTENCES_SUFFIX, "id", int(complete["sentences"]), ["id", "chunk_row", "start", "end"])
+        chunks = [index_files.chunk_from_json(r["chunk"]) for r in chunk_rows]
+        spans = np.asarray([[r["chunk_row"], r["start"], r["end"]] for r in span_rows], dtype=np.int32).reshape(-1, 3)
+        documents = {key.split(":", 1)[1]: index_files.document_from_json(value) for key, value in meta.items() if key.startswith("document:")}
+        if len(chunks) != int(complete["chunks"]) or len(spans) != int(complete["sentences"]) or manifest.get("chunks") != len(chunks):
+            raise index_files.IndexCorrupt(f"index {version} in {self.describe()} is inconsistent ({len(chunks)} chunks, {len(spans)} sentences read): rebuild it with `{self.rebuild_hint(full=True)}`")
+        dimension = int(manifest["dimension"])
+        store = MilvusVectorStore(self, version, "row", dimension, len(chunks))
+        lexical = MilvusLexical(self, version, len(chunks), meta.get("frequencies") or {})
+        sentences = MilvusVectorStore(self, version + SENTENCES_SUFFIX, "id", dimension, len(spans))
+        return index_files.Index(Path(self.uri), version, manifest, documents, chunks, store, lexical, spans, SentenceVectors(sentences), sentence_store=sentences)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class MilvusVectorStore:
+    """A VectorStore over one collection's "vector" field, keyed by its integer primary key."""
+
+    def __init__(self, location: MilvusLocation, collection: str, key: str, dimension: int, size: int) -> None:
+        self.location, self.collection, self.key, self.dimension, self._size = location, collection, key, dimension, size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def describe(self) -> str:
+        return self.location.describe_index()
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, docs: Sequence[str] | None = None, group_by: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Inner-product scores and keys, best first, shape (n_queries, k), -1 padded. `docs` is a
+        document filter (Milvus filters by field, not by row); `group_by` keeps the best hit per value
+        of that field and returns the field's values instead of keys."""
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        k = max(1, min(k, 16_384, self._size or 1))
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        keys = np.full((len(queries), k), -1, dtype=np.int64)
+        if self._size == 0:
+            return scores, keys
+        kwargs = {"filter": doc_filter(docs)} if docs else {}
+        if group_by:
+            kwargs["group_by_field"] = group_by
+        field = group_by or self.key
+        params = {"metric_type": "IP", "params": SEARCH_PARAMS[self.location.index_type]}
+        results = self.location._call("search", self.location.client.search, self.collection, data=queries.tolist(), anns_field="vector", limit=k,
+                                      output_fields=[field], search_params=params, **kwargs)
+        for q, hits in enumerate(results):
+            pairs = sorted(((float(h["distance"]), int(h["entity"][field])) for h in list(hits)[:k]), key=lambda p: (-p[0], p[1]))
+            for i, (score, key) in enumerate(pairs):  # equal scores (a sentence two overlapping chunks share) by key, as the files back end
+                scores[q, i], keys[q, i] = score, key
+        return scores, keys
+
+    def vectors(self, rows: np.ndarray | None = None) -> np.ndarray:
+        if rows is None:
+            rows = np.arange(self._size)
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if len(rows) == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        found: dict[int, list[float]] = {}
+        unique = np.unique(rows)
+        if len(unique) == self._size:  # everything: paged by key range, not a filter listing every key
+            for row in self.location._paged(self.collection, self.key, self._size, [self.key, "vector"]):
+                found[int(row[self.key])] = row["vector"]
+        else:
+            for start in range(0, len(unique), BATCH):
+                part = unique[start : start + BATCH]
+                expr = f"{self.key} in [{', '.join(str(int(r)) for r in part)}]"
+                for row in self.location._call("read vectors", self.location.client.query, self.collection, filter=expr, output_fields=[self.key, "vector"], limit=len(part)):
+                    found[int(row[self.key])] = row["vector"]
+        return np.asarray([found[int(r)] for r in rows], dtype=np.float32).reshape(len(rows), self.dimension)
+
+    def save(self, directory: Path) -> None:  # the data lives in Milvus
+        raise NotImplementedError("a Milvus store is written by MilvusLocation.write_version")
+
+
+class SentenceVectors:
+    """`index.sentence_vectors` for a Milvus index: rows fetched by id when indexed, all of them
+    when turned into an array (a build reusing the previous vectors)."""
+
+    def __init__(self, store: MilvusVectorStore) -> None:
+        self.store = store
+        self.shape = (len(store), store.dimension)
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        if isinstance(rows, (int, np.integer)):
+            return self.store.vectors(np.asarray([rows]))[0]
+        return self.store.vectors(np.asarray(rows))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        vectors = self.store.vectors()
+        return vectors if dtype is None else vectors.astype(dtype)
+
+
+class MilvusLexical:
+    """BM25 in Milvus over the same stemmed tokens the files back end indexes; query terms and
+    document frequencies (for the answerer's key terms) are computed here as there."""
+
+    def __init__(self, location: MilvusLocation, collection: str, n_docs: int, frequencies: dict[str, int]) -> None:
+        from retrieval.lexical import QueryTerms
+
+        self.location, self.collection, self.n_docs, self._frequencies = location, collection, n_docs, frequencies
+        self._terms = QueryTerms()
+
+    def query_terms(self, query: str) -> list[str]:
+        return self._terms(query)
+
+    def document_frequency(self, term: str) -> int:
+        return int(self._frequencies.get(term, 0))
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k best rows by BM25 (rows, scores), best first."""
+        terms = [t for t in self.query_terms(query) if t in self._frequencies]
+        if not terms or self.n_docs == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        kwargs = {"filter": doc_filter(docs)} if docs else {}
+        results = self.location._call("search BM25", self.location.client.search, self.collection, data=[" ".join(terms)], anns_field="sparse",
+                                      limit=max(1, min(k, 16_384)), output_fields=["row"], search_params={"metric_type": "BM25"}, **kwargs)
+        hits = list(results[0]) if results else []
+        # Milvus servers give BM25 scores, Milvus Lite gives them negated (as distances); both keep
+        # the (k1 + 1) factor that bm25s (Lucene's variant) leaves out: divided out, the scores read
+        # as the files back end's, and the ranking is the same either way
+        scale = 1.0 + BM25_PARAMS["bm25_k1"]
+        pairs = [(int(h["entity"]["row"]), abs(float(h["distance"])) / scale) for h in hits]
+        pairs = sorted(((r, s) for r, s in pairs if s > 0), key=lambda p: (-p[1], p[0]))
+        return np.asarray([r for r, _ in pairs], dtype=np.int64), np.asarray([s for _, s in pairs], dtype=np.float32)

@@ -208,18 +208,24 @@ class MilvusLocation:
         client = self.client
         if self._call("check the build lock", client.has_collection, name):
             return False
-        schema = client.create_schema(auto_id=False, enable_dynamic_field=False, description=json.dumps(holder))
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field("value", DataType.VARCHAR, max_length=4096)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
+        params = client.prepare_index_params()
+        params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
         try:
-            client.create_collection(name, schema=schema)
+            client.create_collection(name, schema=schema, index_params=params)
         except Exception:
             return False  # another build created it first
+        self._call("record the build lock's holder", client.insert, name, [{"key": "holder", "value": json.dumps(holder), "vector": [0.0, 0.0]}])
         return True
 
     def _lock_holder(self, name: str) -> dict | None:
+        """Who holds the lock (pid, host, started), or None when it cannot be read."""
         with contextlib.suppress(Exception):
-            return json.loads(self.client.describe_collection(name).get("description") or "{}")
+            rows = self.client.query(name, filter='key == "holder"', output_fields=["value"], limit=1)
+            return json.loads(rows[0]["value"]) if rows else None
         return None
 
     # ------------------------------------------------------------------- writing

@@ -1,0 +1,282 @@
+"""The index in Milvus (RAG_STORE=milvus) with real Milvus Lite, the real model and the seed documents.
+
+Milvus Lite runs embedded (a path ending in .db) for one process, and as its own gRPC server
+(`milvus-lite server`, started here on 127.0.0.1 and stopped by the test) where several processes
+share one index: a build killed mid-way, a second process answering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from retrieval import index_backend
+from retrieval.build import BuildError, build_index
+from retrieval.config import Settings
+from retrieval.index import IndexMismatch, identity
+from retrieval.search import Retriever
+from retrieval.service import Engine
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = ["budapest-process-integration-reintegration-2016.md", "interact-expert-survey-2015.md"]
+NOTES = (
+    "Integration course attendance in the district\n\n"
+    "The district office keeps a register of integration course attendance. "
+    "Attendance rose after the evening classes were introduced. "
+    "Childcare during the lessons remains the most requested service.\n"
+)
+BEES = "Beekeeping calendar for the allotment society\n\n" + " ".join(
+    f"In week {i} the beekeepers inspect hive number {i} and record the weight of its honey frames in the ledger." for i in range(1, 31)
+)
+
+
+def seed_questions() -> list[str]:
+    rows = [json.loads(line) for line in (REPO / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [q["question"] for q in rows if q.get("gold") and all(g["doc"] in SEEDS for g in q["gold"])]
+
+
+def milvus_settings(corpus: Path, uri: str, **overrides) -> Settings:
+    # index_dir points nowhere: nothing of a Milvus index is on local disk
+    return Settings(corpus_dir=corpus, index_dir=corpus.parent / "no-index-here", store="milvus", milvus_uri=uri, **overrides)
+
+
+def make_corpus(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for name in SEEDS:
+        shutil.copyfile(REPO / "corpus" / name, folder / name)
+    (folder / "notes.txt").write_text(NOTES, encoding="utf-8")
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, embedder):
+    """The same corpus built into FAISS files and into Milvus Lite."""
+    root = tmp_path_factory.mktemp("milvus-both")
+    corpus = make_corpus(root / "corpus")
+    faiss_settings = Settings(corpus_dir=corpus, index_dir=root / "index")
+    build_index(faiss_settings, embedder=embedder, progress=False)
+    settings = milvus_settings(corpus, str(root / "milvus.db"))
+    report = build_index(settings, embedder=embedder, progress=False)
+    assert sorted(report.added) == sorted([*SEEDS, "notes.txt"]) and not report.failed, report.summary()
+    return Retriever.open(faiss_settings, embedder=embedder), Retriever.open(settings, embedder=embedder), settings
+
+
+def test_milvus_gives_the_same_passages_and_answers_as_faiss(both):
+    from retrieval.answer import Answerer
+
+    files, milvus, _ = both
+    assert milvus.index.sentence_store is not None and "Milvus" in milvus.index.store.describe()
+    assert [c.chunk_id for c in milvus.index.chunks] == [c.chunk_id for c in files.index.chunks]
+    questions = seed_questions()
+    assert len(questions) >= 30
+    same_order = 0
+    for question in questions:
+        a = [h.chunk.chunk_id for h in files.search(question, 10)]
+        b = [h.chunk.chunk_id for h in milvus.search(question, 10)]
+        assert set(a) == set(b), question
+        same_order += a == b
+    assert same_order >= 0.95 * len(questions)
+    answer_files, answer_milvus = Answerer(files), Answerer(milvus)
+    for question in questions[:15]:
+        x, y = answer_files.ask(question), answer_milvus.ask(question)
+        assert (x.text, x.answerable, [(c.doc, c.section, c.text) for c in x.citations]) == (y.text, y.answerable, [(c.doc, c.section, c.text) for c in y.citations])
+
+
+def test_each_ranking_is_the_same_in_both_stores(both, embedder):
+    files, milvus, _ = both
+    question = "Which countries did the INTERACT survey cover?"
+    vector = embedder.embed_query(question)
+    for method in (lambda r: r.dense(vector, 20, None), lambda r: r.lexical(question, 20, None), lambda r: r.best_sentences(vector, 20, None)):
+        rows_f, scores_f = method(files)
+        rows_m, scores_m = method(milvus)
+        assert rows_f.tolist() == rows_m.tolist() and len(rows_f) > 5
+        assert abs(scores_f - scores_m).max() < 1e-4  # BM25 scores on the same scale too
+
+
+def test_document_filter_is_a_milvus_filter(both):
+    files, milvus, _ = both
+    hits = milvus.search("What does the district office keep a register of?", 5, docs=["notes.txt"])
+    assert hits and {h.doc_id for h in hits} == {"notes.txt"}
+    assert [h.chunk.chunk_id for h in hits] == [h.chunk.chunk_id for h in files.search("What does the district office keep a register of?", 5, docs=["notes.txt"])]
+    assert milvus.search("integration", 5, docs=["no such document.pdf"]) == []
+
+
+def test_incompatible_index_is_refused_with_one_line(both):
+    _, _, settings = both
+    other = identity("all-MiniLM-L6-v2", None, settings.chunk_tokens + 50, settings.overlap_tokens)
+    with pytest.raises(IndexMismatch) as caught:
+        index_backend.open_live(settings, expected=other)
+    message = str(caught.value)
+    assert "chunker settings" in message and "RAG_STORE=milvus" in message and "--full" in message and "\n" not in message
+
+
+def test_second_build_at_once_is_refused(both, embedder):
+    _, _, settings = both
+    with index_backend.milvus(settings).build_lock():
+        with pytest.raises(BuildError, match="another build is already running"):
+            build_index(settings, embedder=embedder, progress=False)
+
+
+def test_incremental_builds_reuse_vectors_switch_the_alias_and_keep_two_versions(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.txt").write_text(NOTES, encoding="utf-8")
+    settings = milvus_settings(corpus, str(tmp_path / "milvus.db"), milvus_collection="incremental")
+    location = index_backend.milvus(settings)
+    first = build_index(settings, embedder=embedder, progress=False)
+    assert first.embedded > 0
+    again = build_index(settings, embedder=embedder, progress=False)
+    assert again.embedded == 0 and again.sentences_embedded == 0 and again.unchanged == ["notes.txt"]
+    (corpus / "bees.txt").write_text(BEES, encoding="utf-8")
+    third = build_index(settings, embedder=embedder, progress=False)
+    index = index_backend.open_live(settings)
+    assert third.added == ["bees.txt"] and third.embedded == index.manifest["documents"][0]["chunks"]  # only the new document's chunks
+    assert location.read_current(fresh=True) == third.version == index.version
+    assert location.versions() == sorted([again.version, third.version])  # the oldest was dropped
+    hit = Retriever(index, embedder).search("When do the beekeepers inspect hive number 7?", 1)[0]
+    assert hit.doc_id == "bees.txt" and "hive number 7 " in hit.chunk.text
+
+
+def test_app_switches_to_a_new_build_under_a_concurrent_reader(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.txt").write_text(NOTES, encoding="utf-8")
+    settings = milvus_settings(corpus, str(tmp_path / "milvus.db"), milvus_collection="switch")
+    build_index(settings, embedder=embedder, progress=False)
+    engine = Engine(settings, embedder=embedder, load_model=False)
+    before = engine.live_version()
+    answers, errors, stop = [], [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                answers.append(engine.ask("What is the most requested service during the lessons?")[1])
+            except Exception as exc:  # noqa: BLE001 - any failure is what this test looks for
+                errors.append(repr(exc))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        (corpus / "bees.txt").write_text(BEES, encoding="utf-8")
+        report = build_index(settings, embedder=embedder, progress=False)
+        time.sleep(1.5)  # the alias is re-read at most once a second
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not errors
+    assert before in answers and report.version in answers and answers[-1] == report.version
+    answer, version = engine.ask("When do the beekeepers inspect hive number 7?")
+    assert version == report.version and answer.citations[0].doc == "bees.txt"
+
+
+# --------------------------------------------------------------------------- several processes, one server
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Milvus Lite's own gRPC server on a free loopback port; stopped by the test."""
+    port = free_port()
+    data = tmp_path / "server.db"
+    process = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        assert process.poll() is None, process.stderr.read().decode()
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(30)
+
+
+def cli(args: list[str], uri: str, corpus: Path, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "RAG_STORE": "milvus", "RAG_MILVUS_URI": uri, "RAG_CORPUS_DIR": str(corpus)}
+    return subprocess.run([sys.executable, "-m", "retrieval", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def test_a_second_process_answers_from_the_same_uri(server, tmp_path, embedder):
+    corpus = make_corpus(tmp_path / "corpus")
+    settings = milvus_settings(corpus, server)
+    build_index(settings, embedder=embedder, progress=False)
+    from retrieval.answer import Answerer
+
+    question = "How many experts did the INTERACT survey interview?"
+    here = Answerer(Retriever.open(settings, embedder=embedder)).ask(question)
+    result = cli(["ask", "--json", "--index", str(tmp_path / "ignored"), question], server, corpus)
+    assert result.returncode == 0, result.stderr
+    assert "--index is ignored" in result.stderr
+    there = json.loads(result.stdout)
+    assert there["answer"] == here.text and [c["doc"] for c in there["citations"]] == [c.doc for c in here.citations] and here.citations
+
+
+def test_build_killed_midway_leaves_the_alias_and_the_next_build_recovers(server, tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.txt").write_text(NOTES, encoding="utf-8")
+    settings = milvus_settings(corpus, server)
+    before = build_index(settings, embedder=embedder, progress=False).version
+    for name in SEEDS:
+        shutil.copyfile(REPO / "corpus" / name, corpus / name)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "RAG_STORE": "milvus", "RAG_MILVUS_URI": server}
+    process = subprocess.Popen([sys.executable, "-m", "retrieval", "build", "--corpus", str(corpus)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen, deadline = "", time.monotonic() + 240
+        while "embedding" not in seen and time.monotonic() < deadline and process.poll() is None:
+            seen += process.stderr.read(1) or ""
+        assert "embedding" in seen, seen
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    location = index_backend.milvus(settings)
+    assert location.read_current(fresh=True) == before
+    index = index_backend.open_live(settings)
+    assert {c.doc_id for c in index.chunks} == {"notes.txt"}
+    report = build_index(settings, embedder=embedder, progress=False)  # the dead build's lock is taken over
+    assert sorted(report.added) == sorted(SEEDS) and location.read_current(fresh=True) == report.version
+
+
+def test_a_stopped_server_gives_one_line(tmp_path):
+    corpus = make_corpus(tmp_path / "corpus")
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    for args in (["ask", "What is integration?"], ["build", "--quiet"], ["info"]):
+        result = cli(args, uri, corpus)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "Milvus" in lines[0] and "Traceback" not in result.stderr, result.stderr
+
+
+def test_unknown_store_and_bad_lite_path_are_one_line(tmp_path):
+    corpus = make_corpus(tmp_path / "corpus")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "RAG_STORE": "elastic"}
+    result = subprocess.run([sys.executable, "-m", "retrieval", "info"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.strip() == "error: RAG_STORE 'elastic' is not one of faiss, milvus"
+    result = cli(["info"], str(tmp_path / "milvus-folder"), corpus)
+    assert result.returncode == 2 and "must end in .db" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_settings_come_from_the_environment():
+    settings = Settings.from_env({"RAG_STORE": "milvus", "RAG_MILVUS_URI": "http://db:19530", "RAG_MILVUS_TOKEN": "root:Milvus", "RAG_MILVUS_COLLECTION": "ministry", "RAG_MILVUS_INDEX": "HNSW"})
+    location = index_backend.milvus(settings)
+    assert (location.uri, location.token, location.prefix, location.index_type) == ("http://db:19530", "root:Milvus", "ministry", "HNSW")
+    assert not location.is_lite and replace(settings, store="faiss").store == "faiss"

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import resource
 import shutil
 import subprocess
@@ -27,6 +26,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from retrieval.bench_corpus import make_scale_index_measured, real_paragraphs, write_scale_corpus
+from retrieval.bench_milvus import bench_milvus
+from retrieval.bench_milvus import render as render_milvus
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = [
@@ -60,55 +63,6 @@ def percentiles(values: list[float]) -> dict:
         return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
     return {"p50": pick(50), "p95": pick(95), "p99": pick(99)}
-
-
-# --------------------------------------------------------------------------- the scale corpus
-
-
-def real_paragraphs() -> list[str]:
-    from retrieval.documents import DocumentError, load_catalogue, load_document
-
-    paragraphs = []
-    corpus = REPO / "corpus"
-    catalogue = load_catalogue(corpus)
-    for path in sorted(corpus.iterdir()):
-        if path.name == "catalogue.toml":
-            continue
-        try:
-            doc = load_document(path, catalogue)
-        except DocumentError:
-            continue
-        paragraphs += [p.strip() for p in doc.text.split("\n\n") if len(p.split()) >= 25]
-    return paragraphs
-
-
-def _latin1(text: str) -> str:
-    replacements = {"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2022": "-", "\u2026": "..."}
-    for a, b in replacements.items():
-        text = text.replace(a, b)
-    return text.encode("latin-1", errors="replace").decode("latin-1")
-
-
-def write_scale_corpus(folder: Path, n_docs: int, paragraphs: list[str], seed: int = 1, per_doc: int = 4) -> None:
-    """n_docs documents of recombined real paragraphs under numbered headings; every fifth a PDF."""
-    from fpdf import FPDF
-
-    rng = random.Random(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n_docs):
-        picked = rng.sample(paragraphs, per_doc)
-        sections = [(f"{j + 1}. Section {j + 1} of document {i}", p) for j, p in enumerate(picked)]
-        if i % 5 == 0:
-            pdf = FPDF()
-            pdf.set_font("Helvetica", size=10)
-            for title, text in sections:
-                pdf.add_page()
-                pdf.multi_cell(0, 5, _latin1(title), new_x="LMARGIN", new_y="NEXT")
-                pdf.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT", wrapmode="CHAR")
-            pdf.output(str(folder / f"doc-{i:05d}.pdf"))
-        else:
-            body = "\n\n".join(f"## {title}\n\n{text}" for title, text in sections)
-            (folder / f"doc-{i:05d}.md").write_text(f"# Document {i}\n\n{body}\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- build
@@ -200,58 +154,6 @@ def dir_size_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e6
 
 
-# --------------------------------------------------------------------------- a search index at scale
-
-
-def make_scale_index(n_chunks: int, work: Path, seed: int = 2) -> Path:
-    """An index of n_chunks chunks of recombined real sentences, vectors from real embeddings + noise."""
-    from retrieval.build import lexical_text
-    from retrieval.chunking import Chunk, answer_sentences
-    from retrieval.config import Settings
-    from retrieval.documents import Document, Section
-    from retrieval.index import identity, open_index, write_version
-    from retrieval.lexical import LexicalIndex
-
-    base = open_index(Settings.from_env().index_dir)
-    rng = np.random.default_rng(seed)
-    base_vectors = base.store.vectors()
-    base_sentence_vectors = np.asarray(base.sentence_vectors)
-    per_doc = 100
-    n_docs = n_chunks // per_doc
-    picks = rng.integers(0, len(base.chunks), n_docs * per_doc)
-    noise = rng.normal(scale=0.02, size=(len(picks), base_vectors.shape[1])).astype(np.float32)
-    documents, chunks, spans, sentence_sources = [], [], [], []
-    for d in range(n_docs):
-        texts = [base.chunks[int(p)].text for p in picks[d * per_doc : (d + 1) * per_doc]]
-        text = "\n\n".join(texts)
-        doc_id = f"scale-{d:05d}.md"
-        pos = 0
-        for t in texts:
-            row = len(chunks)
-            chunks.append(Chunk(f"{doc_id}#{row % per_doc}", doc_id, "1. Section", pos, pos + len(t), None, None, t, 150))
-            for (s, e), j in zip(answer_sentences(t), base.sentences_of(int(picks[row]))):
-                spans.append((row, s, e))
-                sentence_sources.append(j)
-            pos += len(t) + 2
-        documents.append(Document(doc_id=doc_id, title=f"Scale document {d}", text=text, sections=(Section(("1. Section",), 0, len(text)),), kind="markdown"))
-    # arrays built whole, as the build's own are, so the peak memory measured is the index's, not Python lists'
-    spans = np.asarray(spans, dtype=np.int32).reshape(-1, 3)
-    chunk_vectors = base_vectors[picks] + noise
-    chunk_vectors /= np.linalg.norm(chunk_vectors, axis=1, keepdims=True)
-    sentence_vectors = base_sentence_vectors[np.asarray(sentence_sources, dtype=np.int64)]
-    for start in range(0, len(sentence_vectors), 50_000):  # in place, a slice at a time: no full-size temporaries
-        part = sentence_vectors[start : start + 50_000]
-        part += noise[spans[start : start + 50_000, 0]]
-        part /= np.linalg.norm(part, axis=1, keepdims=True)
-    manifest = identity("all-MiniLM-L6-v2", base_vectors.shape[1], 200, 40)
-    manifest.update(built_at="bench", chunks=len(chunks), documents=[{"doc": d.doc_id, "title": d.title, "short_title": d.title, "pages": 0, "chunks": per_doc, "kind": "markdown", "year": "", "sha256": ""} for d in documents], not_indexed=[])
-    lexical = LexicalIndex.build([lexical_text(c.doc_id, c) for c in chunks])
-    index_dir = work / f"scale-{n_chunks}"
-    shutil.rmtree(index_dir, ignore_errors=True)  # one version only, so its size on disk is the index's
-    write_version(index_dir, manifest, documents, chunks, chunk_vectors, lexical, spans, sentence_vectors)
-    return index_dir
-
-
 STAGES = ("encode", "faiss", "faiss exact", "bm25", "sentences", "fusion", "search", "answer")
 
 
@@ -275,20 +177,6 @@ def real_vector_recall(index_dirs: list[Path]) -> dict:
     _, approximate = ivf.search(queries, 10)
     recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approximate, exact)]))
     return {"vectors": len(vectors), "store": ivf.describe(), "recall_at_10": recall}
-
-
-def make_scale_index_measured(n_chunks: int, work: Path) -> tuple[Path, float]:
-    """make_scale_index in a fresh process that also holds the model, as a build does: (folder, peak RSS MB)
-    of assembling and writing an index of n_chunks (BM25, IVF training, files), everything but embedding."""
-    code = (
-        "import sys; from pathlib import Path; from retrieval.bench import make_scale_index; from retrieval.embedding import Embedder;"
-        "e=Embedder(); e.embed(['load the model']); print(make_scale_index(int(sys.argv[1]), Path(sys.argv[2])));"
-        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))/1024)"
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(n_chunks), str(work)], capture_output=True, text=True, cwd=REPO,
-                         env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
-    folder, rss = out.stdout.strip().splitlines()[-2:]
-    return Path(folder), float(rss)
 
 
 def bench_search(index_dir: Path, repeats: int = 2) -> dict:
@@ -460,7 +348,7 @@ def render(results: dict, command: str) -> str:
         "",
         f"Commands: `{command}`. Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB memory, "
         f"Python {m['python']}. Model all-MiniLM-L6-v2 on {backend}, chunks of at most 200 word pieces. "
-        "How the scale corpus is made: see the docstring of retrieval/bench.py.",
+        "How the scale corpus is made: see the docstring of retrieval/bench_corpus.py.",
         "",
     ]
     if b:
@@ -513,6 +401,7 @@ def render(results: dict, command: str) -> str:
         for n, row in results["memory"].items():
             lines.append(f"| {n} | {row['rss_mb']:.0f} | {row.get('write_rss_mb', float('nan')):.0f} | {row['disk_mb']:.0f} |")
         lines.append("")
+    lines += render_milvus(results.get("milvus", {}), results.get("search", {}), results.get("memory", {}))
     if results.get("startup_s") is not None:
         lines += ["## Start-up", "", f"Process start to first answer (`python -m retrieval ask`, index present): {results['startup_s']:.1f} s.", ""]
     if results.get("encoders"):
@@ -540,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pdfs", type=Path, default=REPO.parent / "shared" / "pdfs", help="a folder of real PDFs also built (with --docs; skipped if missing)")
     parser.add_argument("--no-encoders", action="store_true", help="skip the comparison of backends and precisions (~5 min)")
     parser.add_argument("--update", action="store_true", help="keep the sections of the existing report that this run does not measure")
+    parser.add_argument("--milvus", action="store_true", help="also copy the corpus and scale indexes into Milvus Lite and measure them there")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     work = args.work or Path(tempfile.mkdtemp(prefix="rag-bench-"))
@@ -565,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         embedder.load()
         results["backend"] = f"{embedder.backend} {embedder.precision}"
         results["search"]["corpus"] = bench_search(live)
+        if args.milvus:
+            print("milvus benchmark: the corpus ...", file=sys.stderr)
+            results["milvus"] = {"corpus": bench_milvus(live, work / "milvus", hnsw=True)}
         results["startup_s"] = startup_s(live)
         if not args.no_encoders:
             results["encoders"] = bench_encoders(live)
@@ -575,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
             index_dir, write_rss_mb = make_scale_index_measured(n, work)
             results["search"][str(n)] = bench_search(index_dir)
             results["memory"][str(n)] = {"rss_mb": loaded_rss_mb(index_dir), "disk_mb": dir_size_mb(index_dir), "write_rss_mb": write_rss_mb}
+            if args.milvus:
+                print(f"milvus benchmark: {n} chunks ...", file=sys.stderr)
+                results["milvus"][str(n)] = bench_milvus(index_dir, work / "milvus", hnsw=n <= 10_000)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -142,11 +142,17 @@ class MilvusLocation:
         except Exception as exc:
             raise MilvusUnavailable(f"cannot reach Milvus at {self.uri}: {_one_line(exc)} (is the server running? check RAG_MILVUS_URI and RAG_MILVUS_TOKEN)") from exc
 
-    def close(self) -> None:
+    def close(self, release: bool = False) -> None:
+        """Close the connection; `release` also stops this process's embedded Milvus Lite for the
+        path, so another process may open it (only when nothing else here uses it)."""
         if self._client is not None:
             with contextlib.suppress(Exception):
                 self._client.close()
             self._client = None
+        if release and self.is_lite:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(str(Path(self.uri).resolve()))
 
     def _call(self, what: str, fn, *args, **kwargs):
         """One Milvus call; any failure becomes a one-line MilvusUnavailable."""

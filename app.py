@@ -115,7 +115,11 @@ def answer_turn(snapshot: Snapshot, note: str = "", alone: bool = False) -> Turn
         note += f" Not in the index any more, so not asked: {', '.join(unknown)}."
     if not wait_for_model():
         return None
-    answer, version = engine.ask(snapshot.question, history=history, docs=known)
+    try:
+        answer, version = engine.ask(snapshot.question, history=history, docs=known)
+    except IndexLoadError as exc:  # the index could not be read (a Milvus server gone): one line, the question kept in the box's history
+        st.error(inert_markdown(str(exc)))
+        return None
     after = history[-1] if history and answer.query != " ".join(answer.question.split()) else ""
     turn = Turn(answer, tuple(known), version, after, note.strip())
     ss.turns.append(turn)
@@ -149,7 +153,10 @@ def render_turn(i: int, turn: Turn) -> None:
             notes.append(f"Read as a follow-up to: {escape(turn.after)}")
         if answer.shortened:
             notes.append(f"The question was shortened to its first {MAX_QUESTION_CHARS} characters.")
-        live = engine.live_version()
+        try:
+            live = engine.live_version()
+        except IndexLoadError:
+            live = None
         if turn.version and live and turn.version != live:
             notes.append(f"Answered from index version {escape(turn.version)}; the index has changed since (now {escape(live)}), "
                          "so asking again may give another answer.")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from retrieval.config import Settings
+from retrieval.index import IndexLoadError
 
 
 class UserError(Exception):
@@ -160,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except IndexLoadError as exc:  # the store went away mid-run (a Milvus server stopped)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -203,9 +203,18 @@ def server(tmp_path):
                 break
         assert process.poll() is None, process.stderr.read().decode()
         time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
+    yield MilvusServer(f"http://127.0.0.1:{port}", process)
     process.terminate()
     process.wait(30)
+
+
+class MilvusServer(str):
+    """The server's URI (a str), with its process."""
+
+    def __new__(cls, uri: str, process: subprocess.Popen) -> "MilvusServer":
+        self = super().__new__(cls, uri)
+        self.process = process
+        return self
 
 
 def cli(args: list[str], uri: str, corpus: Path, **kwargs) -> subprocess.CompletedProcess:
@@ -280,3 +289,20 @@ def test_settings_come_from_the_environment():
     location = index_backend.milvus(settings)
     assert (location.uri, location.token, location.prefix, location.index_type) == ("http://db:19530", "root:Milvus", "ministry", "HNSW")
     assert not location.is_lite and replace(settings, store="faiss").store == "faiss"
+
+
+def test_a_server_that_stops_after_opening_gives_one_line(server, tmp_path, embedder, monkeypatch):
+    from retrieval.index import StoreUnavailable
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.txt").write_text(NOTES, encoding="utf-8")
+    settings = milvus_settings(corpus, server, milvus_collection="stopping")
+    build_index(settings, embedder=embedder, progress=False)
+    retriever = Retriever.open(settings, embedder=embedder)
+    assert retriever.search("What is the most requested service?", 3)
+    server.process.kill()
+    server.process.wait(30)
+    with pytest.raises(StoreUnavailable) as caught:
+        retriever.search("What is the most requested service?", 3)
+    assert "\n" not in str(caught.value) and server in str(caught.value)

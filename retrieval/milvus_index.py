@@ -119,9 +119,11 @@ class MilvusLocation:
     def _connect(self):
         # gRPC's own log lines (keep-alive pings refused by Milvus Lite's server) are not the user's business
         os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-        # pymilvus logs each failed call with its traceback; the failure reaches the user as one line
-        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         from pymilvus import MilvusClient
+
+        # pymilvus logs each failed call with its traceback (set after its import, which configures
+        # its loggers); the failure reaches the user as one line
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
 
         if self.is_lite:
             path = Path(self.uri)
@@ -362,7 +364,14 @@ class MilvusLocation:
         return sorted(rows, key=lambda r: r[key])
 
     def read_meta(self, version: str) -> dict[str, object]:
-        rows = self._call("read the index's records", self.client.query, version + META_SUFFIX, filter='key != ""', output_fields=["key", "value"], limit=16_384)
+        """The version's records (manifest, documents, term frequencies), each joined from its parts."""
+        rows: list[dict] = []
+        iterator = self._call("read the index's records", self.client.query_iterator, version + META_SUFFIX, batch_size=BATCH, filter='key != ""', output_fields=["key", "value"])
+        try:
+            while batch := self._call("read the index's records", iterator.next):
+                rows.extend(batch)
+        finally:
+            iterator.close()
         parts: dict[str, list[tuple[int, str]]] = {}
         for row in rows:
             key, n = row["key"].rsplit("#", 1)

@@ -30,6 +30,9 @@ def _offline_and_isolated(monkeypatch, tmp_path_factory):
     # the audit log goes to a temporary folder too, and no maintainer password is set unless a test sets one
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("RAG_MAINTAINER_PASSWORD_HASH", raising=False)
+    # the files back end unless a test asks for Milvus (a developer's own RAG_STORE=milvus stays out)
+    for name in ("RAG_STORE", "RAG_MILVUS_URI", "RAG_MILVUS_TOKEN", "RAG_MILVUS_COLLECTION", "RAG_MILVUS_INDEX"):
+        monkeypatch.delenv(name, raising=False)
 
 
 # --------------------------------------------------------------------------- the model

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 GUARD = Path(__file__).resolve().parent / "network_guard"
 
@@ -28,12 +30,15 @@ def test_the_guard_itself_refuses_and_records(tmp_path):
     assert "refused" in done.stdout and "example.org" in log.read_text()
 
 
-def test_build_and_ask_reach_no_network(tmp_path):
+@pytest.mark.parametrize("store", ["faiss", "milvus"])
+def test_build_and_ask_reach_no_network(tmp_path, store):
+    """With FAISS files, and with Milvus Lite (its embedded gRPC server listens on 127.0.0.1 only)."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "notes.md").write_text("# Language courses\n\nNewly arrived refugees may attend free language courses for six months.\n", encoding="utf-8")
     log = tmp_path / "network.log"
-    env = guarded_env(log, RAG_INDEX_DIR=str(tmp_path / "index"), RAG_CORPUS_DIR=str(corpus), RAG_DATA_DIR=str(tmp_path / "data"))
+    env = guarded_env(log, RAG_INDEX_DIR=str(tmp_path / "index"), RAG_CORPUS_DIR=str(corpus), RAG_DATA_DIR=str(tmp_path / "data"),
+                      RAG_STORE=store, RAG_MILVUS_URI=str(tmp_path / "milvus.db"))
     build = subprocess.run([sys.executable, "-m", "retrieval", "build", "--quiet"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-2000:]
     ask = subprocess.run([sys.executable, "-m", "retrieval", "ask", "--json", "How long may refugees attend language courses?"],

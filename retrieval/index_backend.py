@@ -7,6 +7,7 @@ and a new version; nothing else knows which back end is in use.
 from __future__ import annotations
 
 import contextlib
+import threading
 
 from retrieval import index as index_files
 from retrieval.config import Settings
@@ -15,6 +16,7 @@ STORES = ("faiss", "milvus")
 #: one Milvus connection per (uri, token, prefix, index type) in a process: the app's sessions, its
 #: background build and its evaluation share it (Milvus Lite allows one opener of a data folder)
 _milvus: dict[tuple, object] = {}
+_milvus_lock = threading.Lock()
 
 
 class StoreSettingError(index_files.IndexLoadError):
@@ -32,9 +34,10 @@ def milvus(settings: Settings):
     from retrieval.milvus_index import MilvusLocation
 
     key = (str(settings.milvus_uri), settings.milvus_token, settings.milvus_collection, settings.milvus_index.upper())
-    if key not in _milvus:
-        _milvus[key] = MilvusLocation.from_settings(settings)
-    return _milvus[key]
+    with _milvus_lock:
+        if key not in _milvus:
+            _milvus[key] = MilvusLocation.from_settings(settings)
+        return _milvus[key]
 
 
 def describe(settings: Settings) -> str:

@@ -306,3 +306,26 @@ def test_a_server_that_stops_after_opening_gives_one_line(server, tmp_path, embe
     with pytest.raises(StoreUnavailable) as caught:
         retriever.search("What is the most requested service?", 3)
     assert "\n" not in str(caught.value) and server in str(caught.value)
+
+
+def test_the_app_answers_from_milvus(both, monkeypatch):
+    """The Streamlit app (streamlit.testing) with RAG_STORE=milvus: an answer with citations from the
+    Milvus index, tied to the alias's version, and the Index page listing its documents."""
+    from streamlit.testing.v1 import AppTest
+
+    _, milvus, settings = both
+    for name, value in {"RAG_STORE": "milvus", "RAG_MILVUS_URI": settings.milvus_uri, "RAG_CORPUS_DIR": str(settings.corpus_dir),
+                        "RAG_INDEX_DIR": str(settings.index_dir)}.items():
+        monkeypatch.setenv(name, value)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.chat_input(key="chat").set_value("What are the three dimensions of integration policies?").run()
+    assert not at.exception, [e.value for e in at.exception]
+    turn = at.session_state["turns"][-1]
+    assert turn.answer.answerable and turn.answer.citations[0].doc == SEEDS[0]
+    assert turn.version == milvus.index.version
+    at.radio(key="view").set_value("Index").run()
+    assert not at.exception, [e.value for e in at.exception]
+    page = "\n".join(str(getattr(e, "value", "")) for e in at.get("html")) + "\n".join(str(df.value) for df in at.dataframe)
+    assert "notes.txt" in page and SEEDS[1] in page

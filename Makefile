@@ -35,7 +35,8 @@ eval: index
 EVAL_CORPUS := .cache/eval-corpus
 eval-blind: setup
 	mkdir -p $(EVAL_CORPUS)
-	cp -f corpus/* ../shared/pdfs/*.pdf $(EVAL_CORPUS)/
+	cp -f corpus/* $(EVAL_CORPUS)/
+	cp -f ../shared/pdfs/*.pdf $(EVAL_CORPUS)/  # the five corpus PDFs are there too: two copies, not one (cp refuses a name twice)
 	$(BIN)/python -m retrieval build --quiet --corpus $(EVAL_CORPUS) --index .cache/eval-index
 	$(BIN)/python -m retrieval eval --index .cache/eval-index --report docs/evaluation.md
 

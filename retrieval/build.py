@@ -339,7 +339,7 @@ def _prepared_from(index, doc_id: str) -> PreparedDocument:
     """A document of the previous index as it was prepared then: no text is read or split again."""
     rows = [int(row) for row in index.rows_by_doc.get(doc_id, ())]
     sentences = [[(int(index.sentence_spans[i][1]), int(index.sentence_spans[i][2])) for i in index.sentences_of(row)] for row in rows]
-    return PreparedDocument(index.documents[doc_id], [index.chunks[row] for row in rows], sentences)
+    return PreparedDocument(index.documents[doc_id], index.chunks_at(rows), sentences)
 
 
 def _earlier_limit_failure(failure: dict | None, sha: str, settings: Settings) -> str | None:
@@ -434,11 +434,12 @@ def _embed(
     chunk_cache: dict[str, int] = {}
     sentence_cache: dict[str, int] = {}
     old_chunk_vectors = old_sentence_vectors = None
-    if previous is not None and previous.chunks:
-        chunk_cache = {c.content_hash: row for row, c in enumerate(previous.chunks)}
+    if previous is not None and len(previous.chunks):
+        old_chunks = list(previous.chunks)  # all at once: a Milvus index fetches chunks (and vectors) in pages
+        chunk_cache = {c.content_hash: row for row, c in enumerate(old_chunks)}
         old_chunk_vectors = previous.store.vectors()
-        old_sentence_vectors = np.asarray(previous.sentence_vectors)  # all at once (a Milvus store fetches them in pages)
-        sentence_cache = {text_key(previous.sentence_text(i)): i for i in range(len(previous.sentence_spans))}
+        old_sentence_vectors = np.asarray(previous.sentence_vectors)
+        sentence_cache = {text_key(old_chunks[row].text[start:end]): i for i, (row, start, end) in enumerate(previous.sentence_spans.tolist())}
     new_chunks = len({c.content_hash for c in chunks if c.content_hash not in chunk_cache})
     new_sentences = len({k for k in sentence_keys if k not in sentence_cache})
     bar = _Progress(new_chunks + new_sentences, "embedding", progress, on_progress)

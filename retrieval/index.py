@@ -100,11 +100,13 @@ class Index:
     sentence_store: object | None = None
 
     def __post_init__(self) -> None:
-        by_doc: dict[str, list[int]] = {}
-        for row, chunk in enumerate(self.chunks):
-            by_doc.setdefault(chunk.doc_id, []).append(row)
-        self.rows_by_doc = {doc: np.asarray(rows, dtype=np.int64) for doc, rows in by_doc.items()}
-        self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
+        # a store that does not hold the chunk table in memory (Milvus) passes both mappings ready made
+        if not self.rows_by_doc and not self.row_of:
+            by_doc: dict[str, list[int]] = {}
+            for row, chunk in enumerate(self.chunks):
+                by_doc.setdefault(chunk.doc_id, []).append(row)
+            self.rows_by_doc = {doc: np.asarray(rows, dtype=np.int64) for doc, rows in by_doc.items()}
+            self.row_of = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
         column = self.sentence_spans[:, 0] if len(self.sentence_spans) else np.zeros(0, dtype=np.int32)
         self._sentence_bounds = np.searchsorted(column, np.arange(len(self.chunks) + 1))
         # chunks with at least one quotable sentence, and where their sentences start: the best
@@ -112,6 +114,14 @@ class Index:
         counts = np.diff(self._sentence_bounds)
         self.sentence_chunk_rows = np.flatnonzero(counts > 0).astype(np.int64)
         self.sentence_chunk_starts = self._sentence_bounds[:-1][counts > 0].astype(np.int64)
+
+    def chunks_at(self, rows) -> list[Chunk]:
+        """The chunks of these rows; a store that fetches chunks on demand gets them in one call."""
+        rows = [int(r) for r in rows]
+        prefetch = getattr(self.chunks, "prefetch", None)
+        if prefetch is not None:
+            prefetch(rows)
+        return [self.chunks[r] for r in rows]
 
     def sentences_of(self, row: int) -> range:
         """Indexes into sentence_spans / sentence_vectors of one chunk's quotable sentences."""
@@ -129,6 +139,10 @@ class Index:
         return list(self.manifest.get("documents", []))
 
     def title(self, doc_id: str) -> str:
+        """The document's title, from the manifest (a store may fetch whole documents on demand)."""
+        for entry in self.manifest.get("documents", []):
+            if entry["doc"] == doc_id and entry.get("title"):
+                return entry["title"]
         doc = self.documents.get(doc_id)
         return doc.title if doc else doc_id
 

@@ -27,9 +27,11 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -356,27 +358,21 @@ class MilvusLocation:
 
     # ------------------------------------------------------------------- reading
 
-    def _paged(self, collection: str, key: str, total: int, fields: list[str]) -> list[dict]:
+    def _paged(self, collection: str, key: str, total: int, fields: list[str], start: int = 0) -> list[dict]:
+        """Rows whose integer key is in [start, start + total), in key order, a page at a time."""
         rows: list[dict] = []
-        for start in range(0, total, BATCH):
-            batch = self._call("read rows", self.client.query, collection, filter=f"{key} >= {start} and {key} < {start + BATCH}", output_fields=fields, limit=BATCH)
-            rows.extend(batch)
+        for first in range(start, start + total, BATCH):
+            last = min(first + BATCH, start + total)
+            rows.extend(self._call("read rows", self.client.query, collection, filter=f"{key} >= {first} and {key} < {last}", output_fields=fields, limit=BATCH))
         return sorted(rows, key=lambda r: r[key])
 
     def read_meta(self, version: str) -> dict[str, object]:
-        """The version's records (manifest, documents, term frequencies), each joined from its parts."""
-        rows: list[dict] = []
-        iterator = self._call("read the index's records", self.client.query_iterator, version + META_SUFFIX, batch_size=BATCH, filter='key != ""', output_fields=["key", "value"])
-        try:
-            while batch := self._call("read the index's records", iterator.next):
-                rows.extend(batch)
-        finally:
-            iterator.close()
-        parts: dict[str, list[tuple[int, str]]] = {}
-        for row in rows:
-            key, n = row["key"].rsplit("#", 1)
-            parts.setdefault(key, []).append((int(n), row["value"]))
-        return {key: json.loads("".join(text for _, text in sorted(pieces))) for key, pieces in parts.items()}
+        """The version's records but the documents (manifest, term frequencies, completeness), each
+        joined from its parts; documents are read one at a time, when asked for (MilvusDocuments)."""
+        # without the documents these are a few hundred parts at most (Milvus caps a query at 16,384 rows)
+        rows = self._call("read the index's records", self.client.query, version + META_SUFFIX, filter='not (key like "document:%")',
+                          output_fields=["key", "value"], limit=16_384)
+        return _joined(rows)
 
     def open(self, expected: dict | None = None) -> index_files.Index:
         """The live index: its chunk table, documents and sentence spans are read into memory; vectors
@@ -396,18 +392,146 @@ class MilvusLocation:
         if expected is not None:
             index_files.check_compatible(manifest, expected, self.describe(), hint=self.rebuild_hint(full=True))
         complete = meta["complete"]
-        chunk_rows = self._paged(version, "row", int(complete["chunks"]), ["row", "chunk"])
+        n_chunks = int(complete["chunks"])
         span_rows = self._paged(version + SENTENCES_SUFFIX, "id", int(complete["sentences"]), ["id", "chunk_row", "start", "end"])
-        chunks = [index_files.chunk_from_json(r["chunk"]) for r in chunk_rows]
         spans = np.asarray([[r["chunk_row"], r["start"], r["end"]] for r in span_rows], dtype=np.int32).reshape(-1, 3)
-        documents = {key.split(":", 1)[1]: index_files.document_from_json(value) for key, value in meta.items() if key.startswith("document:")}
-        if len(chunks) != int(complete["chunks"]) or len(spans) != int(complete["sentences"]) or manifest.get("chunks") != len(chunks):
-            raise index_files.IndexCorrupt(f"index {version} in {self.describe()} is inconsistent ({len(chunks)} chunks, {len(spans)} sentences read): rebuild it with `{self.rebuild_hint(full=True)}`")
+        # a build lays the chunks out document by document, in the manifest's order: each document's
+        # rows are a range, and a chunk id ("<doc>#<n>") names its row
+        entries = manifest.get("documents", [])
+        starts = np.cumsum([0] + [int(e["chunks"]) for e in entries]).tolist()
+        rows_by_doc = {e["doc"]: np.arange(starts[i], starts[i + 1], dtype=np.int64) for i, e in enumerate(entries)}
+        chunks = MilvusChunks(self, version, n_chunks)
+        if starts[-1] != n_chunks or len(spans) != int(complete["sentences"]) or manifest.get("chunks") != n_chunks or (
+            n_chunks and any(chunks[starts[i]].doc_id != e["doc"] for i, e in enumerate(entries) if starts[i] < starts[i + 1])
+        ):
+            raise index_files.IndexCorrupt(f"index {version} in {self.describe()} is inconsistent ({n_chunks} chunks, {len(spans)} sentences read): rebuild it with `{self.rebuild_hint(full=True)}`")
+        documents = MilvusDocuments(self, version + META_SUFFIX, [e["doc"] for e in entries])
         dimension = int(manifest["dimension"])
-        store = MilvusVectorStore(self, version, "row", dimension, len(chunks))
-        lexical = MilvusLexical(self, version, len(chunks), meta.get("frequencies") or {})
+        store = MilvusVectorStore(self, version, "row", dimension, n_chunks)
+        lexical = MilvusLexical(self, version, n_chunks, meta.get("frequencies") or {})
         sentences = MilvusVectorStore(self, version + SENTENCES_SUFFIX, "id", dimension, len(spans))
-        return index_files.Index(Path(self.uri), version, manifest, documents, chunks, store, lexical, spans, SentenceVectors(sentences), sentence_store=sentences)
+        return index_files.Index(Path(self.uri), version, manifest, documents, chunks, store, lexical, spans, SentenceVectors(sentences),
+                                 rows_by_doc=rows_by_doc, row_of=ChunkRows(dict(zip((e["doc"] for e in entries), starts))), sentence_store=sentences)
+
+
+def _joined(rows: list[dict]) -> dict[str, object]:
+    """Records split in parts ("<key>#00000", ...) joined and parsed: key -> value."""
+    parts: dict[str, list[tuple[int, str]]] = {}
+    for row in rows:
+        key, n = row["key"].rsplit("#", 1)
+        parts.setdefault(key, []).append((int(n), row["value"]))
+    return {key: json.loads("".join(text for _, text in sorted(pieces))) for key, pieces in parts.items()}
+
+
+class MilvusChunks(Sequence):
+    """The chunk table of a Milvus index, fetched by row when asked for (in one query for many rows
+    with `prefetch`) and kept in a bounded cache: an app server does not hold the whole table."""
+
+    CACHE = 20_000
+
+    def __init__(self, location: MilvusLocation, collection: str, size: int) -> None:
+        self.location, self.collection, self._size = location, collection, size
+        self._cache: OrderedDict[int, Chunk] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def prefetch(self, rows) -> None:
+        with self._lock:
+            missing = sorted({int(r) for r in rows if 0 <= int(r) < self._size and int(r) not in self._cache})
+        for start in range(0, len(missing), BATCH):
+            part = missing[start : start + BATCH]
+            found = self.location._call("read chunks", self.location.client.query, self.collection, filter=f"row in [{', '.join(map(str, part))}]",
+                                        output_fields=["row", "chunk"], limit=len(part))
+            with self._lock:
+                for row in found:
+                    self._cache[int(row["row"])] = index_files.chunk_from_json(row["chunk"])
+                while len(self._cache) > self.CACHE:
+                    self._cache.popitem(last=False)
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(self._size))]
+        row = int(row)
+        if row < 0:
+            row += self._size
+        if not 0 <= row < self._size:
+            raise IndexError(row)
+        with self._lock:
+            chunk = self._cache.get(row)
+            if chunk is not None:
+                self._cache.move_to_end(row)
+                return chunk
+        self.prefetch([row])
+        with self._lock:
+            return self._cache[row]
+
+    def __iter__(self):
+        """Every chunk in row order, page by page (not cached: a build or an evaluation reads them all)."""
+        for start in range(0, self._size, BATCH):
+            for row in self.location._paged(self.collection, "row", min(BATCH, self._size - start), ["row", "chunk"], start=start):
+                yield index_files.chunk_from_json(row["chunk"])
+
+
+class MilvusDocuments(Mapping):
+    """The documents of a Milvus index (cleaned text, pages, sections), read when asked for."""
+
+    CACHE = 8
+
+    def __init__(self, location: MilvusLocation, collection: str, names: list[str]) -> None:
+        self.location, self.collection, self._names = location, collection, list(names)
+        self._known = set(names)
+        self._cache: OrderedDict[str, Document] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __contains__(self, name) -> bool:
+        return name in self._known
+
+    def __getitem__(self, name: str) -> Document:
+        if name not in self._known:
+            raise KeyError(name)
+        with self._lock:
+            if name in self._cache:
+                self._cache.move_to_end(name)
+                return self._cache[name]
+        prefix = f"document:{name}#"
+        pattern = json.dumps(prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", ensure_ascii=False)
+        rows = self.location._call("read a document", self.location.client.query, self.collection, filter=f"key like {pattern}", output_fields=["key", "value"], limit=16_384)
+        records = _joined([r for r in rows if r["key"].startswith(prefix) and r["key"][len(prefix):].isdigit()])
+        if f"document:{name}" not in records:
+            raise index_files.IndexCorrupt(f"document {name} is missing from {self.collection} in {self.location.describe()}")
+        document = index_files.document_from_json(records[f"document:{name}"])
+        with self._lock:
+            self._cache[name] = document
+            while len(self._cache) > self.CACHE:
+                self._cache.popitem(last=False)
+        return document
+
+
+class ChunkRows(Mapping):
+    """chunk id ("<doc>#<n>") -> row, from where each document's rows start."""
+
+    def __init__(self, starts: dict[str, int]) -> None:
+        self._starts = starts
+
+    def __getitem__(self, chunk_id: str) -> int:
+        doc, _, n = chunk_id.rpartition("#")
+        if doc not in self._starts or not n.isdigit():
+            raise KeyError(chunk_id)
+        return self._starts[doc] + int(n)
+
+    def __iter__(self):
+        raise TypeError("chunk rows are computed, not listed")
+
+    def __len__(self) -> int:
+        return len(self._starts)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -252,6 +252,7 @@ class Retriever:
         return ranked[:4] + [ranked[other]] + ranked[4:other] + ranked[other + 1 :]
 
     def _hits(self, ranked: list[tuple[int, float, dict]], k: int) -> list[Hit]:
+        self.index.chunks_at([row for row, _, _ in ranked[: max(k, DIVERSE_REACH)]])  # one call where chunks are fetched on demand
         ranked = self._another_document_in_top5(ranked)
         hits = []
         for rank, (row, score, by) in enumerate(ranked[:k], start=1):

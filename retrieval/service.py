@@ -260,7 +260,7 @@ class Engine:
         if doc is None or doc.text[citation.start : citation.end] != citation.text:
             return Context(citation.text, (0, len(citation.text)), tuple(citation.quoted))
         rows = index.rows_by_doc.get(citation.doc, [])
-        chunks = sorted((index.chunks[int(r)] for r in rows), key=lambda c: (c.start, c.end))
+        chunks = sorted(index.chunks_at(rows), key=lambda c: (c.start, c.end))
         spans = [(c.start, c.end) for c in chunks]
         at = next((i for i, c in enumerate(chunks) if c.chunk_id == citation.chunk_id), None)
         start, end = window(spans, at) if at is not None else (citation.start, citation.end)

@@ -99,6 +99,24 @@ def test_milvus_gives_the_same_passages_and_answers_as_faiss(both):
         assert (x.text, x.answerable, [(c.doc, c.section, c.text) for c in x.citations]) == (y.text, y.answerable, [(c.doc, c.section, c.text) for c in y.citations])
 
 
+def test_an_app_server_holds_neither_the_chunk_table_nor_the_documents(both, embedder):
+    """Opening a Milvus index reads the manifest and the sentence spans; chunks and documents are
+    fetched when a question needs them (a bounded cache), so app servers stay small at any size."""
+    from retrieval.milvus_index import MilvusChunks, MilvusDocuments
+
+    _, _, settings = both
+    index = index_backend.open_live(settings)
+    assert isinstance(index.chunks, MilvusChunks) and isinstance(index.documents, MilvusDocuments)
+    assert len(index.chunks._cache) <= len(index.rows_by_doc) and len(index.documents._cache) == 0  # each document's first chunk, checked
+    hits = Retriever(index, embedder).search("How many experts did the INTERACT survey interview?", 5)
+    assert hits and len(index.chunks._cache) <= 10 + len(index.rows_by_doc) and len(index.documents._cache) == 0
+    row = index.row_of[hits[0].chunk.chunk_id]
+    assert index.chunks[row] == hits[0].chunk and row in index.rows_by_doc[hits[0].doc_id]
+    document = index.documents[hits[0].doc_id]
+    assert document.text[hits[0].chunk.start : hits[0].chunk.end] == hits[0].chunk.text
+    assert [c.chunk_id for c in index.chunks] == [c.chunk_id for c in both[0].index.chunks]  # the whole table, page by page
+
+
 def test_each_ranking_is_the_same_in_both_stores(both, embedder):
     files, milvus, _ = both
     question = "Which countries did the INTERACT survey cover?"

@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         results["search"]["corpus"] = bench_search(live)
         if args.milvus:
             print("milvus benchmark: the corpus ...", file=sys.stderr)
-            results["milvus"] = {"corpus": bench_milvus(live, work / "milvus", hnsw=True)}
+            results.setdefault("milvus", {})["corpus"] = bench_milvus(live, work / "milvus", hnsw=True)
         results["startup_s"] = startup_s(live)
         if not args.no_encoders:
             results["encoders"] = bench_encoders(live)
@@ -470,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             results["memory"][str(n)] = {"rss_mb": loaded_rss_mb(index_dir), "disk_mb": dir_size_mb(index_dir), "write_rss_mb": write_rss_mb}
             if args.milvus:
                 print(f"milvus benchmark: {n} chunks ...", file=sys.stderr)
-                results["milvus"][str(n)] = bench_milvus(index_dir, work / "milvus", hnsw=n <= 10_000)
+                results.setdefault("milvus", {})[str(n)] = bench_milvus(index_dir, work / "milvus", hnsw=n <= 10_000)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -93,6 +93,7 @@ class MilvusLocation:
             raise MilvusUnavailable(f"RAG_MILVUS_INDEX {index_type!r} is not one of {', '.join(INDEX_TYPES)}")
         self.uri, self.token, self.prefix, self.index_type = str(uri), token, prefix, index_type.upper()
         self._client = None
+        self._connecting = threading.Lock()
         self._alias_at = 0.0
         self._alias_value: str | None = None
 
@@ -114,9 +115,11 @@ class MilvusLocation:
 
     @property
     def client(self):
-        if self._client is None:
-            self._client = self._connect()
-        return self._client
+        """The pymilvus client, connected on first use (once, whichever thread asks first)."""
+        with self._connecting:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
 
     def _connect(self):
         # gRPC's own log lines (keep-alive pings refused by Milvus Lite's server) are not the user's business

@@ -88,7 +88,8 @@ def bench_milvus(index_dir: Path, work: Path, repeats: int = 1, hnsw: bool = Fal
 def hnsw_recall(index_dir: Path, work: Path, embedder, questions: list[str]) -> dict:
     """Recall@10 of Milvus HNSW (what a server deployment would use) against exact search, dense only."""
     from retrieval.index import open_index
-    from retrieval.milvus_index import MilvusLocation, MilvusVectorStore
+    from retrieval.milvus_index import MilvusLocation
+    from retrieval.milvus_store import MilvusVectorStore
 
     uri = str(work / f"milvus-hnsw-{index_dir.name}.db")
     shutil.rmtree(uri, ignore_errors=True)

@@ -102,7 +102,7 @@ def test_milvus_gives_the_same_passages_and_answers_as_faiss(both):
 def test_an_app_server_holds_neither_the_chunk_table_nor_the_documents(both, embedder):
     """Opening a Milvus index reads the manifest and the sentence spans; chunks and documents are
     fetched when a question needs them (a bounded cache), so app servers stay small at any size."""
-    from retrieval.milvus_index import MilvusChunks, MilvusDocuments
+    from retrieval.milvus_store import MilvusChunks, MilvusDocuments
 
     _, _, settings = both
     index = index_backend.open_live(settings)

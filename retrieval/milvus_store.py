@@ -61,17 +61,20 @@ class MilvusChunks(Sequence):
         return self._size
 
     def prefetch(self, rows) -> None:
+        """Read the rows not in the cache, in as few queries as possible."""
         with self._lock:
             missing = sorted({int(r) for r in rows if 0 <= int(r) < self._size and int(r) not in self._cache})
         for start in range(0, len(missing), BATCH):
-            part = missing[start : start + BATCH]
-            found = self.location._call("read chunks", self.location.client.query, self.collection, filter=f"row in [{', '.join(map(str, part))}]",
-                                        output_fields=["row", "chunk"], limit=len(part))
+            found = self._fetch(missing[start : start + BATCH])
             with self._lock:
-                for row in found:
-                    self._cache[int(row["row"])] = index_files.chunk_from_json(row["chunk"])
+                self._cache.update(found)
                 while len(self._cache) > self.CACHE:
                     self._cache.popitem(last=False)
+
+    def _fetch(self, rows: list[int]) -> dict[int, Chunk]:
+        found = self.location._call("read chunks", self.location.client.query, self.collection, filter=f"row in [{', '.join(map(str, rows))}]",
+                                    output_fields=["row", "chunk"], limit=len(rows))
+        return {int(r["row"]): index_files.chunk_from_json(r["chunk"]) for r in found}
 
     def __getitem__(self, row):
         if isinstance(row, slice):
@@ -88,7 +91,12 @@ class MilvusChunks(Sequence):
                 return chunk
         self.prefetch([row])
         with self._lock:
-            return self._cache[row]
+            chunk = self._cache.get(row)
+        if chunk is None:  # pushed out of the cache by a larger prefetch (a document of more chunks than it holds)
+            chunk = self._fetch([row]).get(row)
+        if chunk is None:
+            raise index_files.IndexCorrupt(f"chunk row {row} is missing from {self.collection} in {self.location.describe()}")
+        return chunk
 
     def __iter__(self):
         """Every chunk in row order, page by page (not cached: a build or an evaluation reads them all)."""

@@ -115,6 +115,10 @@ def test_an_app_server_holds_neither_the_chunk_table_nor_the_documents(both, emb
     document = index.documents[hits[0].doc_id]
     assert document.text[hits[0].chunk.start : hits[0].chunk.end] == hits[0].chunk.text
     assert [c.chunk_id for c in index.chunks] == [c.chunk_id for c in both[0].index.chunks]  # the whole table, page by page
+    index.chunks.CACHE = 5  # a document of more chunks than the cache holds is still read whole, in order
+    rows = index.rows_by_doc[SEEDS[1]]
+    assert [c.chunk_id for c in index.chunks_at(rows)] == [both[0].index.chunks[int(r)].chunk_id for r in rows] and len(rows) > 5
+    assert len(index.chunks._cache) <= 5
 
 
 def test_each_ranking_is_the_same_in_both_stores(both, embedder):

@@ -100,6 +100,7 @@ class Index:
     sentence_store: object | None = None
 
     def __post_init__(self) -> None:
+        self._entries = {e["doc"]: e for e in self.manifest.get("documents", [])}  # every hit asks for its title
         # a store that does not hold the chunk table in memory (Milvus) passes both mappings ready made
         if not self.rows_by_doc and not self.row_of:
             by_doc: dict[str, list[int]] = {}
@@ -140,17 +141,15 @@ class Index:
 
     def title(self, doc_id: str) -> str:
         """The document's title, from the manifest (a store may fetch whole documents on demand)."""
-        for entry in self.manifest.get("documents", []):
-            if entry["doc"] == doc_id and entry.get("title"):
-                return entry["title"]
+        entry = self._entries.get(doc_id, {})
+        if entry.get("title"):
+            return entry["title"]
         doc = self.documents.get(doc_id)
         return doc.title if doc else doc_id
 
     def short_title(self, doc_id: str) -> str:
-        for entry in self.manifest.get("documents", []):
-            if entry["doc"] == doc_id:
-                return entry.get("short_title") or entry.get("title") or doc_id
-        return doc_id
+        entry = self._entries.get(doc_id, {})
+        return entry.get("short_title") or entry.get("title") or doc_id
 
 
 # --------------------------------------------------------------------------- serialisation

@@ -12,7 +12,6 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -219,9 +218,6 @@ class MilvusVectorStore:
                     found[int(row[self.key])] = row["vector"]
         return np.asarray([found[int(r)] for r in rows], dtype=np.float32).reshape(len(rows), self.dimension)
 
-    def save(self, directory: Path) -> None:  # the data lives in Milvus
-        raise NotImplementedError("a Milvus store is written by MilvusLocation.write_version")
-
 
 class SentenceVectors:
     """`index.sentence_vectors` for a Milvus index: rows fetched by id when indexed, all of them
@@ -229,8 +225,6 @@ class SentenceVectors:
 
     def __init__(self, store: MilvusVectorStore) -> None:
         self.store = store
-        self.shape = (len(store), store.dimension)
-        self.ndim = 2
 
     def __len__(self) -> int:
         return len(self.store)

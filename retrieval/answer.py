@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from retrieval.compound import compound_parts
 from retrieval.config import MAX_QUESTION_CHARS
 from retrieval.language import other_language
 from retrieval.search import Hit, Retriever, shorten_question
@@ -331,6 +332,13 @@ class Answerer:
             if max(float(vectors[i] @ vectors[j]) for j in chosen) > 0.85:
                 continue  # says again what a chosen sentence says
             chosen.append(i)
+
+        for part in compound_parts(query):
+            # a compound question ("Why ..., and when ...?"): the best sentence for each half answers it
+            part_scores, _, _ = self.sentence_scores(part, part, candidates, vectors @ self.retriever.embedder.embed_query(part))
+            part_best = int(np.argmax(part_scores))
+            if part_best not in chosen and np.isfinite(part_scores[part_best]):
+                chosen.append(part_best)
 
         kind = expected_kind(question)
         if kind and not any(has_kind[i] for i in chosen):

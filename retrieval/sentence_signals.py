@@ -33,8 +33,21 @@ def is_quotable(sentence: str) -> bool:
         return False
     if sum(c.isupper() for c in letters) > 0.6 * len(letters):
         return False
+    if is_table_row(text):
+        return False
     digits = sum(c.isdigit() for c in text)
     return digits <= 0.25 * len(text.replace(" ", ""))
+
+
+#: three single digits or tick marks in a row: a grading scale's header ("ELEMENT 1 2 3 4 5") or a chart's
+#: axis run into the text
+_SCALE = re.compile(r"(?:^|\s)[\dX](?:\s+[\dX]){2,}(?=\s|$)")
+
+
+def is_table_row(text: str) -> bool:
+    """A table's or a chart's text read as a sentence: a scale of single digits, or cells ticked
+    with "X" ("Performance towards Result 1.3   X Performance towards SO 1   X ...")."""
+    return bool(_SCALE.search(text)) or text.split().count("X") >= 2
 
 
 # --------------------------------------------------------------------------- expected answer kinds

@@ -16,6 +16,9 @@ from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, n
     "FIGURE 7. LEVEL OF SATISFACTION WITH REINTEGRATION SUPPORT Source: monitoring survey.",
     "See the guidance at https://www.gov.uk/government/publications/skilled-worker for details.",
     "ETHIOPIA SOMALIA SUDAN 0.68 0.67 0.65 AVERAGE SCORE PER PROGRAMME COUNTRY.",
+    # a grading table read as a sentence (HoA final evaluation): a 1-5 scale and cells ticked with X
+    "Effectiveness Overall score on IOM\u2019s performance: 3.8 ELEMENT 1 2 3 4 5 Performance towards Result 1.1    X Performance towards Result 1.2.",
+    "Performance towards Result 1.3   X Performance towards SO 1    X Performance towards SO 2    X Performance towards Result 3.1.",
 ])
 def test_never_quoted(sentence):
     assert not is_quotable(sentence)
@@ -25,6 +28,8 @@ def test_never_quoted(sentence):
     "On conclusion of the agreement, the Foreigners Authority charges a €411 fee for processing the application.",
     "No Contracting State shall expel or return a refugee to the frontiers of territories where his life would be threatened.",
     "The meeting will discuss the following questions:",
+    "Articles 3, 4 and 5 apply to the refugees referred to in Article 1 of this Convention.",
+    "Type X and type Y permits are issued for 1 or 2 years.",
 ])
 def test_quotable(sentence):
     assert is_quotable(sentence)

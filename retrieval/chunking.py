@@ -12,13 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from retrieval.documents import Document, Section
-from retrieval.sentence_signals import is_footnote
 
 #: word pieces the model adds around every input ([CLS] ... [SEP])
 SPECIAL_TOKENS = 2
-CHUNKER_VERSION = 3
-#: a list lead carried into a later chunk keeps at most this many word pieces (its end: what the list is of)
-LEAD_MAX_TOKENS = 48
+CHUNKER_VERSION = 2
 #: the section prefix of an embedding input is cut to this many characters (about 40 word pieces)
 MAX_PREFIX_CHARS = 160
 
@@ -43,14 +40,10 @@ class Chunk:
     text: str
     #: word pieces of `embed_text`, special tokens included
     n_tokens: int
-    #: for a chunk that starts inside a list whose introducing sentence ("... the following temporary
-    #: absences:") is in an earlier chunk: that sentence (its last LEAD_MAX_TOKENS word pieces at
-    #: most). It is embedded and indexed with the chunk, never shown or quoted as its text.
-    lead: str = ""
 
     @property
     def embed_text(self) -> str:
-        return embedding_input(self.section, self.text, self.lead)
+        return embedding_input(self.section, self.text)
 
     @property
     def content_hash(self) -> str:
@@ -78,9 +71,9 @@ def section_prefix(section: str) -> str:
     return prefix
 
 
-def embedding_input(section: str, text: str, lead: str = "") -> str:
-    """What is embedded for a chunk: its section prefix, the list lead it continues, its text."""
-    return "\n".join(part for part in (section_prefix(section), lead, text) if part)
+def embedding_input(section: str, text: str) -> str:
+    prefix = section_prefix(section)
+    return f"{prefix}\n{text}" if prefix else text
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -160,11 +153,6 @@ def _split_long(text: str, span: tuple[int, int], count: TokenCounter, budget: i
 _LIST_ITEM = re.compile(r"^(\d{1,2}[.)]|\(?[a-z]{1,4}\)|[-\u2022\u2013\u2014*])\s")
 
 
-def _in_list(unit: str) -> bool:
-    """A list item, or a footnote that a page break set between two items."""
-    return bool(_LIST_ITEM.match(unit)) or is_footnote(unit)
-
-
 def keep_lists_whole(text: str, units: list[tuple[int, int, int]], budget: int) -> list[tuple[int, int, int]]:
     """A list and the sentence that introduces it ("... the following conditions:") as one unit when
     they fit the budget together, so a chunk never ends inside a list that could have stayed whole:
@@ -176,10 +164,10 @@ def keep_lists_whole(text: str, units: list[tuple[int, int, int]], budget: int) 
         if text[s:e].rstrip().endswith(":"):
             j = i + 1
             total = n
-            while j < len(units) and _in_list(text[units[j][0] : units[j][1]]) and total + units[j][2] <= budget:
+            while j < len(units) and _LIST_ITEM.match(text[units[j][0] : units[j][1]]) and total + units[j][2] <= budget:
                 total += units[j][2]
                 j += 1
-            ends_list = j >= len(units) or not _in_list(text[units[j][0] : units[j][1]])
+            ends_list = j >= len(units) or not _LIST_ITEM.match(text[units[j][0] : units[j][1]])
             if j > i + 1 and ends_list:
                 out.append((s, units[j - 1][1], total))
                 i = j
@@ -189,46 +177,10 @@ def keep_lists_whole(text: str, units: list[tuple[int, int, int]], budget: int) 
     return out
 
 
-def list_leads(text: str, units: list[tuple[int, int, int]]) -> dict[int, int]:
-    """For each unit that is a list item: the index of the sentence ending in ":" that introduces
-    its list (only list items, or footnotes, in between), when there is one."""
-    leads: dict[int, int] = {}
-    lead: int | None = None
-    for i, (s, e, _) in enumerate(units):
-        unit = text[s:e]
-        if is_footnote(unit):
-            continue  # a page's footnotes set between two items of a list that runs on over the page
-        if _LIST_ITEM.match(unit):
-            if lead is not None:
-                leads[i] = lead
-        else:
-            lead = None
-        if unit.rstrip().endswith(":"):
-            lead = i
-    return leads
-
-
-def _lead_text(text: str, unit: tuple[int, int, int], count: TokenCounter) -> tuple[str, int]:
-    """A list lead for an embedding input, cut to its last LEAD_MAX_TOKENS word pieces: (text, tokens)."""
-    s, e, n = unit
-    lead = " ".join(text[s:e].split())
-    if n <= LEAD_MAX_TOKENS:
-        return lead, n
-    words = lead.split()
-    counts = count(words)
-    kept, total = [], 0
-    for word, c in zip(reversed(words), reversed(counts)):
-        if total + c > LEAD_MAX_TOKENS:
-            break
-        kept.insert(0, word)
-        total += c
-    return " ".join(kept), total
-
-
 def chunk_section(
     doc: Document, section: Section, count: TokenCounter, max_tokens: int, overlap_tokens: int
-) -> list[tuple[int, int, int, str]]:
-    """(start, end, tokens, list lead) of each chunk of one section."""
+) -> list[tuple[int, int, int]]:
+    """(start, end, tokens) of each chunk of one section."""
     label = section.label
     prefix = section_prefix(label)
     prefix_tokens = (count([prefix])[0] + 1) if prefix else 0  # +1: the newline is free, keep a margin
@@ -246,57 +198,35 @@ def chunk_section(
         else:
             units.append((s, e, n))
     units = keep_lists_whole(doc.text, units, budget)
-    leads = list_leads(doc.text, units)
 
-    chunks: list[tuple[int, int, int, str]] = []
-    current: list[int] = []  # indexes into units
+    chunks: list[tuple[int, int, int]] = []
+    current: list[tuple[int, int, int]] = []
     total = 0
-    lead, lead_tokens = "", 0
-
-    def close() -> None:
-        chunks.append((units[current[0]][0], units[current[-1]][1], total + SPECIAL_TOKENS + prefix_tokens + lead_tokens, lead))
-
-    for i, unit in enumerate(units):
-        starts_chunk = not current
-        if current and total + lead_tokens + unit[2] > budget:
-            close()
+    for unit in units:
+        if current and total + unit[2] > budget:
+            chunks.append((current[0][0], current[-1][1], total + SPECIAL_TOKENS + prefix_tokens))
             # carry the last sentences (up to overlap_tokens) into the next chunk
-            overlap: list[int] = []
+            overlap: list[tuple[int, int, int]] = []
             carried = 0
             for prev in reversed(current):
-                if carried + units[prev][2] > overlap_tokens or len(overlap) + 1 >= len(current):
+                if carried + prev[2] > overlap_tokens or len(overlap) + 1 >= len(current):
                     break
                 overlap.insert(0, prev)
-                carried += units[prev][2]
+                carried += prev[2]
             if carried + unit[2] > budget:
                 overlap, carried = [], 0
             current, total = overlap, carried
-            starts_chunk = True
-        current.append(i)
+        current.append(unit)
         total += unit[2]
-        if starts_chunk:
-            lead, lead_tokens = _chunk_lead(doc.text, units, leads, current, count, budget - total)
     if current:
-        close()
+        chunks.append((current[0][0], current[-1][1], total + SPECIAL_TOKENS + prefix_tokens))
     return chunks
-
-
-def _chunk_lead(text: str, units, leads: dict[int, int], current: list[int], count: TokenCounter, room: int) -> tuple[str, int]:
-    """The lead of a chunk whose first unit is an item of a list introduced in an earlier chunk, if
-    there is room for it in the budget: (text, tokens), or ("", 0)."""
-    lead_index = leads.get(current[0])
-    if lead_index is None or lead_index in current:
-        return "", 0
-    lead, n = _lead_text(text, units[lead_index], count)
-    if n + 1 > room:  # +1: the newline between lead and text
-        return "", 0
-    return lead, n + 1
 
 
 def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 200, overlap_tokens: int = 40) -> list[Chunk]:
     chunks: list[Chunk] = []
     for section in doc.sections:
-        for start, end, n_tokens, lead in chunk_section(doc, section, count, max_tokens, overlap_tokens):
+        for start, end, n_tokens in chunk_section(doc, section, count, max_tokens, overlap_tokens):
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.doc_id}#{len(chunks)}",
@@ -308,7 +238,6 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 200, ov
                     page_end=doc.page_at(max(start, end - 1)),
                     text=doc.text[start:end],
                     n_tokens=n_tokens,
-                    lead=lead,
                 )
             )
     return chunks

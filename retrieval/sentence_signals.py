@@ -18,11 +18,6 @@ _CAPTION = re.compile(r"^(figure|table|chart|graph|box|source|note)s?\s*[\d.:]",
 _CITATION = re.compile(r"ECLI:|\bOJ [LC] \d|\bC-\d{1,3}/\d{2}\b")
 
 
-def is_footnote(sentence: str) -> bool:
-    """A footnote's text: its number, then a reference ("(72) C-200/02, Zhu and Chen, ECLI:...")."""
-    return bool(_FOOTNOTE.match(" ".join(sentence.split())))
-
-
 def is_quotable(sentence: str) -> bool:
     """False for what should never be quoted as an answer: headings and questions, footnotes,
     figure and table captions, links, lines in capitals, digit soup from charts and tables."""

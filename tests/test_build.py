@@ -453,61 +453,6 @@ def test_a_list_stays_whole_with_the_sentence_that_introduces_it():
     assert keep_lists_whole(text, [(s, e, 10) for s, e in spans], budget=25) == [(s, e, 10) for s, e in spans]
 
 
-def test_a_list_running_on_into_another_chunk_carries_the_sentence_that_introduces_it():
-    """An item in a later chunk is embedded with the sentence ending in ":" that says what the list
-    is of; a footnote set between two items (a page break) does not end the list; the chunk's text
-    (what is shown and quoted) stays its own slice of the document."""
-    from retrieval.chunking import chunk_document
-    from retrieval.documents import Document, Section
-    from retrieval.index import chunk_from_json, chunk_to_json
-
-    lead = "It is not interrupted by the following temporary absences:"
-    text = (
-        f"Residence in the host state is continuous. {lead}\n\n"
-        "(a) absences of up to six months a year in total;\n\n"
-        "(b) absences of a longer duration for compulsory military service;\n\n"
-        "(72) C-200/02, Zhu and Chen, ECLI:EU:C:2004:639.\n\n"
-        "(c) one absence of a maximum of twelve consecutive months for important reasons such as pregnancy and childbirth.\n\n"
-        "Continuity ends with an expulsion decision."
-    )
-    doc = Document("notice.pdf", "Notice", text, (Section(("3. Residence",), 0, len(text)),))
-    chunks = chunk_document(doc, lambda texts: [len(t.split()) for t in texts], max_tokens=40, overlap_tokens=0)
-
-    assert [c.text.split()[0] for c in chunks] == ["Residence", "(b)", "(c)"]
-    assert [c.lead for c in chunks] == ["", lead, lead]
-    for chunk in chunks:
-        assert chunk.text == text[chunk.start : chunk.end]
-        assert chunk.embed_text.startswith("3. Residence\n" + (chunk.lead + "\n" if chunk.lead else ""))
-        assert chunk.embed_text.endswith(chunk.text)
-        assert chunk.n_tokens <= 40
-    # an index written before chunks had leads still loads
-    stored = chunk_to_json(chunks[0])
-    del stored["lead"]
-    assert chunk_from_json(stored) == chunks[0]
-
-
-def test_a_list_lead_is_cut_to_its_end_and_left_out_when_there_is_no_room():
-    from retrieval.chunking import LEAD_MAX_TOKENS, chunk_document
-    from retrieval.documents import Document, Section
-
-    def listed(item_words: int) -> Document:
-        lead = " ".join(f"w{i}" for i in range(80)) + " the following:"
-        items = [f"({letter}) " + " ".join([letter * 3] * (item_words - 1)) + "." for letter in "abc"]
-        text = "\n\n".join([lead, *items])
-        return Document("d.md", "D", text, (Section(("Rules",), 0, len(text)),))
-
-    count = lambda texts: [len(t.split()) for t in texts]  # noqa: E731
-    chunks = chunk_document(listed(30), count, max_tokens=120, overlap_tokens=0)
-    carried = [c for c in chunks if c.lead]
-    assert [c.text[:3] for c in carried] == ["(b)"]
-    assert len(carried[0].lead.split()) == LEAD_MAX_TOKENS and carried[0].lead.endswith("w79 the following:")
-    assert all(c.n_tokens <= 120 for c in chunks)
-    # no room beside a long item: it goes without its lead rather than over the budget
-    chunks = chunk_document(listed(50), count, max_tokens=100, overlap_tokens=0)
-    assert len(chunks) == 4 and not any(c.lead for c in chunks)
-    assert all(c.n_tokens <= 100 for c in chunks)
-
-
 @pytest.mark.parametrize("pointer", ["../elsewhere", "/etc", "v1/../../x", "not-a-version"])
 def test_current_must_name_a_version_folder(tmp_path, pointer):
     from retrieval.index import IndexCorrupt, open_index, read_current

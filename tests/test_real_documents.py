@@ -308,15 +308,6 @@ def test_footnotes_never_split_a_sentence(shared_doc):
     assert "\n\n(72) C-200/02, Zhu and Chen, ECLI:EU:C:2004:639, paragraph 20 and case law cited." in notice
 
 
-def test_a_list_item_in_a_later_chunk_is_embedded_with_what_the_list_is_of(shared_doc, embedder):
-    """The notice's "12 consecutive months" item sits in a chunk after the one holding the sentence
-    that introduces the list: the chunk is embedded with that sentence, its text stays the item."""
-    doc, chunks = shared_doc("eu-commission-notice-free-movement-guidance-2023.pdf", embedder)
-    item = next(c for c in chunks if "one absence of a maximum of 12 consecutive months" in c.text and c.text.lstrip().startswith("\u2014"))
-    assert item.lead.endswith("continuity of residence is not interrupted by the following temporary absences:")
-    assert item.lead not in item.text and item.lead in item.embed_text
-
-
 def test_a_table_of_contents_with_wrapped_entries_is_dropped(shared_doc):
     doc = shared_doc("bmwk-fast-track-procedure-skilled-workers-2024.pdf")
     labels = [s.label for s in doc.sections]

@@ -211,7 +211,11 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
             pieces.append((page, line))
         else:
             prev = pieces[-1][1]
-            if prev.rstrip().endswith(("-", cleaning.SOFT_HYPHEN)) and not prev.rstrip().endswith(" -"):
+            if _SPACED_HYPHEN_BREAK.search(prev) and line[:1].islower():
+                # "coun -" / "tries": some typesetting puts a space before the line-end hyphen
+                joined, _ = cleaning.join_hyphenated(prev.rstrip()[:-2] + "-", line, vocabulary)
+                pieces[-1] = (pieces[-1][0], joined)
+            elif prev.rstrip().endswith(("-", cleaning.SOFT_HYPHEN)) and not prev.rstrip().endswith(" -"):
                 joined, _ = cleaning.join_hyphenated(prev, line, vocabulary)
                 # keep the joined text on the page where it started; the tail goes with it
                 pieces[-1] = (pieces[-1][0], joined)
@@ -226,6 +230,9 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
     return blocks
 
 
+#: a line ending in a word's first letters, a space and a hyphen ("demo -"): a word broken over the
+#: line end when the next line goes on in lower case ("graphic change"); a dash when it does not
+_SPACED_HYPHEN_BREAK = re.compile(r"[a-z\u00df-\u00ff] -\s*$")
 _NOTE_START = re.compile(r"^(\(\d{1,3}\)|\d{1,3}|\*+)\s*\S")
 
 

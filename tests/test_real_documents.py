@@ -298,6 +298,15 @@ def test_bmwk_ligature_residue_repaired(shared_doc):
     assert "/f_" not in text
 
 
+def test_bmwk_words_broken_with_a_spaced_hyphen_rejoined(shared_doc):
+    """The brochure breaks words over lines as "demo -" / "graphic": rejoined, a dash before a
+    capital ("3 - Somewhat" in a survey scale) left alone."""
+    text = shared_doc("bmwk-fast-track-procedure-skilled-workers-2024.pdf").text
+    assert "increasing demographic change" in text and "subject to a charge" in text
+    assert not re.search(r"\b[a-z]+ - [a-z]+\b", text)
+    assert "3 - Somewhat" in " ".join(shared_doc("iom-eu-ji-horn-of-africa-final-evaluation-2023.pdf").text.split())
+
+
 def test_footnotes_never_split_a_sentence(shared_doc):
     """Footnotes (small type below the body text) become paragraphs of their own, placed where no
     sentence runs across them."""

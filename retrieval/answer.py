@@ -44,7 +44,7 @@ MISSING_KEY_TERM_PENALTY = 0.7
 #: a term in more than this share of all chunks is too common to be a key term
 KEY_TERM_MAX_SHARE = 0.05
 #: the expected kind of answer (a figure for "how much", a date for "when") is in no quotable
-#: sentence of the top passages: the documents likely do not say it
+#: sentence of the top passages from the document of the best sentence: the documents likely do not say it
 MISSING_KIND_PENALTY = 0.7
 #: a sentence holding the kind of answer asked for scores this much higher
 KIND_BONUS = 0.08
@@ -316,7 +316,11 @@ class Answerer:
         leaned_on = [top[0]] + ([top[candidates[best].hit_index]] if candidates[best].hit_index else [])
         if self.missing_key_terms(question, leaned_on):
             confidence *= MISSING_KEY_TERM_PENALTY
-        if not any(has_kind[i] and quotable[i] for i in range(len(candidates))):
+        # the figure or date asked for counts where the answer is: in the document of its best
+        # sentence ("a €411 fee" in a German brochure does not say what an EU registration costs)
+        answer_doc = top[candidates[best].hit_index].doc_id
+        gives_kind = [has_kind[i] and quotable[i] and top[c.hit_index].doc_id == answer_doc for i, c in enumerate(candidates)]
+        if not any(gives_kind):
             confidence *= MISSING_KIND_PENALTY  # asks "how much" and no passage names an amount
         if confidence < self.threshold:
             related = tuple(citation_for(h, i + 1) for i, h in enumerate(top[:3]))
@@ -343,7 +347,7 @@ class Answerer:
         kind = expected_kind(question)
         if kind and not any(has_kind[i] for i in chosen):
             # asked how much / how long / when: the best sentence that gives a figure or date joins
-            with_kind = [i for i in range(len(candidates)) if has_kind[i] and quotable[i] and sims[i] >= sims[best] - KIND_REACH]
+            with_kind = [i for i in range(len(candidates)) if gives_kind[i] and sims[i] >= sims[best] - KIND_REACH]
             if with_kind:
                 chosen.append(max(with_kind, key=lambda i: scores[i]))
         chosen += self._list_items(candidates, chosen, top)

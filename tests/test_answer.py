@@ -169,3 +169,34 @@ def test_a_question_in_another_language_is_told_to_ask_in_english(answerer, ques
 @pytest.mark.parametrize("question", ["dublin transfer time limit", "INTERACT diaspora policy objectives", "Can a refugee be expelled?"])
 def test_terse_english_questions_are_never_taken_for_another_language(answerer, question):
     assert answerer.ask(question).language == ""
+
+
+def test_a_figure_asked_for_counts_only_in_the_document_that_answers(tmp_path, embedder):
+    """"How much did the Trust Fund spend?" is not answered from a document that says nothing of
+    amounts because another, on another subject, names a fee: the check for the figure asked for
+    looks in the document of the answer's best sentence, and the fee's own question still gets it."""
+    from retrieval.build import build_index
+    from retrieval.config import Settings
+    from retrieval.search import Retriever
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "trust-fund.md").write_text(
+        "# The EU Trust Fund for Africa\n\nThe EU Trust Fund for Africa was set up in 2015 to address the root causes of irregular migration.\n\n"
+        "## Reintegration\n\nThe Trust Fund supports the sustainable reintegration of returnees in their communities of origin. "
+        "Reintegration support combines economic, social and psychosocial assistance for returning migrants.\n",
+        encoding="utf-8",
+    )
+    (corpus / "fast-track.md").write_text(
+        "# The fast-track procedure for skilled workers\n\n## Costs\n\nThe fast-track procedure for skilled workers is subject to a charge. "
+        "On conclusion of the agreement, the Foreigners Authority charges a €411 fee for processing the application. The employer pays the fee.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, embedder=embedder, progress=False)
+    answerer = Answerer(Retriever.open(settings, embedder=embedder))
+
+    spent = answerer.ask("How much money did the EU Trust Fund for Africa spend on reintegration of returnees?")
+    assert not spent.answerable, [s.text for s in spent.sentences]
+    cost = answerer.ask("How much does the fast-track procedure cost?")
+    assert cost.answerable and any("€411" in s.text for s in cost.sentences)

@@ -316,10 +316,18 @@ class Answerer:
         leaned_on = [top[0]] + ([top[candidates[best].hit_index]] if candidates[best].hit_index else [])
         if self.missing_key_terms(question, leaned_on):
             confidence *= MISSING_KEY_TERM_PENALTY
-        # the figure or date asked for counts where the answer is: in the document of its best
-        # sentence ("a €411 fee" in a German brochure does not say what an EU registration costs)
-        answer_doc = top[candidates[best].hit_index].doc_id
-        gives_kind = [has_kind[i] and quotable[i] and top[c.hit_index].doc_id == answer_doc for i, c in enumerate(candidates)]
+        # a compound question ("Why ..., and when ...?"): the best sentence for each half answers it
+        part_bests = []
+        for part in compound_parts(query):
+            part_scores, _, _ = self.sentence_scores(part, part, candidates, vectors @ self.retriever.embedder.embed_query(part))
+            part_best = int(np.argmax(part_scores))
+            if np.isfinite(part_scores[part_best]):
+                part_bests.append(part_best)
+        # the figure or date asked for counts where the answer is: in the documents of its best
+        # sentence and of each half's ("a €411 fee" in a German brochure does not say what an EU
+        # registration costs)
+        answer_docs = {top[candidates[i].hit_index].doc_id for i in [best, *part_bests]}
+        gives_kind = [has_kind[i] and quotable[i] and top[c.hit_index].doc_id in answer_docs for i, c in enumerate(candidates)]
         if not any(gives_kind):
             confidence *= MISSING_KIND_PENALTY  # asks "how much" and no passage names an amount
         if confidence < self.threshold:
@@ -337,12 +345,7 @@ class Answerer:
                 continue  # says again what a chosen sentence says
             chosen.append(i)
 
-        for part in compound_parts(query):
-            # a compound question ("Why ..., and when ...?"): the best sentence for each half answers it
-            part_scores, _, _ = self.sentence_scores(part, part, candidates, vectors @ self.retriever.embedder.embed_query(part))
-            part_best = int(np.argmax(part_scores))
-            if part_best not in chosen and np.isfinite(part_scores[part_best]):
-                chosen.append(part_best)
+        chosen += [i for i in dict.fromkeys(part_bests) if i not in chosen]
 
         kind = expected_kind(question)
         if kind and not any(has_kind[i] for i in chosen):

@@ -135,22 +135,40 @@ _LIST_ITEM = re.compile(r"^(\d{1,2}[.)]|\(?[a-z]\)|[-\u2022\u2013\u2014])\s")
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f][\w'\u2019-]*|\d[\d.,/]*\w*")
 
 
-def key_words(question: str) -> list[str]:
-    """Names, numbers and acronyms of a question: capitalised words not opening a sentence, digits."""
-    words = []
+#: lower-case words that may stand inside a name ("Court of Justice", "Trust Fund for Africa")
+_NAME_CONNECTORS = frozenset("of for on the de".split())
+
+
+def key_names(question: str) -> list[list[str]]:
+    """Names, numbers and acronyms of a question (capitalised words not opening a sentence, digits),
+    words of one name together: "Court of Justice" is one name of two key words."""
+    names: list[list[str]] = []
     before = ""  # the last character before this word that is not a space ("" at the start)
     last_end = 0
+    joinable = False  # only spaces and connectors since the last key word
     for m in _WORD.finditer(question):
         word = m.group(0)
-        gap = question[last_end : m.start()].rstrip()
-        if gap:
-            before = gap[-1]
+        gap = question[last_end : m.start()]
+        if gap.strip():
+            before = gap.rstrip()[-1]
+            joinable = False
         last_end = m.end()
         opens_sentence = before == "" or before in ".?!:;"
         before = word[-1]
         if word[0].isdigit() or (word.isupper() and len(word) > 1) or (word[0].isupper() and not opens_sentence):
-            words.append(word)
-    return words
+            if joinable and names:
+                names[-1].append(word)
+            else:
+                names.append([word])
+            joinable = True
+        elif word.lower() not in _NAME_CONNECTORS:
+            joinable = False
+    return names
+
+
+def key_words(question: str) -> list[str]:
+    """Names, numbers and acronyms of a question: capitalised words not opening a sentence, digits."""
+    return [word for name in key_names(question) for word in name]
 
 
 def same_stem(a: str, b: str, min_common: int = 5) -> bool:
@@ -189,22 +207,33 @@ class Answerer:
 
     def key_terms(self, question: str) -> set[str]:
         """Stemmed key terms of the question that are rare in the corpus and don't name a document."""
+        return set().union(*self._name_terms(question))
+
+    def _name_terms(self, question: str) -> list[set[str]]:
+        """The key terms (see `key_terms`) of each name of the question that has any."""
         lexical = self.retriever.index.lexical
         limit = KEY_TERM_MAX_SHARE * max(1, lexical.n_docs)
-        terms = set()
-        for word in key_words(question):
-            for term in lexical.query_terms(word):
-                if term not in self._title_terms and lexical.document_frequency(term) < limit:
-                    terms.add(term)
-        return terms
+        out = []
+        for name in key_names(question):
+            terms = {term for word in name for term in lexical.query_terms(word) if term not in self._title_terms and lexical.document_frequency(term) < limit}
+            if terms:
+                out.append(terms)
+        return out
 
     def missing_key_terms(self, question: str, hits: Sequence[Hit]) -> set[str]:
-        keys = self.key_terms(question)
-        if not keys:
+        """The key terms of the names that the passages never mention: a name counts as mentioned
+        when one of its key terms is ("Jin Soo" for "Jin Soo Kim"), a country when its people or
+        adjective is (`same_stem`)."""
+        names = self._name_terms(question)
+        if not names:
             return set()
         lexical = self.retriever.index.lexical
         seen = set(lexical.query_terms(" ".join(f"{h.chunk.section} {h.chunk.text}" for h in hits)))
-        return {key for key in keys - seen if not any(same_stem(key, term) for term in seen)}
+        missing: set[str] = set()
+        for terms in names:
+            if not any(key in seen or any(same_stem(key, term) for term in seen) for key in terms):
+                missing |= terms
+        return missing
 
     def candidates(self, hits: Sequence[Hit]) -> tuple[list[_Candidate], np.ndarray]:
         """The quotable sentences of the passages, each once, with their stored vectors."""

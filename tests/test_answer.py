@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.answer import NOT_COVERED, Answerer, is_followup, key_words, resolve_followup
+from retrieval.answer import NOT_COVERED, Answerer, is_followup, key_names, key_words, resolve_followup
 from retrieval.evaluate import load_questions
 
 
@@ -118,6 +118,22 @@ def test_a_question_that_answers_on_its_own_is_not_merged(answerer):
 def test_key_words_are_names_and_numbers():
     assert key_words("How many asylum applications were lodged in Germany in 2022?") == ["Germany", "2022"]
     assert key_words("What did Aiša Telalović say? And UNHCR?") == ["Aiša", "Telalović", "UNHCR"]
+
+
+def test_key_names_keep_the_words_of_one_name_together():
+    assert key_names("What did the Court of Justice rule in the Coman case?") == [["Court", "Justice"], ["Coman"]]
+    assert key_names("The Moroccan husband of a French citizen living in Spain") == [["Moroccan"], ["French"], ["Spain"]]
+    assert key_names("Why did Jin Sook Lee criticise it? And UNHCR?") == [["Jin", "Sook", "Lee"], ["UNHCR"]]
+    assert key_names("Was it in Germany and Japan in 2022?") == [["Germany"], ["Japan"], ["2022"]]
+
+
+def test_a_name_counts_as_mentioned_when_the_passage_gives_part_of_it(answerer):
+    """The survey calls the expert "Lee", the question "Jin Sook Lee": answered, not declined for the
+    missing first names. A name none of whose key words is there still counts as missing."""
+    named = "Why did Jin Sook Lee criticise framing diaspora engagement in terms of development?"
+    answer = answerer.ask(named)
+    assert answer.answerable and any(c.doc == "interact-expert-survey-2015.md" for c in answer.citations)
+    assert not answerer.ask("How much is the UK Immigration Health Surcharge per year for a Skilled Worker?").answerable
 
 
 def test_cli_ask_queries_jsonl(corpus_index, tmp_path, capsys):

@@ -61,7 +61,7 @@ _KINDS = (
 _NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion|half|a third|a quarter|a fifth)"
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 _HAS = {
-    "amount": re.compile(r"[£€$]\s?\d|\d\s?(euro|eur|gbp|pounds?|dollars?|usd|birr)\b|\b(euro|eur|gbp)\s?\d|\bfree of charge\b|\bno fee\b", re.IGNORECASE),
+    "amount": re.compile(r"[£€$]\s?\d|\d\s?(euro|eur|gbp|pounds?|dollars?|usd|birr)\b|\b(euro|eur|gbp)\s?\d|\bfree of charge\b|\bno fee\b|\bnot exceed(ing)?\b|\bno (more|higher) than\b", re.IGNORECASE),
     "duration": re.compile(r"\b(\d+|" + _NUMBER_WORDS + r")[\s-]+(calendar |working |consecutive )?(days?|weeks?|months?|years?|hours?)\b|\bwithout delay\b|\bimmediately\b", re.IGNORECASE),
     "date": re.compile(r"\b(1[89]|20)\d{2}\b|\b" + _MONTHS + r"\b", re.IGNORECASE),
     "count": re.compile(r"\d|\b" + _NUMBER_WORDS + r"\b|\b(all|none|most|majority|minority)\b", re.IGNORECASE),

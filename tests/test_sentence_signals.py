@@ -52,6 +52,14 @@ def test_a_sentence_holds_the_kind_asked_for_only_if_the_question_does_not_alrea
     assert holds_kind("anything", None)
 
 
+def test_a_cap_answers_how_much():
+    """"How much may a State charge for a travel document?" is answered by the rule that caps it."""
+    asked = "How much may a State charge for issuing a Convention travel document to a refugee?"
+    assert holds_kind("Fees charged for the issue of travel documents shall not exceed the lowest scale of charges for national passports.", "amount", asked)
+    assert holds_kind("The charge is no higher than that paid by nationals.", "amount", asked)
+    assert not holds_kind("The Contracting States shall issue travel documents to refugees lawfully staying in their territory.", "amount", asked)
+
+
 def test_novelty_and_country_forms():
     assert novelty({"principl", "non", "refoul", "respect"}, {"non", "refoul", "principl", "prohibit"}) == pytest.approx(0.25)
     assert novelty(set(), {"x"}) == 0.0

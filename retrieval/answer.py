@@ -49,7 +49,8 @@ MISSING_KIND_PENALTY = 0.7
 #: a sentence holding the kind of answer asked for scores this much higher
 KIND_BONUS = 0.08
 #: when no chosen sentence gives the figure or date asked for, the best one that does joins the
-#: answer if its similarity is within this much of the best sentence's
+#: answer if its similarity is within this much of the best sentence of its passage ("... is subject
+#: to a charge." then "... charges a €411 fee ...": the figure reads less like the question)
 KIND_REACH = 0.25
 #: a sentence with fewer new content terms than this share only restates the question
 MIN_NOVELTY = 0.34
@@ -379,7 +380,10 @@ class Answerer:
         kind = expected_kind(question)
         if kind and not any(has_kind[i] for i in chosen):
             # asked how much / how long / when: the best sentence that gives a figure or date joins
-            with_kind = [i for i in range(len(candidates)) if gives_kind[i] and sims[i] >= sims[best] - KIND_REACH]
+            passage_best: dict[int, float] = {}
+            for i, c in enumerate(candidates):
+                passage_best[c.hit_index] = max(passage_best.get(c.hit_index, -1.0), float(sims[i]))
+            with_kind = [i for i in range(len(candidates)) if gives_kind[i] and sims[i] >= passage_best[candidates[i].hit_index] - KIND_REACH]
             if with_kind:
                 chosen.append(max(with_kind, key=lambda i: scores[i]))
         chosen += self._list_items(candidates, chosen, top)

@@ -216,3 +216,28 @@ def test_a_figure_asked_for_counts_only_in_the_document_that_answers(tmp_path, e
     assert not spent.answerable, [s.text for s in spent.sentences]
     cost = answerer.ask("How much does the fast-track procedure cost?")
     assert cost.answerable and any("€411" in s.text for s in cost.sentences)
+
+
+def test_the_figure_asked_for_joins_from_the_passage_that_gives_it(tmp_path, embedder):
+    """The sentence most like the question says what the procedure offers; the fee is in another
+    passage, after "... is subject to a charge.", and reads less like the question: it joins the
+    answer because it is close to the best sentence of its own passage."""
+    from retrieval.build import build_index
+    from retrieval.config import Settings
+    from retrieval.search import Retriever
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "fast-track.md").write_text(
+        "# The fast-track procedure for skilled workers in Germany\n\n## Benefits\n\n"
+        "Besides paving the way for the entry of qualified skilled workers from third countries, the German fast-track procedure "
+        "for skilled workers also offers German companies an entry process that meets their planning needs.\n\n## Costs\n\n"
+        "The fast-track procedure for skilled workers is subject to a charge. On conclusion of the agreement, the Foreigners "
+        "Authority charges a €411 fee for processing the application.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, embedder=embedder, progress=False)
+    answer = Answerer(Retriever.open(settings, embedder=embedder)).ask("How much does the German fast-track procedure for skilled workers cost?")
+    assert answer.answerable
+    assert any("€411" in s.text for s in answer.sentences), [s.text for s in answer.sentences]

@@ -44,7 +44,8 @@ MISSING_KEY_TERM_PENALTY = 0.7
 #: a term in more than this share of all chunks is too common to be a key term
 KEY_TERM_MAX_SHARE = 0.05
 #: the expected kind of answer (a figure for "how much", a date for "when") is in no quotable
-#: sentence of the top passages from the document of the best sentence: the documents likely do not say it
+#: sentence of the top passages from the answer's documents (its best sentence's, each compound half's):
+#: the documents likely do not say it
 MISSING_KIND_PENALTY = 0.7
 #: a sentence holding the kind of answer asked for scores this much higher
 KIND_BONUS = 0.08
@@ -223,7 +224,7 @@ class Answerer:
 
     def missing_key_terms(self, question: str, hits: Sequence[Hit]) -> set[str]:
         """The key terms of the names that the passages never mention: a name counts as mentioned
-        when one of its key terms is ("Jin Soo" for "Jin Soo Kim"), a country when its people or
+        when one of its key terms is ("Lee" for "Jin Sook Lee"), a country when its people or
         adjective is (`same_stem`)."""
         names = self._name_terms(question)
         if not names:

@@ -211,12 +211,11 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
             pieces.append((page, line))
         else:
             prev = pieces[-1][1]
-            if _SPACED_HYPHEN_BREAK.search(prev) and line[:1].islower():
+            spaced = bool(_SPACED_HYPHEN_BREAK.search(prev)) and line[:1].islower()
+            if spaced or (prev.rstrip().endswith(("-", cleaning.SOFT_HYPHEN)) and not prev.rstrip().endswith(" -")):
                 # "coun -" / "tries": some typesetting puts a space before the line-end hyphen
-                joined, _ = cleaning.join_hyphenated(prev.rstrip()[:-2] + "-", line, vocabulary)
-                pieces[-1] = (pieces[-1][0], joined)
-            elif prev.rstrip().endswith(("-", cleaning.SOFT_HYPHEN)) and not prev.rstrip().endswith(" -"):
-                joined, _ = cleaning.join_hyphenated(prev, line, vocabulary)
+                head = prev.rstrip()[:-2] + "-" if spaced else prev
+                joined, _ = cleaning.join_hyphenated(head, line, vocabulary)
                 # keep the joined text on the page where it started; the tail goes with it
                 pieces[-1] = (pieces[-1][0], joined)
             elif _starts_paragraph(prev, line, typical):

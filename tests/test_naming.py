@@ -47,3 +47,20 @@ def test_names_from_a_catalogue_entry():
     got = names_from_entry(entry)
     assert "Dublin III" in got and "604/2013" in got and "EU" not in got
     assert DocumentNames.from_entries([entry]).find("What does 604/2013 say?").docs == (DUBLIN,)
+
+
+def test_the_corpus_catalogue_sends_questions_about_iom_management_to_its_response():
+    """The management response is IOM management's reply to the final evaluation: a question about
+    what "IOM management" said or committed to is searched there, not in the evaluation it answers."""
+    from pathlib import Path
+
+    from retrieval.documents import load_catalogue
+
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    entries = [
+        {"doc": doc, "aliases": entry.get("aliases", []), "catalogue_short_title": entry.get("short_title", ""), "catalogue_title": entry.get("title", "")}
+        for doc, entry in load_catalogue(corpus).items()
+    ]
+    found = DocumentNames.from_entries(entries).find("What was IOM management's overall comment on the final evaluation?")
+    assert found.docs[0] == "iom-eu-ji-horn-of-africa-management-response-matrix-2023.pdf"
+    assert "IOM management" in found.names

@@ -34,7 +34,11 @@ NOT_ENGLISH = ("This question seems to be in {language}. The assistant reads Eng
 #: top passages, lowered when a key term of the question (a name, a number, a rare word) is in
 #: neither of the passages the answer leans on (the first, and the one of its best sentence): "the
 #: salary for a Blue Card in Germany" is not answered by passages about UK salaries, however similar
-#: they read. It is lowered too when the question asks for a figure or a date that no passage gives.
+#: they read. Not so in a question that tells of a case in the first person ("We run a care home and want
+#: to bring in a care worker who is still living in the Philippines"): its names are the case's details
+#: (blind dev: three wrong refusals fewer, balanced accuracy 0.682 -> 0.696; no unanswerable question
+#: there or in the team's set is told that way). It is lowered too when the question asks for a figure
+#: or a date that no passage gives.
 #: Below the threshold the question counts as not covered. Calibrated on the blind dev split
 #: (eval/blind-questions.jsonl): 0.52 gave the best balanced accuracy (0.70) that still answers at
 #: least 90% of the answerable questions; checking key terms in the leaned-on passages rather than
@@ -166,6 +170,25 @@ def key_names(question: str) -> list[list[str]]:
         elif word.lower() not in _NAME_CONNECTORS:
             joinable = False
     return names
+
+
+_FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|we|we're|we've|our|ours|us|my|me|We|Our|My)\b")
+
+
+def describes_a_case(question: str) -> bool:
+    """Whether the question tells of a case of its own in the first person ("We run a care home and
+    want to bring in a care worker who is still living in the Philippines. Can we sponsor her?"):
+    its names are the case's details, not what it asks about, and a passage need not mention them.
+    "I" counts only as a word of its own before a lower-case word, not as a numeral ("Annex I says")."""
+    for m in _FIRST_PERSON.finditer(question):
+        if m.group(0) != "I":
+            return True
+        words_before, after = question[: m.start()].split(), question[m.end() :].split()[:1]
+        # "Annex I", "Title I": a numeral after a capitalised word that does not open a sentence
+        numeral = len(words_before) >= 2 and words_before[-1][0].isupper() and words_before[-2][-1] not in ".?!:"
+        if after and after[0][0].islower() and not numeral:
+            return True
+    return False
 
 
 def key_words(question: str) -> list[str]:
@@ -345,7 +368,7 @@ class Answerer:
         confidence = float(sims[best])
         # the passages the answer leans on: the first one and the one of its best sentence
         leaned_on = [top[0]] + ([top[candidates[best].hit_index]] if candidates[best].hit_index else [])
-        if self.missing_key_terms(question, leaned_on):
+        if self.missing_key_terms(question, leaned_on) and not describes_a_case(question):
             confidence *= MISSING_KEY_TERM_PENALTY
         # a compound question ("Why ..., and when ...?"): the best sentence for each half answers it
         part_bests = []

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.answer import NOT_COVERED, Answerer, is_followup, key_names, key_words, resolve_followup
+from retrieval.answer import NOT_COVERED, Answerer, describes_a_case, is_followup, key_names, key_words, resolve_followup
 from retrieval.evaluate import load_questions
 
 
@@ -134,6 +134,24 @@ def test_a_name_counts_as_mentioned_when_the_passage_gives_part_of_it(answerer):
     answer = answerer.ask(named)
     assert answer.answerable and any(c.doc == "interact-expert-survey-2015.md" for c in answer.citations)
     assert not answerer.ask("How much is the UK Immigration Health Surcharge per year for a Skilled Worker?").answerable
+
+
+def test_a_case_told_in_the_first_person_is_not_declined_for_its_names(answerer):
+    """In "We want to hire a nurse who lives in Kenya ..." Kenya is a detail of the case: the rule on
+    salaries answers it though no passage names Kenya. Asked about Kenya itself, it is not answered."""
+    case = answerer.ask("We want to hire a nurse who lives in Kenya as a Skilled Worker. What is the minimum salary we must pay her?")
+    assert case.answerable
+    assert any(c.doc == "uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf" for c in case.citations)
+    assert not answerer.ask("What minimum salary applies to a Skilled Worker in Kenya?").answerable
+
+
+def test_describes_a_case():
+    assert describes_a_case("We run a care home. Can we sponsor her?")
+    assert describes_a_case("I work at the Obock MRC. Can I send them back?")
+    assert describes_a_case("Can I apply from abroad?")
+    assert not describes_a_case("What does Annex I say about fees?")  # a numeral, not a person
+    assert not describes_a_case("Can the US refuse him?")
+    assert not describes_a_case("How many asylum applications were lodged in Germany in 2022?")
 
 
 def test_cli_ask_queries_jsonl(corpus_index, tmp_path, capsys):

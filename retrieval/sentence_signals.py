@@ -99,3 +99,28 @@ def novelty(sentence_terms: set[str], question_terms: set[str]) -> float:
     if not sentence_terms:
         return 0.0
     return len(sentence_terms - question_terms) / len(sentence_terms)
+
+
+# --------------------------------------------------------------------------- passages that ask
+
+#: a passage with at least this share of questions, under a heading that asks one too, is a questionnaire
+QUESTIONNAIRE_SHARE = 0.3
+_QUESTION_HEADING = re.compile(
+    r"^[\d.\s]*(what|how|why|when|who|which|where|whether|to what extent|do|does|did|is|are|was|were|can|could|should|has|have)\b",
+    re.IGNORECASE,
+)
+
+
+def is_questionnaire(heading: str, sentences: list[str]) -> bool:
+    """Whether a passage asks rather than tells: an evaluation matrix's or terms of reference's
+    questions ("1.6. To what extent were needs properly identified and monitored? - Desk research
+    - Interviews with IOM staff"). Its heading asks a question and so do many of its sentences; a
+    passage of answers under a question heading (a brochure's "What does the Foreigners Authority
+    do?") has few."""
+    if not sentences:
+        return False
+    last = heading.split(" > ")[-1].strip()
+    if not (last.endswith("?") or _QUESTION_HEADING.match(last)):
+        return False
+    asked = sum(s.strip().endswith("?") for s in sentences)
+    return asked >= QUESTIONNAIRE_SHARE * len(sentences)

@@ -331,3 +331,19 @@ def test_contents_pages_leave_no_sections_behind(name, shared_doc):
     doc = shared_doc(name)
     first_pages = {doc.page_at(s.start) for s in doc.sections[1:4]}
     assert min(first_pages) >= 4, [(s.label, doc.page_at(s.start)) for s in doc.sections[:4]]
+
+
+def test_the_evaluation_matrix_is_told_from_answers_under_question_headings(shared_doc, embedder):
+    """The final evaluation's annex tables of evaluation questions (from p. 112) ask rather than
+    answer; the brochure's and the report's body text under question headings does not."""
+    from retrieval.chunking import split_sentences
+    from retrieval.sentence_signals import is_questionnaire
+
+    def asking(name):
+        _, chunks = shared_doc(name, embedder)
+        return [c for c in chunks if is_questionnaire(c.section, [c.text[s:e] for s, e in split_sentences(c.text)])]
+
+    matrix = asking("iom-eu-ji-horn-of-africa-final-evaluation-2023.pdf")
+    assert len(matrix) >= 20
+    assert all(c.page_start >= 112 for c in matrix), [(c.page_start, c.section) for c in matrix if c.page_start < 112]
+    assert asking("bmwk-fast-track-procedure-skilled-workers-2024.pdf") == []

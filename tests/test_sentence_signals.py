@@ -65,3 +65,17 @@ def test_novelty_and_country_forms():
     assert novelty(set(), {"x"}) == 0.0
     assert same_stem("ethiopia", "ethiopian") and same_stem("sudanes", "sudan")
     assert not same_stem("sudan", "sud") and not same_stem("ukrain", "uk")
+
+
+def test_a_passage_of_questions_under_a_question_heading_is_a_questionnaire():
+    from retrieval.sentence_signals import is_questionnaire
+
+    matrix = ["1.6. To what extent were needs properly identified and monitored?", "- Desk research (programme reports)",
+              "- Interviews with IOM staff", "2.1. To what extent did the programme address the priorities of other stakeholders?"]
+    assert is_questionnaire("Evaluation > 1.6. To what extent were needs properly identified", matrix)
+    answers = ["What role does the Foreigners Authority play?", "The Foreigners Authority acts as the central contact.",
+               "It checks the documents.", "It grants pre-approval for a visa if all requirements are met."]
+    assert not is_questionnaire("3. How do employers benefit from the fast-track procedure?", answers)
+    criteria = ["(1) duration For how long is the benefit being granted?", "Outlook: is it likely that the EU citizen will cease to use the safety net soon?"]
+    assert not is_questionnaire("5 Right of residence of more than 3 months", criteria)  # the heading tells
+    assert not is_questionnaire("What is asked?", [])

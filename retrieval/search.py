@@ -21,7 +21,7 @@ from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.embedding import Embedder, model_id
 from retrieval import index_backend
 from retrieval.index import Index, identity
-from retrieval.sentence_signals import is_questionnaire
+from retrieval.sentence_signals import answers_nothing
 
 MODES = ("hybrid", "dense", "lexical")
 
@@ -49,14 +49,11 @@ SENTENCE_SCAN_LIMIT = 50_000
 DIVERSE_REACH = 10
 #: how deep each ranking is read before fusion
 CANDIDATES = 100
-#: the fused score of a passage that asks rather than answers (an evaluation matrix's questions,
-#: `sentence_signals.is_questionnaire`) is multiplied by this: it ranks behind passages that answer
-#: and were found about as well. Over the blind questions and the team's such passages took 22 top-5
-#: places (16 questions) and held no gold quote; with it they take none (blind dev MRR@10 0.637 ->
-#: 0.639, Recall@5 unchanged; 0.2 did the same)
-QUESTIONNAIRE_FACTOR = 0.5
-#: only the first passages of a fused ranking are checked: lower ones could not reach the top anyway
-QUESTIONNAIRE_DEPTH = 30
+#: A passage that answers nothing (an evaluation matrix's questions, a page of footnotes, a list of
+#: links: `sentence_signals.answers_nothing`) goes behind the passages that answer among the first
+#: DIVERSE_REACH (the passages a search fetches anyway, so a store that fetches chunks on demand is
+#: asked for no more). Over the blind questions and the team's, questionnaires took 22 top-5 places
+#: (16 questions) and reference lists 24 (20 questions), none holding a gold quote; now they take none.
 
 
 @dataclass(frozen=True)
@@ -122,7 +119,7 @@ class Retriever:
         self.lexical_weight = lexical_weight
         self.sentence_weight = sentence_weight
         self.focus_weight = FOCUS_WEIGHT
-        self._questionnaire: dict[str, bool] = {}  # chunk id -> whether it asks rather than answers
+        self._answers_nothing: dict[str, bool] = {}  # chunk id -> whether its passage asks or only refers
 
     @classmethod
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Retriever":
@@ -258,22 +255,21 @@ class Retriever:
         else:
             fused = rrf([d_rows, l_rows, s_rows], [self.dense_weight, self.lexical_weight, self.sentence_weight], self.rrf_k)
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-            demoted = set(self._questionnaires([row for row, _ in ranked[:QUESTIONNAIRE_DEPTH]]))
-            if demoted:
-                ranked = sorted(((row, score * QUESTIONNAIRE_FACTOR if row in demoted else score) for row, score in ranked), key=lambda item: (-item[1], item[0]))
         return [(row, score, {m: at[m].get(row) for m in at}) for row, score in ranked[: max(k, CANDIDATES)]]
 
-    def _questionnaires(self, rows: list[int]) -> list[int]:
-        """The rows whose passage asks rather than answers (remembered per chunk)."""
-        out = []
-        for row, chunk in zip(rows, self.index.chunks_at(rows)):
-            asks = self._questionnaire.get(chunk.chunk_id)
-            if asks is None:
+    def _answers_first(self, ranked: list[tuple[int, float, dict]], window: int, chunks: list[Chunk]) -> list[tuple[int, float, dict]]:
+        """The first `window` passages with those that answer nothing moved behind those that answer."""
+        nothing = []
+        for chunk in chunks:
+            flag = self._answers_nothing.get(chunk.chunk_id)
+            if flag is None:
                 sentences = [chunk.text[s:e] for s, e in split_sentences(chunk.text)]
-                asks = self._questionnaire[chunk.chunk_id] = is_questionnaire(chunk.section, sentences)
-            if asks:
-                out.append(row)
-        return out
+                flag = self._answers_nothing[chunk.chunk_id] = answers_nothing(chunk.section, sentences)
+            nothing.append(flag)
+        if not any(nothing):
+            return ranked
+        head = ranked[: len(chunks)]
+        return [r for r, n in zip(head, nothing) if not n] + [r for r, n in zip(head, nothing) if n] + ranked[len(chunks) :]
 
     def _another_document_in_top5(self, ranked: list[tuple[int, float, dict]]) -> list[tuple[int, float, dict]]:
         """When the first five passages all come from one document and another document's passage
@@ -290,7 +286,9 @@ class Retriever:
         return ranked[:4] + [ranked[other]] + ranked[4:other] + ranked[other + 1 :]
 
     def _hits(self, ranked: list[tuple[int, float, dict]], k: int) -> list[Hit]:
-        self.index.chunks_at([row for row, _, _ in ranked[: max(k, DIVERSE_REACH)]])  # one call where chunks are fetched on demand
+        window = max(k, DIVERSE_REACH)
+        chunks = self.index.chunks_at([row for row, _, _ in ranked[:window]])  # one call where chunks are fetched on demand
+        ranked = self._answers_first(ranked, window, chunks)
         ranked = self._another_document_in_top5(ranked)
         hits = []
         for rank, (row, score, by) in enumerate(ranked[:k], start=1):

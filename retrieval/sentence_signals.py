@@ -101,10 +101,12 @@ def novelty(sentence_terms: set[str], question_terms: set[str]) -> float:
     return len(sentence_terms - question_terms) / len(sentence_terms)
 
 
-# --------------------------------------------------------------------------- passages that ask
+# --------------------------------------------------------------------------- passages that do not answer
 
 #: a passage with at least this share of questions, under a heading that asks one too, is a questionnaire
 QUESTIONNAIRE_SHARE = 0.3
+#: a passage with at least this share of its text in notes (footnotes, case citations, links) is a reference list
+REFERENCE_SHARE = 0.8
 _QUESTION_HEADING = re.compile(
     r"^[\d.\s]*(what|how|why|when|who|which|where|whether|to what extent|do|does|did|is|are|was|were|can|could|should|has|have)\b",
     re.IGNORECASE,
@@ -124,3 +126,22 @@ def is_questionnaire(heading: str, sentences: list[str]) -> bool:
         return False
     asked = sum(s.strip().endswith("?") for s in sentences)
     return asked >= QUESTIONNAIRE_SHARE * len(sentences)
+
+
+def is_note(sentence: str) -> bool:
+    """A footnote ("246 Hall, S. & IOM (2017) ..."), a short case citation or a line that opens with a link."""
+    text = " ".join(sentence.split())
+    return bool(_FOOTNOTE.match(text) or (_CITATION.search(text) and len(text.split()) < 40) or _URL.match(text))
+
+
+def is_reference_list(sentences: list[str]) -> bool:
+    """Whether a passage is (almost) all notes: a page's footnotes, an act's references to the
+    Official Journal, a brochure's list of links."""
+    total = sum(len(s) for s in sentences)
+    return total > 0 and sum(len(s) for s in sentences if is_note(s)) >= REFERENCE_SHARE * total
+
+
+def answers_nothing(heading: str, sentences: list[str]) -> bool:
+    """A passage that asks (`is_questionnaire`) or only refers (`is_reference_list`): search ranks it
+    behind the passages that answer."""
+    return is_questionnaire(heading, sentences) or is_reference_list(sentences)

@@ -203,3 +203,25 @@ def test_a_passage_of_questions_ranks_behind_the_passage_that_answers(tmp_path, 
     hits = retriever.search("To what extent were needs properly identified and monitored?", k=5)
     assert "Findings" in hits[0].chunk.section, [(h.chunk.section, h.chunk.text[:60]) for h in hits]
     assert any("Annex" in h.chunk.section for h in hits)  # still found, behind the answer
+
+
+def test_a_passage_of_footnotes_ranks_behind_the_passage_that_answers(tmp_path, embedder):
+    """The footnotes name the case the question asks about, once each; the text that says what the
+    Court ruled comes first."""
+    from retrieval.build import build_index
+    from retrieval.config import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notice.md").write_text(
+        "# Guidance on free movement\n\n## Spouses\n\nThe notion of spouse is gender-neutral. In its judgment the Court held that "
+        "a Member State may not refuse a residence right to the same-sex spouse of an EU citizen.\n\n"
+        "## Notes\n\n(44) C-673/16, Coman ruling on same-sex spouse residence, ECLI:EU:C:2018:385, paragraph 45.\n\n"
+        "(45) C-673/16, Coman ruling on same-sex spouse residence, ECLI:EU:C:2018:385, paragraph 50.\n\n"
+        "(46) C-673/16, Coman ruling on same-sex spouse residence, ECLI:EU:C:2018:385, paragraph 51.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, embedder=embedder, progress=False)
+    hits = Retriever.open(settings, embedder=embedder).search("What was the Coman ruling on same-sex spouse residence?", k=5)
+    assert hits[0].chunk.section.endswith("Spouses"), [(h.chunk.section, h.chunk.text[:60]) for h in hits]

@@ -79,3 +79,17 @@ def test_a_passage_of_questions_under_a_question_heading_is_a_questionnaire():
     criteria = ["(1) duration For how long is the benefit being granted?", "Outlook: is it likely that the EU citizen will cease to use the safety net soon?"]
     assert not is_questionnaire("5 Right of residence of more than 3 months", criteria)  # the heading tells
     assert not is_questionnaire("What is asked?", [])
+
+
+def test_a_passage_of_notes_is_a_reference_list():
+    from retrieval.sentence_signals import answers_nothing, is_note, is_reference_list
+
+    notes = ["(44) C-673/16, Coman, ECLI:EU:C:2018:385, paragraph 45.", "(45) OJ L 158, 30.4.2004, p. 77.",
+             "246 Hall, S. & IOM (2017) Mental health and psychosocial support.", "https://www.make-it-in-germany.com/en/hotline"]
+    assert all(is_note(n) for n in notes)
+    assert is_reference_list(notes) and answers_nothing("Notes", notes)
+    body = ["The Court held that the term 'spouse' includes a spouse of the same sex.",
+            "It has since been supplemented by regional regimes,(3) as well as by human rights law. http://www.unhcr.org/refworld"]
+    assert not any(is_note(s) for s in body)  # a link glued to the end of a sentence does not make it a note
+    assert not is_reference_list(body + notes[:1]) and not answers_nothing("Spouses", body)
+    assert not is_reference_list([])

@@ -21,7 +21,7 @@ from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.embedding import Embedder, model_id
 from retrieval import index_backend
 from retrieval.index import Index, identity
-from retrieval.sentence_signals import answers_nothing
+from retrieval.sentence_signals import answers_nothing, may_answer_nothing
 
 MODES = ("hybrid", "dense", "lexical")
 
@@ -263,8 +263,8 @@ class Retriever:
         for chunk in chunks:
             flag = self._answers_nothing.get(chunk.chunk_id)
             if flag is None:
-                sentences = [chunk.text[s:e] for s, e in split_sentences(chunk.text)]
-                flag = self._answers_nothing[chunk.chunk_id] = answers_nothing(chunk.section, sentences)
+                flag = may_answer_nothing(chunk.text) and answers_nothing(chunk.section, [chunk.text[s:e] for s, e in split_sentences(chunk.text)])
+                self._answers_nothing[chunk.chunk_id] = flag
             nothing.append(flag)
         if not any(nothing):
             return ranked

@@ -141,6 +141,15 @@ def is_reference_list(sentences: list[str]) -> bool:
     return total > 0 and sum(len(s) for s in sentences if is_note(s)) >= REFERENCE_SHARE * total
 
 
+#: what any passage that answers nothing holds: a question mark, or the start of a note
+_MAY_ANSWER_NOTHING = re.compile(r"\?|ECLI:|\bOJ [LC]\b|https?://|www\.|(?:^|\n)\s*\(?\d{1,3}\)?\s+\S")
+
+
+def may_answer_nothing(text: str) -> bool:
+    """A quick test that passes every passage `answers_nothing` might flag, so most are never split."""
+    return bool(_MAY_ANSWER_NOTHING.search(text))
+
+
 def answers_nothing(heading: str, sentences: list[str]) -> bool:
     """A passage that asks (`is_questionnaire`) or only refers (`is_reference_list`): search ranks it
     behind the passages that answer."""

@@ -82,12 +82,14 @@ def test_a_passage_of_questions_under_a_question_heading_is_a_questionnaire():
 
 
 def test_a_passage_of_notes_is_a_reference_list():
-    from retrieval.sentence_signals import answers_nothing, is_note, is_reference_list
+    from retrieval.sentence_signals import answers_nothing, is_note, is_reference_list, may_answer_nothing
 
     notes = ["(44) C-673/16, Coman, ECLI:EU:C:2018:385, paragraph 45.", "(45) OJ L 158, 30.4.2004, p. 77.",
              "246 Hall, S. & IOM (2017) Mental health and psychosocial support.", "https://www.make-it-in-germany.com/en/hotline"]
     assert all(is_note(n) for n in notes)
     assert is_reference_list(notes) and answers_nothing("Notes", notes)
+    assert may_answer_nothing("\n\n".join(notes))
+    assert not may_answer_nothing("The Court held that a spouse is a spouse. It said so in 2018.")
     body = ["The Court held that the term 'spouse' includes a spouse of the same sex.",
             "It has since been supplemented by regional regimes,(3) as well as by human rights law. http://www.unhcr.org/refworld"]
     assert not any(is_note(s) for s in body)  # a link glued to the end of a sentence does not make it a note

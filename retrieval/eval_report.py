@@ -52,6 +52,13 @@ def format_set(result: SetResult) -> list[str]:
         n = first["by_doc"][doc]["n"]
         cells = [f"{retrieval['modes'][mode]['by_doc'][doc]['recall@5']:.3f} / {retrieval['modes'][mode]['by_doc'][doc]['mrr@10']:.3f}" for mode in modes]
         lines.append(f"| {doc} | {n} | " + " | ".join(cells) + " |")
+    sources = first.get("by_source", {})
+    if len(sources) > 1 and "hybrid" in retrieval["modes"]:
+        by_source, holds = retrieval["modes"]["hybrid"]["by_source"], (coverage or {}).get("answer_holds_gold_by_source", {})
+        lines += ["", "By the kind of document that answers (hybrid; the targets for Markdown and PDF questions differ):", "",
+                  "| documents | n | Recall@5 | MRR@10 | answer holds a gold quote |", "|---|---|---|---|---|"]
+        for src, m in by_source.items():
+            lines.append(f"| {src} | {m['n']} | {m['recall@5']:.3f} | {m['mrr@10']:.3f} | {_f(holds.get(src))} |")
     if coverage:
         lines += [
             "",

@@ -77,6 +77,13 @@ def answerable_here(questions: Sequence[Question], indexed_docs) -> tuple[list[Q
     return kept, skipped
 
 
+def source_of(question: Question) -> str:
+    """What a question's gold documents are: "Markdown", "PDF" or "Markdown and PDF" (the targets of
+    the Markdown and the PDF question sets differ)."""
+    kinds = {"PDF" if doc.lower().endswith(".pdf") else "Markdown" for doc in question.docs}
+    return " and ".join(sorted(kinds)) if kinds else ""
+
+
 def holds_quote(text: str, quote: str) -> bool:
     """Whether a text (an answer, a passage) holds a gold quote, compared as `normalise` does."""
     return normalise(quote) in normalise(text)
@@ -166,6 +173,7 @@ def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence
         retriever.embedder.clear_query_cache()  # time each mode's query encoding, not a cache hit
         per_kind: dict[str, list[dict]] = defaultdict(list)
         per_doc: dict[str, list[dict]] = defaultdict(list)
+        per_source: dict[str, list[dict]] = defaultdict(list)
         latencies = []
         per_question = {}
         passage_words = []
@@ -181,6 +189,7 @@ def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence
             per_kind["all"].append(m)
             for doc in q.docs:
                 per_doc[doc].append(m)
+            per_source[source_of(q)].append(m)
             per_question[q.id] = m | {"top5": ranked[:5]}
             passage_words.extend(len(h.chunk.text.split()) for h in hits[:5])
             if len(q.docs) > 1:
@@ -188,6 +197,7 @@ def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence
         results["modes"][mode] = {
             "metrics": {kind: {name: mean([m[name] for m in rows]) for name in METRICS} | {"n": len(rows)} for kind, rows in per_kind.items()},
             "by_doc": {doc: {name: mean([m[name] for m in rows]) for name in METRICS} | {"n": len(rows)} for doc, rows in sorted(per_doc.items())},
+            "by_source": {src: {name: mean([m[name] for m in rows]) for name in METRICS} | {"n": len(rows)} for src, rows in sorted(per_source.items())},
             "two_documents_in_top5": {"hit": sum(multi_doc), "n": len(multi_doc)},
             "passage_words_top5": mean(passage_words),
             "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
@@ -220,6 +230,10 @@ def evaluate_coverage(answerer, questions: Sequence[Question]) -> dict:
         "balanced_accuracy": (a_acc + u_acc) / 2 if unanswerable else a_acc,
         "auroc": auroc([c for q, _, c, *_ in rows if q.answerable], [c for q, _, c, *_ in rows if not q.answerable]),
         "answer_holds_gold": mean([float(h) for q, _, _, h, _ in rows if q.answerable]),
+        "answer_holds_gold_by_source": {
+            src: mean([float(h) for q, _, _, h, _ in rows if q.answerable and source_of(q) == src])
+            for src in sorted({source_of(q) for q, *_ in rows if q.answerable})
+        },
         "answer_words": mean(words),
         "n_answerable": len(answerable),
         "n_unanswerable": len(unanswerable),

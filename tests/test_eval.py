@@ -101,3 +101,15 @@ def test_answer_level_helpers():
     assert auroc([0.9, 0.8], [0.1, 0.2]) == 1.0
     assert auroc([0.5], [0.5]) == 0.5
     assert auroc([0.9], []) is None
+
+
+def test_the_source_of_a_question_is_the_kind_of_its_gold_documents():
+    from retrieval.evaluate import Question, source_of
+
+    def q(*docs):
+        return Question("x", "factual", "?", True, tuple((d, "quote") for d in docs))
+
+    assert source_of(q("interact-expert-survey-2015.md")) == "Markdown"
+    assert source_of(q("eu-regulation-604-2013-dublin-iii.pdf", "x.PDF")) == "PDF"
+    assert source_of(q("interact-expert-survey-2015.md", "eu-regulation-604-2013-dublin-iii.pdf")) == "Markdown and PDF"
+    assert source_of(Question("y", "unanswerable", "?", False, ())) == ""

@@ -44,8 +44,8 @@ def normalise_characters(text: str) -> str:
     return text
 
 
-#: what may stand before a paragraph's first word: "2.", "(1)", "(a)", "A."
-_PARAGRAPH_NUMBER = r"(?:\(?\d{1,3}[.)]|\([a-z]{1,4}\)|[A-Z]\.)"
+#: what may stand before a paragraph's first word: "2.", "(1)", "(a)", "A.", "III."
+_PARAGRAPH_NUMBER = r"(?:\(?\d{1,3}[.)]|\([a-z]{1,4}\)|[A-Z]\.|[IVX]{2,5}\.)"
 _DROP_CAP = re.compile(r"^(" + _PARAGRAPH_NUMBER + r"\s+)?([A-Z]) ([a-z]+)\b")
 
 
@@ -58,7 +58,7 @@ def repair_drop_cap(line: str, vocabulary: set[str]) -> str:
     if not m:
         return line
     initial, rest = m.group(2), m.group(3)
-    if not _joins(initial, rest, vocabulary):
+    if not _joins(initial, rest, vocabulary, numbered=bool(m.group(1))):
         return line
     return line[: m.start(2)] + initial + rest + line[m.end(3) :]
 
@@ -82,11 +82,14 @@ def join_drop_cap(previous: str, line: str, vocabulary: set[str]) -> str | None:
 _A_I_OPENERS = _STOPWORDS | frozenset("after any all also although at if in it into as an".split())
 
 
-def _joins(initial: str, rest: str, vocabulary: set[str]) -> bool:
+def _joins(initial: str, rest: str, vocabulary: set[str], numbered: bool = False) -> bool:
+    """Whether a paragraph's large initial and the fragment after it are one word: the joined word
+    is one the document uses, or, after a paragraph number, the fragment is none ("(1) E nsuring":
+    "ensuring" occurs only there; a running header's "L series" stays)."""
     joined = (initial + rest).lower()
     if initial in "AI":
         return joined in _A_I_OPENERS  # "A letter" stays, "A ny" joins
-    return joined in vocabulary
+    return joined in vocabulary or (numbered and len(rest) >= 3 and rest.lower() not in vocabulary)
 
 
 def furniture_key(line: str) -> str:
@@ -153,12 +156,21 @@ def is_toc_line(line: str) -> bool:
 
 
 def document_vocabulary(texts: list[str]) -> set[str]:
-    """Lower-cased words (hyphenated compounds kept whole) seen anywhere in a document."""
+    """Lower-cased words (hyphenated compounds kept whole) seen anywhere in a document, less the
+    fragments that only ever follow a lone capital: "nsuring" of a drop cap's "E nsuring"."""
     vocab: set[str] = set()
+    after_capital: set[str] = set()
+    elsewhere: set[str] = set()
     for text in texts:
-        for word in _WORD.findall(text.replace(SOFT_HYPHEN, "")):
-            vocab.add(word.lower())
-    return vocab
+        text = text.replace(SOFT_HYPHEN, "")
+        for m in _WORD.finditer(text):
+            word = m.group(0).lower()
+            vocab.add(word)
+            if m.group(0)[0].islower() and re.search(r"(?:^|[\s(])[A-Z][ \t]+$", text[max(0, m.start() - 4) : m.start()]):
+                after_capital.add(word)
+            else:
+                elsewhere.add(word)
+    return vocab - (after_capital - elsewhere)
 
 
 def join_hyphenated(left: str, right: str, vocabulary: set[str]) -> tuple[str, bool]:

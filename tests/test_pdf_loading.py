@@ -431,4 +431,8 @@ def test_drop_caps_and_unmapped_ligatures_are_repaired():
     assert cleaning.repair_drop_cap("W here a refugee", vocabulary) == "Where a refugee"
     assert cleaning.repair_drop_cap("A letter from the employer", vocabulary) == "A letter from the employer"
     assert cleaning.repair_drop_cap("Member State B and C", vocabulary) == "Member State B and C"
+    assert cleaning.repair_drop_cap("(1) E nsuring that the unity", vocabulary) == "(1) Ensuring that the unity"  # "nsuring" is no word
+    assert cleaning.repair_drop_cap("III. W ith respect to", vocabulary | {"with"}) == "III. With respect to"
+    assert cleaning.repair_drop_cap("(2) B and C agree", vocabulary | {"and"}) == "(2) B and C agree"
+    assert cleaning.repair_drop_cap("L series 2024/1347", vocabulary) == "L series 2024/1347"  # no paragraph number
     assert cleaning.normalise_characters("of/f_icial and quali/f_ied") == "official and qualified"

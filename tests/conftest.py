@@ -85,6 +85,25 @@ def corpus_index(embedder, tmp_path_factory) -> Path:
     yield index_dir
 
 
+@pytest.fixture
+def small_retriever(tmp_path, embedder):
+    """Builds a Retriever over a corpus of Markdown documents given as {name: text}, in tmp_path."""
+    from retrieval.build import build_index
+    from retrieval.config import Settings
+    from retrieval.search import Retriever
+
+    def build(documents: dict[str, str]):
+        corpus = tmp_path / "corpus"
+        corpus.mkdir()
+        for name, text in documents.items():
+            (corpus / name).write_text(text, encoding="utf-8")
+        settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+        build_index(settings, embedder=embedder, progress=False)
+        return Retriever.open(settings, embedder=embedder)
+
+    return build
+
+
 # --------------------------------------------------------------------------- PDFs made in the test
 
 RUNNING_HEADER = "Journal of Migration Policy"

@@ -205,30 +205,17 @@ def test_terse_english_questions_are_never_taken_for_another_language(answerer, 
     assert answerer.ask(question).language == ""
 
 
-def test_a_figure_asked_for_counts_only_in_the_document_that_answers(tmp_path, embedder):
+def test_a_figure_asked_for_counts_only_in_the_document_that_answers(small_retriever):
     """"How much did the Trust Fund spend?" is not answered from a document that says nothing of
     amounts because another, on another subject, names a fee: the check for the figure asked for
     looks in the document of the answer's best sentence, and the fee's own question still gets it."""
-    from retrieval.build import build_index
-    from retrieval.config import Settings
-    from retrieval.search import Retriever
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "trust-fund.md").write_text(
-        "# The EU Trust Fund for Africa\n\nThe EU Trust Fund for Africa was set up in 2015 to address the root causes of irregular migration.\n\n"
+    answerer = Answerer(small_retriever({
+        "trust-fund.md": "# The EU Trust Fund for Africa\n\nThe EU Trust Fund for Africa was set up in 2015 to address the root causes of irregular migration.\n\n"
         "## Reintegration\n\nThe Trust Fund supports the sustainable reintegration of returnees in their communities of origin. "
         "Reintegration support combines economic, social and psychosocial assistance for returning migrants.\n",
-        encoding="utf-8",
-    )
-    (corpus / "fast-track.md").write_text(
-        "# The fast-track procedure for skilled workers\n\n## Costs\n\nThe fast-track procedure for skilled workers is subject to a charge. "
+        "fast-track.md": "# The fast-track procedure for skilled workers\n\n## Costs\n\nThe fast-track procedure for skilled workers is subject to a charge. "
         "On conclusion of the agreement, the Foreigners Authority charges a €411 fee for processing the application. The employer pays the fee.\n",
-        encoding="utf-8",
-    )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
-    build_index(settings, embedder=embedder, progress=False)
-    answerer = Answerer(Retriever.open(settings, embedder=embedder))
+    }))
 
     spent = answerer.ask("How much money did the EU Trust Fund for Africa spend on reintegration of returnees?")
     assert not spent.answerable, [s.text for s in spent.sentences]
@@ -236,26 +223,17 @@ def test_a_figure_asked_for_counts_only_in_the_document_that_answers(tmp_path, e
     assert cost.answerable and any("€411" in s.text for s in cost.sentences)
 
 
-def test_the_figure_asked_for_joins_from_the_passage_that_gives_it(tmp_path, embedder):
+def test_the_figure_asked_for_joins_from_the_passage_that_gives_it(small_retriever):
     """The sentence most like the question says what the procedure offers; the fee is in another
     passage, after "... is subject to a charge.", and reads less like the question: it joins the
     answer because it is close to the best sentence of its own passage."""
-    from retrieval.build import build_index
-    from retrieval.config import Settings
-    from retrieval.search import Retriever
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "fast-track.md").write_text(
-        "# The fast-track procedure for skilled workers in Germany\n\n## Benefits\n\n"
+    retriever = small_retriever({
+        "fast-track.md": "# The fast-track procedure for skilled workers in Germany\n\n## Benefits\n\n"
         "Besides paving the way for the entry of qualified skilled workers from third countries, the German fast-track procedure "
         "for skilled workers also offers German companies an entry process that meets their planning needs.\n\n## Costs\n\n"
         "The fast-track procedure for skilled workers is subject to a charge. On conclusion of the agreement, the Foreigners "
         "Authority charges a €411 fee for processing the application.\n",
-        encoding="utf-8",
-    )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
-    build_index(settings, embedder=embedder, progress=False)
-    answer = Answerer(Retriever.open(settings, embedder=embedder)).ask("How much does the German fast-track procedure for skilled workers cost?")
+    })
+    answer = Answerer(retriever).ask("How much does the German fast-track procedure for skilled workers cost?")
     assert answer.answerable
     assert any("€411" in s.text for s in answer.sentences), [s.text for s in answer.sentences]

@@ -180,48 +180,31 @@ def test_a_large_sentence_table_is_not_scanned_but_its_candidates_rescored(retri
     assert list(scores) == sorted(scores, reverse=True)
 
 
-def test_a_passage_of_questions_ranks_behind_the_passage_that_answers(tmp_path, embedder):
+def test_a_passage_of_questions_ranks_behind_the_passage_that_answers(small_retriever):
     """An evaluation matrix repeats the question word for word, so it reads most like it; the
     report's finding answers it and comes first."""
-    from retrieval.build import build_index
-    from retrieval.config import Settings
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "evaluation.md").write_text(
+    retriever = small_retriever({"evaluation.md": (
         "# Final evaluation\n\n## Findings\n\nCase management tools were in place in every country. Needs were identified at "
         "arrival by caseworkers and monitored through monthly follow-up calls, although follow-up weakened after six months.\n\n"
         "## Annex 1. Evaluation framework\n\n### 1.6. To what extent were needs properly identified and monitored?\n\n"
         "Were needs identified? 1.6. To what extent were needs properly identified and monitored?\n\n"
         "- Desk research - Interviews with staff Extent to which tools were in place\n\n"
-        "1.7. To what extent were the needs of returnees monitored over time?\n\n- Interviews with returnees\n",
-        encoding="utf-8",
-    )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
-    build_index(settings, embedder=embedder, progress=False)
-    retriever = Retriever.open(settings, embedder=embedder)
+        "1.7. To what extent were the needs of returnees monitored over time?\n\n- Interviews with returnees\n"
+    )})
     hits = retriever.search("To what extent were needs properly identified and monitored?", k=5)
     assert "Findings" in hits[0].chunk.section, [(h.chunk.section, h.chunk.text[:60]) for h in hits]
     assert any("Annex" in h.chunk.section for h in hits)  # still found, behind the answer
 
 
-def test_a_passage_of_footnotes_ranks_behind_the_passage_that_answers(tmp_path, embedder):
+def test_a_passage_of_footnotes_ranks_behind_the_passage_that_answers(small_retriever):
     """The footnotes name the case the question asks about, once each; the text that says what the
     Court ruled comes first."""
-    from retrieval.build import build_index
-    from retrieval.config import Settings
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "notice.md").write_text(
+    retriever = small_retriever({"notice.md": (
         "# Guidance on free movement\n\n## Spouses\n\nThe notion of spouse is gender-neutral. In its judgment the Court held that "
         "a Member State may not refuse a residence right to the same-sex spouse of an EU citizen.\n\n"
         "## Notes\n\n(44) C-673/16, Coman ruling on same-sex spouse residence, ECLI:EU:C:2018:385, paragraph 45.\n\n"
         "(45) C-673/16, Coman ruling on same-sex spouse residence, ECLI:EU:C:2018:385, paragraph 50.\n\n"
-        "(46) C-673/16, Coman ruling on same-sex spouse residence, ECLI:EU:C:2018:385, paragraph 51.\n",
-        encoding="utf-8",
-    )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
-    build_index(settings, embedder=embedder, progress=False)
-    hits = Retriever.open(settings, embedder=embedder).search("What was the Coman ruling on same-sex spouse residence?", k=5)
+        "(46) C-673/16, Coman ruling on same-sex spouse residence, ECLI:EU:C:2018:385, paragraph 51.\n"
+    )})
+    hits = retriever.search("What was the Coman ruling on same-sex spouse residence?", k=5)
     assert hits[0].chunk.section.endswith("Spouses"), [(h.chunk.section, h.chunk.text[:60]) for h in hits]

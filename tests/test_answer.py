@@ -237,3 +237,18 @@ def test_the_figure_asked_for_joins_from_the_passage_that_gives_it(small_retriev
     answer = Answerer(retriever).ask("How much does the German fast-track procedure for skilled workers cost?")
     assert answer.answerable
     assert any("€411" in s.text for s in answer.sentences), [s.text for s in answer.sentences]
+
+
+def test_a_short_best_sentence_brings_the_next_one(small_retriever):
+    """The sentence most like the question only states the point; the next one says why."""
+    answerer = Answerer(small_retriever({
+        "survey.md": "# Expert survey\n\n## Policy\n\nThe stability of immigration policy is very important. "
+        "Whether rules are strict or relaxed, gradual change lets employers and families plan years ahead. "
+        "Several experts also discussed dual citizenship and voting rights abroad.\n",
+    }))
+    answer = answerer.ask("Why does the stability of immigration policy matter?")
+    assert answer.answerable
+    assert [s.text for s in answer.sentences][:2] == [
+        "The stability of immigration policy is very important.",
+        "Whether rules are strict or relaxed, gradual change lets employers and families plan years ahead.",
+    ], [s.text for s in answer.sentences]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from retrieval.chunking import split_sentences
 from retrieval.compound import compound_parts
 from retrieval.config import MAX_QUESTION_CHARS
 from retrieval.language import other_language
@@ -284,20 +285,27 @@ class Answerer:
         vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
         return out, vectors
 
-    def _list_items(self, candidates: list[_Candidate], chosen: list[int], top: Sequence[Hit], limit: int = 8) -> list[int]:
-        """The items of a list that a chosen sentence introduces ("... the following three dimensions:")."""
+    @staticmethod
+    def _list_items(candidates: list[_Candidate], chosen: list[int], top: Sequence[Hit], limit: int = 8) -> list[int]:
+        """The items of a list that a chosen sentence introduces ("... take due account of the
+        following factors:"), read from its passage: short items ("(a) family reunification
+        possibilities;") are no stored sentence, so those are added to `candidates`."""
+        at = {(c.hit_index, c.start): j for j, c in enumerate(candidates)}
         extra: list[int] = []
         for i in list(chosen):
             lead = candidates[i]
             if not lead.text.rstrip().endswith(":"):
                 continue
-            for j, cand in enumerate(candidates):
-                if cand.hit_index == lead.hit_index and cand.start > lead.start and j not in chosen and j not in extra:
-                    between = top[lead.hit_index].chunk.text[lead.end : cand.start]
-                    if between.strip() or not _LIST_ITEM.match(cand.text) or len(extra) >= limit:
-                        break
+            text = top[lead.hit_index].chunk.text
+            for start, end in split_sentences(text, lead.end):
+                if not _LIST_ITEM.match(text[start:end]) or len(extra) >= limit:
+                    break
+                j = at.get((lead.hit_index, start))
+                if j is None:
+                    j = at[(lead.hit_index, start)] = len(candidates)
+                    candidates.append(_Candidate(lead.hit_index, start, end, text[start:end]))
+                if j not in chosen and j not in extra:
                     extra.append(j)
-                    lead = cand
         return extra
 
     def sentence_scores(self, question: str, query: str, candidates: list[_Candidate], sims: np.ndarray) -> tuple[np.ndarray, list[bool], list[bool]]:
@@ -428,6 +436,7 @@ class Answerer:
             if with_kind:
                 chosen.append(max(with_kind, key=lambda i: scores[i]))
         chosen += self._list_items(candidates, chosen, top)
+        quotable = quotable + [True] * (len(candidates) - len(quotable))  # list items read from the passage
         chosen += self._what_follows(candidates, chosen, quotable)
         chosen += self._after_a_short_best(candidates, chosen, quotable, top)
 

@@ -143,7 +143,15 @@ def resolve_followup(question: str, history: Sequence[str] = ()) -> str:
     return question
 
 
-_LIST_ITEM = re.compile(r"^(\d{1,2}[.)]|\(?[a-z]\)|[-\u2022\u2013\u2014])\s")
+_LIST_ITEM = re.compile(r"^(?:(?P<number>\d{1,2}[.)])|(?P<letter>\(?[a-z]\))|(?P<bullet>[-\u2022\u2013\u2014]))\s")
+
+
+def list_marker(sentence: str) -> str | None:
+    """The kind of list item a sentence opens: "number" ("2. "), "letter" ("(b) ") or "bullet"; None
+    for a sentence that is no list item. A list's items share one kind: "(d) the views of the minor"
+    is followed by "4. For the purpose of ...", the next paragraph, not a fifth item."""
+    m = _LIST_ITEM.match(sentence)
+    return m.lastgroup if m else None
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f][\w'\u2019-]*|\d[\d.,/]*\w*")
 
 
@@ -297,9 +305,12 @@ class Answerer:
             if not lead.text.rstrip().endswith(":"):
                 continue
             text = top[lead.hit_index].chunk.text
+            kind = None
             for start, end in split_sentences(text, lead.end):
-                if not _LIST_ITEM.match(text[start:end]) or len(extra) >= limit:
+                marker = list_marker(text[start:end])
+                if marker is None or (kind and marker != kind) or len(extra) >= limit:
                     break
+                kind = marker
                 j = at.get((lead.hit_index, start))
                 if j is None:
                     j = at[(lead.hit_index, start)] = len(candidates)

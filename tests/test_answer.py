@@ -256,17 +256,19 @@ def test_a_short_best_sentence_brings_the_next_one(small_retriever):
 
 def test_a_list_is_quoted_from_its_first_item_however_short(small_retriever):
     """"(a) family reunification possibilities;" is too short to be a sentence of its own, yet the
-    answer gives the list from (a), not from (b)."""
+    answer gives the list from (a), not from (b), and stops at its last lettered item."""
     answerer = Answerer(small_retriever({
         "dublin.md": "# Regulation\n\n## Article 6 Guarantees for minors\n\n3. In assessing the best interests of the child, "
         "Member States shall closely cooperate with each other and shall, in particular, take due account of the following factors:\n\n"
         "(a) family reunification possibilities;\n\n(b) the minor's well-being and social development;\n\n"
         "(c) safety and security considerations, in particular where there is a risk of trafficking;\n\n"
-        "(d) the views of the minor, in accordance with his or her age and maturity.\n",
+        "(d) the views of the minor, in accordance with his or her age and maturity.\n\n"
+        "4. For the purpose of applying Article 8, the Member State shall identify the family members of the minor.\n",
     }))
     answer = answerer.ask("Which factors must Member States take into account when assessing the best interests of a child?")
     texts = [s.text for s in answer.sentences]
     assert "(a) family reunification possibilities;" in texts, texts
     assert texts.index("(a) family reunification possibilities;") < texts.index("(b) the minor's well-being and social development;")
+    assert not any(t.startswith("4. For the purpose") for t in texts)  # the next paragraph, not a fifth item
     citation = answer.citations[0]
     assert all(citation.text[s:e] in texts for s, e in citation.quoted)  # each quoted span is a sentence of the answer

@@ -4,12 +4,8 @@ Nothing is reworded: an answer sentence is a span of its passage's text, so it i
 substring of the passage it cites. When the best evidence is too weak, the answer says the
 documents do not cover the question and lists the closest passages as related reading.
 
-Follow-up rule (a question that answers confidently on its own stands alone, see `Answerer.ask`):
-a question that is short and leans on the previous turn — it opens with a
-connective ("and", "but", "also", "what about", "how about") or refers back ("that", "this",
-"they", "those", "there", "it") and has at most 12 words — is searched together with the previous
-turn's question: "and for people who return?" after "What support do integration policies
-offer?" searches "What support do integration policies offer? and for people who return?".
+A question that leans on the previous turn is searched together with it
+(`question_signals.resolve_followup`), unless it answers confidently on its own (`Answerer.ask`).
 """
 
 from __future__ import annotations
@@ -25,7 +21,8 @@ from retrieval.compound import compound_parts
 from retrieval.config import MAX_QUESTION_CHARS
 from retrieval.language import other_language
 from retrieval.search import Hit, Retriever, shorten_question
-from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, novelty, opens_quotation
+from retrieval.question_signals import describes_a_case, key_names, opens_with_connective, resolve_followup, same_stem
+from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, list_marker, novelty, opens_quotation
 
 NOT_COVERED = "The documents do not cover this question."
 NOT_ENGLISH = ("This question seems to be in {language}. The assistant reads English only, and the documents are in "
@@ -76,8 +73,7 @@ SENTENCE_MARGIN = 0.08
 MAX_SENTENCES = 4
 PASSAGES = 5
 
-_CONNECTIVE = re.compile(r"^(and|but|also|so|then|what about|how about|what of|same for|and what about|and for|or)\b", re.IGNORECASE)
-_BACK_REFERENCE = re.compile(r"\b(that|this|these|those|they|them|their|it|its|there|he|she|his|her|such)\b", re.IGNORECASE)
+
 
 
 @dataclass(frozen=True)
@@ -126,95 +122,6 @@ class Answer:
         if not self.answerable:
             return NOT_COVERED
         return " ".join(f"{s.text} [{s.n}]" for s in self.sentences)
-
-
-def is_followup(question: str) -> bool:
-    words = question.split()
-    if not words or len(words) > 12:
-        return False
-    return bool(_CONNECTIVE.match(question.strip()) or _BACK_REFERENCE.search(question))
-
-
-def resolve_followup(question: str, history: Sequence[str] = ()) -> str:
-    """The search query for a question in a conversation (see the module docstring for the rule)."""
-    question = " ".join(question.split())
-    if history and is_followup(question):
-        return f"{history[-1]} {question}"
-    return question
-
-
-_LIST_ITEM = re.compile(r"^(?:(?P<number>\d{1,2}[.)])|(?P<letter>\(?[a-z]\))|(?P<bullet>[-\u2022\u2013\u2014]))\s")
-
-
-def list_marker(sentence: str) -> str | None:
-    """The kind of list item a sentence opens: "number" ("2. "), "letter" ("(b) ") or "bullet"; None
-    for a sentence that is no list item. A list's items share one kind: "(d) the views of the minor"
-    is followed by "4. For the purpose of ...", the next paragraph, not a fifth item."""
-    m = _LIST_ITEM.match(sentence)
-    return m.lastgroup if m else None
-_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][\w'\u2019-]*|\d[\d.,/]*\w*")
-
-
-#: lower-case words that may stand inside a name ("Court of Justice", "Trust Fund for Africa")
-_NAME_CONNECTORS = frozenset("of for on the de".split())
-
-
-def key_names(question: str) -> list[list[str]]:
-    """Names, numbers and acronyms of a question (capitalised words not opening a sentence, digits),
-    words of one name together: "Court of Justice" is one name of two key words."""
-    names: list[list[str]] = []
-    before = ""  # the last character before this word that is not a space ("" at the start)
-    last_end = 0
-    joinable = False  # only spaces and connectors since the last key word
-    for m in _WORD.finditer(question):
-        word = m.group(0)
-        gap = question[last_end : m.start()]
-        if gap.strip():
-            before = gap.rstrip()[-1]
-            joinable = False
-        last_end = m.end()
-        opens_sentence = before == "" or before in ".?!:;"
-        before = word[-1]
-        if word[0].isdigit() or (word.isupper() and len(word) > 1) or (word[0].isupper() and not opens_sentence):
-            if joinable and names:
-                names[-1].append(word)
-            else:
-                names.append([word])
-            joinable = True
-        elif word.lower() not in _NAME_CONNECTORS:
-            joinable = False
-    return names
-
-
-_FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|we|we're|we've|our|ours|us|my|me|We|Our|My)\b")
-
-
-def describes_a_case(question: str) -> bool:
-    """Whether the question tells of a case of its own in the first person ("We run a care home and
-    want to bring in a care worker who is still living in the Philippines. Can we sponsor her?"):
-    its names are the case's details, not what it asks about, and a passage need not mention them.
-    "I" counts only as a word of its own before a lower-case word, not as a numeral ("Annex I says")."""
-    for m in _FIRST_PERSON.finditer(question):
-        if m.group(0) != "I":
-            return True
-        words_before, after = question[: m.start()].split(), question[m.end() :].split()[:1]
-        # "Annex I", "Title I": a numeral after a capitalised word that does not open a sentence
-        numeral = len(words_before) >= 2 and words_before[-1][0].isupper() and words_before[-2][-1] not in ".?!:"
-        if after and after[0][0].islower() and not numeral:
-            return True
-    return False
-
-
-def key_words(question: str) -> list[str]:
-    """Names, numbers and acronyms of a question: capitalised words not opening a sentence, digits."""
-    return [word for name in key_names(question) for word in name]
-
-
-def same_stem(a: str, b: str, min_common: int = 5) -> bool:
-    """Whether two stemmed terms are one word's forms: a country and its people or adjective
-    ("ethiopia" / "ethiopian", "somalia" / "somali", "sudan" / "sudanes", "afghan" / "afghanistan")."""
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= min_common and long_.startswith(short)
 
 
 def citation_for(hit: Hit, n: int, quoted: Sequence[tuple[int, int]] = ()) -> Citation:
@@ -384,7 +291,7 @@ class Answerer:
     def _in_conversation(self, question: str, history: Sequence[str], docs: Sequence[str] | None) -> Answer:
         alone = " ".join(question.split())
         query = resolve_followup(question, history)
-        if query != alone and not _CONNECTIVE.match(alone):
+        if query != alone and not opens_with_connective(alone):
             answer = self._answer(question, alone, docs)
             if answer.answerable and answer.confidence >= self.threshold + STANDALONE_MARGIN:
                 return answer

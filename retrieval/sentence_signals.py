@@ -50,6 +50,19 @@ def is_table_row(text: str) -> bool:
     return bool(_SCALE.search(text)) or text.split().count("X") >= 2
 
 
+# --------------------------------------------------------------------------- list items
+
+_LIST_ITEM = re.compile(r"^(?:(?P<number>\d{1,2}[.)])|(?P<letter>\(?[a-z]\))|(?P<bullet>[-\u2022\u2013\u2014]))\s")
+
+
+def list_marker(sentence: str) -> str | None:
+    """The kind of list item a sentence opens: "number" ("2. "), "letter" ("(b) ") or "bullet"; None
+    for a sentence that is no list item. A list's items share one kind: "(d) the views of the minor"
+    is followed by "4. For the purpose of ...", the next paragraph, not a fifth item."""
+    m = _LIST_ITEM.match(sentence)
+    return m.lastgroup if m else None
+
+
 # --------------------------------------------------------------------------- expected answer kinds
 
 _KINDS = (

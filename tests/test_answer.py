@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.answer import NOT_COVERED, Answerer, describes_a_case, is_followup, key_names, key_words, resolve_followup
+from retrieval.answer import NOT_COVERED, Answerer
+from retrieval.question_signals import describes_a_case, is_followup, key_names, key_words, resolve_followup
 from retrieval.evaluate import load_questions
 
 

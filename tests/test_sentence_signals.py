@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.answer import same_stem
+from retrieval.question_signals import same_stem
 from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, novelty
 
 

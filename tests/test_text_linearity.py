@@ -9,7 +9,7 @@ import time
 import pytest
 
 from retrieval import cleaning, presentation
-from retrieval.answer import key_words
+from retrieval.question_signals import key_words
 from retrieval.chunking import split_sentences
 from retrieval.markdown_text import markdown_blocks
 from retrieval.search import shorten_question

@@ -1,0 +1,105 @@
+"""What a question says about itself, before anything is searched: whether it leans on the previous
+turn of a conversation, the names it turns on, and whether it tells a case of its own.
+
+Follow-up rule (a question that answers confidently on its own stands alone, see `answer.Answerer.ask`):
+a question that is short and leans on the previous turn — it opens with a
+connective ("and", "but", "also", "what about", "how about") or refers back ("that", "this",
+"they", "those", "there", "it") and has at most 12 words — is searched together with the previous
+turn's question: "and for people who return?" after "What support do integration policies
+offer?" searches "What support do integration policies offer? and for people who return?".
+
+Pure functions on strings, so each rule is testable on its own; `answer.Answerer` weighs them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_CONNECTIVE = re.compile(r"^(and|but|also|so|then|what about|how about|what of|same for|and what about|and for|or)\b", re.IGNORECASE)
+_BACK_REFERENCE = re.compile(r"\b(that|this|these|those|they|them|their|it|its|there|he|she|his|her|such)\b", re.IGNORECASE)
+
+
+def opens_with_connective(question: str) -> bool:
+    """Whether a question opens with a connective ("and for returnees?"): it always leans on the last turn."""
+    return bool(_CONNECTIVE.match(question.strip()))
+
+
+def is_followup(question: str) -> bool:
+    words = question.split()
+    if not words or len(words) > 12:
+        return False
+    return bool(_CONNECTIVE.match(question.strip()) or _BACK_REFERENCE.search(question))
+
+
+def resolve_followup(question: str, history: Sequence[str] = ()) -> str:
+    """The search query for a question in a conversation (see the module docstring for the rule)."""
+    question = " ".join(question.split())
+    if history and is_followup(question):
+        return f"{history[-1]} {question}"
+    return question
+
+
+_WORD = re.compile(r"[A-Za-z\u00c0-\u024f][\w'\u2019-]*|\d[\d.,/]*\w*")
+
+
+#: lower-case words that may stand inside a name ("Court of Justice", "Trust Fund for Africa")
+_NAME_CONNECTORS = frozenset("of for on the de".split())
+
+
+def key_names(question: str) -> list[list[str]]:
+    """Names, numbers and acronyms of a question (capitalised words not opening a sentence, digits),
+    words of one name together: "Court of Justice" is one name of two key words."""
+    names: list[list[str]] = []
+    before = ""  # the last character before this word that is not a space ("" at the start)
+    last_end = 0
+    joinable = False  # only spaces and connectors since the last key word
+    for m in _WORD.finditer(question):
+        word = m.group(0)
+        gap = question[last_end : m.start()]
+        if gap.strip():
+            before = gap.rstrip()[-1]
+            joinable = False
+        last_end = m.end()
+        opens_sentence = before == "" or before in ".?!:;"
+        before = word[-1]
+        if word[0].isdigit() or (word.isupper() and len(word) > 1) or (word[0].isupper() and not opens_sentence):
+            if joinable and names:
+                names[-1].append(word)
+            else:
+                names.append([word])
+            joinable = True
+        elif word.lower() not in _NAME_CONNECTORS:
+            joinable = False
+    return names
+
+
+_FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|we|we're|we've|our|ours|us|my|me|We|Our|My)\b")
+
+
+def describes_a_case(question: str) -> bool:
+    """Whether the question tells of a case of its own in the first person ("We run a care home and
+    want to bring in a care worker who is still living in the Philippines. Can we sponsor her?"):
+    its names are the case's details, not what it asks about, and a passage need not mention them.
+    "I" counts only as a word of its own before a lower-case word, not as a numeral ("Annex I says")."""
+    for m in _FIRST_PERSON.finditer(question):
+        if m.group(0) != "I":
+            return True
+        words_before, after = question[: m.start()].split(), question[m.end() :].split()[:1]
+        # "Annex I", "Title I": a numeral after a capitalised word that does not open a sentence
+        numeral = len(words_before) >= 2 and words_before[-1][0].isupper() and words_before[-2][-1] not in ".?!:"
+        if after and after[0][0].islower() and not numeral:
+            return True
+    return False
+
+
+def key_words(question: str) -> list[str]:
+    """Names, numbers and acronyms of a question: capitalised words not opening a sentence, digits."""
+    return [word for name in key_names(question) for word in name]
+
+
+def same_stem(a: str, b: str, min_common: int = 5) -> bool:
+    """Whether two stemmed terms are one word's forms: a country and its people or adjective
+    ("ethiopia" / "ethiopian", "somalia" / "somali", "sudan" / "sudanes", "afghan" / "afghanistan")."""
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= min_common and long_.startswith(short)

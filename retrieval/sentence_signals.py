@@ -154,8 +154,9 @@ def is_reference_list(sentences: list[str]) -> bool:
     return total > 0 and sum(len(s) for s in sentences if is_note(s)) >= REFERENCE_SHARE * total
 
 
-#: what any passage that answers nothing holds: a question mark, or the start of a note
-_MAY_ANSWER_NOTHING = re.compile(r"\?|ECLI:|\bOJ [LC]\b|https?://|www\.|(?:^|\n)\s*\(?\d{1,3}\)?\s+\S")
+#: what any passage that answers nothing holds: a question mark, a citation, a link, or a note's
+#: number opening a line or a sentence
+_MAY_ANSWER_NOTHING = re.compile(r"\?|ECLI:|\bOJ [LC]\b|\bC-\d{1,3}/\d{2}\b|https?://|www\.|(?:^|\n|[.;:!]\s)\s*\(?\d{1,3}\)?\s+\S")
 
 
 def may_answer_nothing(text: str) -> bool:

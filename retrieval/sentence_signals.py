@@ -155,8 +155,10 @@ def is_reference_list(sentences: list[str]) -> bool:
 
 
 #: what any passage that answers nothing holds: a question mark, a citation, a link, or a note's
-#: number opening a line or a sentence
-_MAY_ANSWER_NOTHING = re.compile(r"\?|ECLI:|\bOJ [LC]\b|\bC-\d{1,3}/\d{2}\b|https?://|www\.|(?:^|\n|[.;:!]\s)\s*\(?\d{1,3}\)?\s+\S")
+#: number opening a line or a sentence (a sentence starts where `chunking.split_sentences` starts one)
+_MAY_ANSWER_NOTHING = re.compile(
+    r"\?|ECLI:|\bOJ [LC]\b|\bC-\d{1,3}/\d{2}\b|https?://|www\.|(?:^|\n|[.!?][\"'\u201d\u2019)\]]*\s)\s*\(?\d{1,3}\)?\s+\S"
+)
 
 
 def may_answer_nothing(text: str) -> bool:

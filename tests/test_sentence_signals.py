@@ -90,6 +90,7 @@ def test_a_passage_of_notes_is_a_reference_list():
     assert is_reference_list(notes) and answers_nothing("Notes", notes)
     assert may_answer_nothing("\n\n".join(notes))
     assert not may_answer_nothing("The Court held that a spouse is a spouse. It said so in 2018.")
+    assert may_answer_nothing('The returnees were interviewed." 24 Interview with IOM staff.')  # a note after a quotation's end
     body = ["The Court held that the term 'spouse' includes a spouse of the same sex.",
             "It has since been supplemented by regional regimes,(3) as well as by human rights law. http://www.unhcr.org/refworld"]
     assert not any(is_note(s) for s in body)  # a link glued to the end of a sentence does not make it a note

@@ -74,8 +74,6 @@ MAX_SENTENCES = 4
 PASSAGES = 5
 
 
-
-
 @dataclass(frozen=True)
 class Citation:
     n: int

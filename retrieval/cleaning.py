@@ -159,18 +159,13 @@ def document_vocabulary(texts: list[str]) -> set[str]:
     """Lower-cased words (hyphenated compounds kept whole) seen anywhere in a document, less the
     fragments that only ever follow a lone capital: "nsuring" of a drop cap's "E nsuring"."""
     vocab: set[str] = set()
-    after_capital: set[str] = set()
-    elsewhere: set[str] = set()
     for text in texts:
         text = text.replace(SOFT_HYPHEN, "")
         for m in _WORD.finditer(text):
-            word = m.group(0).lower()
-            vocab.add(word)
-            if m.group(0)[0].islower() and re.search(r"(?:^|[\s(])[A-Z][ \t]+$", text[max(0, m.start() - 4) : m.start()]):
-                after_capital.add(word)
-            else:
-                elsewhere.add(word)
-    return vocab - (after_capital - elsewhere)
+            word = m.group(0)
+            if not (word[0].islower() and re.search(r"(?:^|[\s(])[A-Z][ \t]+$", text[max(0, m.start() - 4) : m.start()])):
+                vocab.add(word.lower())
+    return vocab
 
 
 def join_hyphenated(left: str, right: str, vocabulary: set[str]) -> tuple[str, bool]:

@@ -29,7 +29,7 @@ def is_followup(question: str) -> bool:
     words = question.split()
     if not words or len(words) > 12:
         return False
-    return bool(_CONNECTIVE.match(question.strip()) or _BACK_REFERENCE.search(question))
+    return opens_with_connective(question) or bool(_BACK_REFERENCE.search(question))
 
 
 def resolve_followup(question: str, history: Sequence[str] = ()) -> str:

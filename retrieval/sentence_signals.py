@@ -27,9 +27,7 @@ def is_quotable(sentence: str) -> bool:
         return False
     if text.endswith("?") or not re.search(r"[.!:;)\u201d\"']$", text):
         return False  # a heading, a question heading ("How much do you have to pay a Skilled Worker?")
-    if _URL.search(text) or _CAPTION.match(text) or _FOOTNOTE.match(text):
-        return False
-    if len(_CITATION.findall(text)) >= 1 and len(text.split()) < 40:
+    if is_note(text) or _URL.search(text) or _CAPTION.match(text):
         return False
     if sum(c.isupper() for c in letters) > 0.6 * len(letters):
         return False

@@ -182,7 +182,9 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
         if page_notes:
             place_notes(page)
         nxt = lines[i + 1][1] if i + 1 < len(lines) else None
-        legal = legal_heading(line)
+        # a line that goes on with a sentence the previous line left open on a lower-case word ("... or
+        # based directly on" / "Article 21 TFEU, as a matter of law ...") is that sentence's, not a heading
+        legal = None if pieces and re.search(r"\b[a-z]+\s*$", pieces[-1][1]) else legal_heading(line)
         heading = None
         if legal:
             name, rest = legal
@@ -260,7 +262,7 @@ def _numbered_heading_at(lines: list[tuple[int, str]], i: int, max_lines: int = 
         parts.append(lines[j][1])
         text = " ".join(parts)
         after = lines[j + 1][1] if j + 1 < len(lines) else None
-        heading = numbered_heading(text, after, max_chars=100 if extra == 0 else 200)
+        heading = numbered_heading(text, after, max_chars=(100, 200, 260)[extra])
         if heading:
             # a last word or two wrapped onto the next line ("... for Skilled" / "Workers")
             if after and j + 1 < len(lines) and lines[j + 1][0] == page and len(after.split()) <= 2 and after[:1].isupper():

@@ -222,6 +222,28 @@ def test_free_movement_guidance_nested_numbering(shared_doc):
     assert spouses[0][0].startswith("2 Beneficiaries")
 
 
+def test_a_sentence_going_on_after_a_line_break_before_article_is_no_heading(shared_doc):
+    """"... or based directly on" / "Article 21 TFEU, as a matter of law ...": the line goes on with the
+    sentence, so it neither opens a section nor cuts the sentence in two."""
+    notice = shared_doc("eu-commission-notice-free-movement-guidance-2023.pdf")
+    text = " ".join(notice.text.split())
+    assert "or based directly on Article 21 TFEU, as a matter of law if they meet" in text
+    assert "a Member State under Article 20 TFEU cannot be regarded as constituting residence" in text
+    assert not [label for label in labels(notice) if label.split(" > ")[-1].startswith("Article 2")]
+    dublin = shared_doc("eu-regulation-604-2013-dublin-iii.pdf")
+    assert "in connection with the personal interview as referred to in Article 5." in " ".join(dublin.text.split())
+
+
+def test_a_numbered_heading_wrapped_over_three_lines_is_not_glued_to_its_first_sentence(shared_doc):
+    notice = shared_doc("eu-commission-notice-free-movement-guidance-2023.pdf")
+    heading = (
+        "12.1 Registration certificates and documents certifying permanent residence issued to EU citizens (Articles 8 "
+        "and 19 of Directive 2004/38/EC and Article 6 of Regulation 2019/1157): format, minimum information and validity period"
+    )
+    assert any(label.endswith(heading) for label in labels(notice))
+    assert heading + "\n\nArticle 8(1) of Directive" in notice.text  # a paragraph of its own
+
+
 def test_uk_guidance_lettered_sections(shared_doc):
     found = labels(shared_doc("uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf"))
     assert "SK4. Skill level requirement for Skilled Workers" in found

@@ -63,11 +63,17 @@ def list_marker(sentence: str) -> str | None:
 
 # --------------------------------------------------------------------------- expected answer kinds
 
+#: a word that may stand between "what (is the)" and the amount asked for ("what is the maximum fee")
+_LIMIT = r"((maximum|minimum|total|average|annual|monthly|current|exact|standard|overall) )?"
+#: how a question asks for a figure or a date; a word may stand before the count or share asked for
+#: ("what response rate", "what is the maximum number"). A share is answered by a percentage or a
+#: proportion, not by any number ("3." numbering a list, a note's number)
 _KINDS = (
     ("duration", re.compile(r"\b(how much time|how long|how many (days|weeks|months|years|hours)|within what (period|time)|time limit|deadline|by when)\b", re.IGNORECASE)),
-    ("amount", re.compile(r"\b(how much|what (is|are) the (fee|fees|cost|costs|charge|salary|amount)|what (fee|salary|amount|sum)|(fee|cost|charge|salary|amount|price) of|minimum salary|in euros|in pounds)\b", re.IGNORECASE)),
+    ("amount", re.compile(r"\b(how much|what (is|are) the " + _LIMIT + r"(fee|fees|cost|costs|charge|salary|amount)|what " + _LIMIT + r"(fee|salary|amount|sum)|(fee|cost|charge|salary|amount|price) of|minimum salary|in euros|in pounds)\b", re.IGNORECASE)),
     ("date", re.compile(r"\b(when (was|were|did|does|will|is)|which year|what year|what date|since when|from what date|as of when)\b", re.IGNORECASE)),
-    ("count", re.compile(r"\b(how many|what (share|percentage|proportion|number|rate)|what per ?cent)\b", re.IGNORECASE)),
+    ("share", re.compile(r"\b(what ((is|was|are|were) the )?([a-z]+ )?(share|percentage|proportion|rate)|(what|how many) per ?cent)\b", re.IGNORECASE)),
+    ("count", re.compile(r"\b(how many|what ((is|was|are|were) the )?([a-z]+ )?number)\b", re.IGNORECASE)),
 )
 _NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion|half|a third|a quarter|a fifth)"
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
@@ -75,12 +81,14 @@ _HAS = {
     "amount": re.compile(r"[£€$]\s?\d|\d\s?(euro|eur|gbp|pounds?|dollars?|usd|birr)\b|\b(euro|eur|gbp)\s?\d|\bfree of charge\b|\bno fee\b|\bnot exceed(ing)?\b|\bno (more|higher) than\b", re.IGNORECASE),
     "duration": re.compile(r"\b(\d+|" + _NUMBER_WORDS + r")[\s-]+(calendar |working |consecutive )?(days?|weeks?|months?|years?|hours?)\b|\bwithout delay\b|\bimmediately\b", re.IGNORECASE),
     "date": re.compile(r"\b(1[89]|20)\d{2}\b|\b" + _MONTHS + r"\b", re.IGNORECASE),
+    "share": re.compile(r"\d\s?(%|per ?cent\b|percent\b)|\b(half|a third|a quarter|a fifth|two thirds|three quarters|all|none|most|majority|minority)\b", re.IGNORECASE),
     "count": re.compile(r"\d|\b" + _NUMBER_WORDS + r"\b|\b(all|none|most|majority|minority)\b", re.IGNORECASE),
 }
 
 
 def expected_kind(question: str) -> str | None:
-    """The kind of answer a question asks for: "amount", "duration", "date", "count" or None."""
+    """The kind of answer a question asks for: "amount", "duration", "date", "share" (a rate, a
+    percentage), "count" or None."""
     for kind, pattern in _KINDS:
         if pattern.search(question):
             return kind

@@ -41,6 +41,18 @@ def test_the_kind_of_answer_a_question_asks_for():
     assert expected_kind("When did the Regulation enter into force?") == "date"
     assert expected_kind("How many experts were interviewed?") == "count"
     assert expected_kind("What does non-refoulement prohibit?") is None
+    # a word between "what (is the)" and what is asked for
+    assert expected_kind("What is the maximum fee a Member State may charge?") == "amount"
+    assert expected_kind("What is the maximum number of certificates a sponsor can request?") == "count"
+    assert expected_kind("What response rate did the survey achieve?") == "share"
+    assert expected_kind("What share of returnees were reintegrated?") == "share"
+
+
+def test_a_share_is_answered_by_a_percentage_or_a_proportion_not_by_any_number():
+    assert holds_kind("Only 53% of the respondents would be considered reintegrated.", "share")
+    assert holds_kind("The majority of participants reported a good level of reintegration.", "share")
+    assert not holds_kind("3. Diversification of integration measures: tailor-made policies.", "share")
+    assert holds_kind("3. Diversification of integration measures: tailor-made policies.", "count")
 
 
 def test_a_sentence_holds_the_kind_asked_for_only_if_the_question_does_not_already_say_it():

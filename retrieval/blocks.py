@@ -13,7 +13,7 @@ class DocumentError(Exception):
 class Block:
     """A heading or a paragraph as the loader found it; pieces keep the page of each stretch."""
 
-    kind: str  # "heading" | "text" | "note" (a footnote, set apart from the body text by the loader)
+    kind: str  # "heading" | "text"
     pieces: tuple[tuple[int | None, str], ...]
     level: int = 1
 

@@ -1,5 +1,4 @@
-"""Structure-aware chunking: whole sentences packed up to a token budget, never across sections, and
-a PDF's footnotes in chunks of their own, apart from the body text they would otherwise dilute.
+"""Structure-aware chunking: whole sentences packed up to a token budget, never across sections.
 
 A chunk's text is an exact slice of its document's text (`text[start:end]`), so offsets lead back to
 the surrounding context and every sentence quoted from a chunk is a substring of the document.
@@ -7,9 +6,7 @@ the surrounding context and every sentence quoted from a chunk is a substring of
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +15,7 @@ from retrieval.documents import Document, Section
 
 #: word pieces the model adds around every input ([CLS] ... [SEP])
 SPECIAL_TOKENS = 2
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 2
 #: the section prefix of an embedding input is cut to this many characters (about 40 word pieces)
 MAX_PREFIX_CHARS = 160
 
@@ -180,72 +177,34 @@ def keep_lists_whole(text: str, units: list[tuple[int, int, int]], budget: int) 
     return out
 
 
-#: the last level of a section label for the chunks that hold a section's footnotes
-NOTES_LABEL = "Notes"
-
-
-def notes_label(section: str) -> str:
-    """The label of the chunks holding a section's footnotes: the section's, one level down."""
-    return f"{section} > {NOTES_LABEL}" if section else NOTES_LABEL
-
-
-def is_notes(chunk: Chunk) -> bool:
-    """Whether a chunk holds footnotes only (the chunker keeps a PDF's footnotes apart)."""
-    return chunk.section.rsplit(" > ", 1)[-1] == NOTES_LABEL
-
-
 def chunk_section(
     doc: Document, section: Section, count: TokenCounter, max_tokens: int, overlap_tokens: int
-) -> list[tuple[int, int, int, str]]:
-    """(start, end, tokens, section label) of each chunk of one section; footnotes (`doc.notes`) go
-    into chunks of their own, labelled `notes_label`."""
-
-    def budget_for(label: str) -> tuple[int, int]:
-        prefix = section_prefix(label)
-        prefix_tokens = (count([prefix])[0] + 1) if prefix else 0  # +1: the newline is free, keep a margin
-        budget = max_tokens - SPECIAL_TOKENS - prefix_tokens
-        if budget < max_tokens // 2:
-            raise ValueError(f"section prefix too long for the chunk budget: {prefix!r}")
-        return budget, prefix_tokens
-
+) -> list[tuple[int, int, int]]:
+    """(start, end, tokens) of each chunk of one section."""
+    label = section.label
+    prefix = section_prefix(label)
+    prefix_tokens = (count([prefix])[0] + 1) if prefix else 0  # +1: the newline is free, keep a margin
+    budget = max_tokens - SPECIAL_TOKENS - prefix_tokens
+    if budget < max_tokens // 2:
+        raise ValueError(f"section prefix too long for the chunk budget: {prefix!r}")
     spans = split_sentences(doc.text, section.start, section.end)
     if not spans:
         return []
-    labels = {False: section.label, True: notes_label(section.label)}
-    budgets = {False: budget_for(labels[False])}
     counts = count([doc.text[s:e] for s, e in spans])
-    chunks: list[tuple[int, int, int, str]] = []
-    runs = itertools.groupby(zip(spans, counts), key=lambda item: _in_spans(item[0][0], doc.notes))
-    for is_note, run in runs:
-        if is_note not in budgets:
-            budgets[is_note] = budget_for(labels[is_note])
-        budget, prefix_tokens = budgets[is_note]
-        units: list[tuple[int, int, int]] = []
-        for (s, e), n in run:
-            if n > budget:
-                units.extend(_split_long(doc.text, (s, e), count, budget))
-            else:
-                units.append((s, e, n))
-        units = keep_lists_whole(doc.text, units, budget)
-        chunks.extend((*chunk, labels[is_note]) for chunk in _pack(units, budget, overlap_tokens, SPECIAL_TOKENS + prefix_tokens))
-    return chunks
+    units: list[tuple[int, int, int]] = []
+    for (s, e), n in zip(spans, counts):
+        if n > budget:
+            units.extend(_split_long(doc.text, (s, e), count, budget))
+        else:
+            units.append((s, e, n))
+    units = keep_lists_whole(doc.text, units, budget)
 
-
-def _in_spans(offset: int, spans: Sequence[tuple[int, int]]) -> bool:
-    """Whether an offset falls inside one of the (start, end) spans, which are sorted."""
-    i = bisect.bisect_right(spans, (offset, float("inf"))) - 1
-    return i >= 0 and spans[i][0] <= offset < spans[i][1]
-
-
-def _pack(units: list[tuple[int, int, int]], budget: int, overlap_tokens: int, extra_tokens: int) -> list[tuple[int, int, int]]:
-    """Consecutive units (start, end, tokens) packed into chunks of at most `budget` tokens, each
-    chunk opening with the last sentences (up to `overlap_tokens`) of the one before."""
     chunks: list[tuple[int, int, int]] = []
     current: list[tuple[int, int, int]] = []
     total = 0
     for unit in units:
         if current and total + unit[2] > budget:
-            chunks.append((current[0][0], current[-1][1], total + extra_tokens))
+            chunks.append((current[0][0], current[-1][1], total + SPECIAL_TOKENS + prefix_tokens))
             # carry the last sentences (up to overlap_tokens) into the next chunk
             overlap: list[tuple[int, int, int]] = []
             carried = 0
@@ -260,19 +219,19 @@ def _pack(units: list[tuple[int, int, int]], budget: int, overlap_tokens: int, e
         current.append(unit)
         total += unit[2]
     if current:
-        chunks.append((current[0][0], current[-1][1], total + extra_tokens))
+        chunks.append((current[0][0], current[-1][1], total + SPECIAL_TOKENS + prefix_tokens))
     return chunks
 
 
 def chunk_document(doc: Document, count: TokenCounter, max_tokens: int = 200, overlap_tokens: int = 40) -> list[Chunk]:
     chunks: list[Chunk] = []
     for section in doc.sections:
-        for start, end, n_tokens, label in chunk_section(doc, section, count, max_tokens, overlap_tokens):
+        for start, end, n_tokens in chunk_section(doc, section, count, max_tokens, overlap_tokens):
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.doc_id}#{len(chunks)}",
                     doc_id=doc.doc_id,
-                    section=label,
+                    section=section.label,
                     start=start,
                     end=end,
                     page_start=doc.page_at(start),

@@ -20,7 +20,7 @@ from retrieval.pdf_text import pdf_blocks, read_pdf
 from retrieval.sections import Heading, SectionTracker
 
 #: bump when loading or cleaning changes what text comes out: indexes made by another version are rebuilt
-PARSER_VERSION = 10
+PARSER_VERSION = 9
 SUPPORTED_SUFFIXES = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 CATALOGUE_FILE = "catalogue.toml"
 
@@ -52,8 +52,6 @@ class Document:
     year: str = ""
     source: str = ""
     warnings: tuple[str, ...] = ()
-    #: (start, end) in `text` of each footnote: the chunker keeps them out of the body text's chunks
-    notes: tuple[tuple[int, int], ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         if not self.page_starts:
@@ -148,7 +146,7 @@ def load_document(path: Path, catalogue: dict[str, dict] | None = None, data: by
         text = decode_text(data, warnings)
         blocks = markdown_blocks(text) if kind == "markdown" else markdown_blocks(text, markdown=False)
         n_pages = 0
-    text, page_starts, sections, notes = assemble(blocks)
+    text, page_starts, sections = assemble(blocks)
     if len(re.sub(r"\s", "", text)) < 20:
         if kind == "pdf":
             raise DocumentError("no extractable text: a scanned PDF? OCR would be needed")
@@ -168,7 +166,6 @@ def load_document(path: Path, catalogue: dict[str, dict] | None = None, data: by
         year=str(entry.get("year", "")),
         source=str(entry.get("source", "")),
         warnings=tuple(warnings),
-        notes=notes,
     )
 
 
@@ -190,11 +187,9 @@ def first_heading(blocks: list[Block]) -> str:
 # --------------------------------------------------------------------------- assembly
 
 
-def assemble(blocks: list[Block]) -> tuple[str, tuple[tuple[int, int], ...], tuple[Section, ...], tuple[tuple[int, int], ...]]:
-    """Join blocks into one text, recording page starts, the section of every stretch and where the
-    footnotes are."""
+def assemble(blocks: list[Block]) -> tuple[str, tuple[tuple[int, int], ...], tuple[Section, ...]]:
+    """Join blocks into one text, recording page starts and the section of every stretch."""
     parts: list[str] = []
-    notes: list[tuple[int, int]] = []
     pos = 0
     page_starts: list[tuple[int, int]] = []
     sections: list[Section] = []
@@ -213,15 +208,12 @@ def assemble(blocks: list[Block]) -> tuple[str, tuple[tuple[int, int], ...], tup
         if block.kind == "heading":
             close(pos - 2 if parts[:-1] else pos)
             path = tracker.push(Heading(block.text, block.level))
-        block_start = pos
         for page, piece in block.pieces:
             if page is not None and (not page_starts or page_starts[-1][0] != page):
                 page_starts.append((page, pos))
             parts.append(piece)
             pos += len(piece)
-        if block.kind == "note":
-            notes.append((block_start, pos))
         if block.kind == "heading":
             body_start = pos + 2
     close(pos)
-    return "".join(parts), tuple(page_starts), tuple(s for s in sections if s.end > s.start), tuple(notes)
+    return "".join(parts), tuple(page_starts), tuple(s for s in sections if s.end > s.start)

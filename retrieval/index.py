@@ -160,7 +160,6 @@ def document_to_json(doc: Document) -> dict:
     data["sections"] = [[list(s.path), s.start, s.end] for s in doc.sections]
     data["page_starts"] = [list(p) for p in doc.page_starts]
     data["warnings"] = list(doc.warnings)
-    data["notes"] = [list(n) for n in doc.notes]
     return data
 
 
@@ -169,7 +168,6 @@ def document_from_json(data: dict) -> Document:
     data["sections"] = tuple(Section(tuple(path), start, end) for path, start, end in data["sections"])
     data["page_starts"] = tuple(tuple(p) for p in data["page_starts"])
     data["warnings"] = tuple(data.get("warnings", ()))
-    data["notes"] = tuple(tuple(n) for n in data.get("notes", ()))
     return Document(**data)
 
 

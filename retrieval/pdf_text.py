@@ -161,7 +161,7 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
             blocks.append(Block("text", tuple(pieces)))
             last_page = pieces[-1][0]
             pieces.clear()
-            blocks.extend(Block("note", ((last_page, note),)) for note in deferred)
+            blocks.extend(Block("text", ((last_page, note),)) for note in deferred)
             deferred.clear()
 
     def place_notes(upto: int) -> None:
@@ -171,7 +171,7 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
         for number in sorted(n for n in page_notes if n < upto):
             notes_here = _footnotes(page_notes.pop(number))
             if not pieces or pieces[0][0] == number:
-                blocks.extend(Block("note", ((number, note),)) for note in notes_here)
+                blocks.extend(Block("text", ((number, note),)) for note in notes_here)
             else:
                 deferred.extend(notes_here)
 

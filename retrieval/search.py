@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.chunking import Chunk, is_notes, split_sentences
+from retrieval.chunking import Chunk, split_sentences
 from retrieval.compound import compound_parts
 from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.embedding import Embedder, model_id
@@ -255,10 +255,9 @@ class Retriever:
 
     def _answers_first(self, ranked: list[tuple[int, float, dict]], chunks: list[Chunk]) -> list[tuple[int, float, dict]]:
         """The first passages (those of `chunks`) with the ones that answer nothing moved behind the
-        ones that answer: a PDF's footnotes or a section's notes (`chunking.is_notes`), an evaluation
-        matrix's questions, a page of citations, a list of links (`sentence_signals.answers_nothing`).
-        Only the passages a search fetches anyway are looked at, so a store that fetches chunks on
-        demand is asked for no more. Over the blind questions and
+        ones that answer: an evaluation matrix's questions, a page of footnotes, a list of links
+        (`sentence_signals.answers_nothing`). Only the passages a search fetches anyway are looked at,
+        so a store that fetches chunks on demand is asked for no more. Over the blind questions and
         the team's, such passages took 46 top-5 places (36 questions) and held no gold quote; now 2."""
         if len(self._answers_nothing) > ANSWERS_NOTHING_CACHE:
             self._answers_nothing.clear()
@@ -266,7 +265,7 @@ class Retriever:
         for chunk in chunks:
             flag = self._answers_nothing.get(chunk.chunk_id)
             if flag is None:
-                flag = is_notes(chunk) or (may_answer_nothing(chunk.text) and answers_nothing(chunk.section, [chunk.text[s:e] for s, e in split_sentences(chunk.text)]))
+                flag = may_answer_nothing(chunk.text) and answers_nothing(chunk.section, [chunk.text[s:e] for s, e in split_sentences(chunk.text)])
                 self._answers_nothing[chunk.chunk_id] = flag
             nothing.append(flag)
         if not any(nothing):

@@ -322,7 +322,7 @@ blocks = st.lists(st.one_of(paragraph, heading), min_size=1, max_size=12)
 @given(blocks, st.integers(min_value=8, max_value=60), st.integers(min_value=0, max_value=12))
 def test_chunks_cover_every_character_in_order_within_budget_and_section(parts, budget, overlap):
     text = "\n\n".join(parts)
-    body, page_starts, sections, _ = assemble(markdown_blocks(text))
+    body, page_starts, sections = assemble(markdown_blocks(text))
     doc = Document(doc_id="gen.md", title="gen", text=body, sections=sections, page_starts=page_starts)
     max_tokens = budget + 2 + 8  # room for the special tokens and a short section prefix
     chunks = chunk_document(doc, count_words, max_tokens=max_tokens, overlap_tokens=overlap)

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from retrieval.chunking import chunk_document, is_notes, notes_label, split_sentences
+from retrieval.chunking import chunk_document
 from retrieval.documents import load_document
 from retrieval.sections import heading_number
 
@@ -95,31 +95,8 @@ def test_each_chunk_is_a_slice_inside_exactly_one_section(name, shared_doc, embe
         assert chunk.doc_id == name
         holders = [s for s in doc.sections if s.start <= chunk.start and chunk.end <= s.end]
         assert len(holders) == 1, f"{chunk.chunk_id} lies in {len(holders)} sections"
-        assert chunk.section == (notes_label(holders[0].label) if is_notes(chunk) else holders[0].label)
+        assert chunk.section == holders[0].label
     assert [c.chunk_id for c in chunks] == [f"{name}#{i}" for i in range(len(chunks))]
-
-
-@pytest.mark.parametrize("name", [n for n in ALL if n.endswith(".pdf")])
-def test_footnotes_are_chunked_apart_from_the_body_text(name, shared_doc, embedder):
-    """A PDF's footnotes go into chunks of their own, labelled as their section's notes; no body
-    chunk holds a footnote."""
-    doc, chunks = shared_doc(name, embedder)
-    for chunk in chunks:
-        inside = [(s, e) for s, e in doc.notes if chunk.start < e and s < chunk.end]
-        if is_notes(chunk):
-            starts = [s for s, _ in split_sentences(doc.text, chunk.start, chunk.end)]
-            assert all(any(ns <= s < ne for ns, ne in doc.notes) for s in starts), f"{chunk.chunk_id} holds body text"
-        else:
-            assert not inside, f"{chunk.chunk_id} holds a footnote: {doc.text[inside[0][0]:inside[0][1]][:80]!r}"
-
-
-def test_the_evaluation_s_footnotes_are_notes_chunks(shared_doc, embedder):
-    doc, chunks = shared_doc("iom-eu-ji-horn-of-africa-final-evaluation-2023.pdf", embedder)
-    notes = [c for c in chunks if is_notes(c)]
-    assert len(notes) >= 50
-    assert any("57 Interview with IOM staff from Somalia." in c.text for c in notes)
-    body = next(c for c in chunks if "most of the relevant interviewees indicated that the governments" in c.text)
-    assert not is_notes(body) and "Interview with IOM staff from Somalia" not in body.text
 
 
 @pytest.mark.parametrize("name", ALL)

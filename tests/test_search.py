@@ -208,18 +208,3 @@ def test_a_passage_of_footnotes_ranks_behind_the_passage_that_answers(small_retr
     )})
     hits = retriever.search("What was the Coman ruling on same-sex spouse residence?", k=5)
     assert hits[0].chunk.section.endswith("Spouses"), [(h.chunk.section, h.chunk.text[:60]) for h in hits]
-
-
-def test_a_section_s_notes_rank_behind_the_passage_that_answers(small_retriever):
-    """Notes that only name a source (no year, no case number: nothing that reads as a citation) still
-    answer nothing: a passage of them, labelled as its section's notes, comes after the body text."""
-    retriever = small_retriever({"evaluation.md": (
-        "# Final evaluation\n\n## Environmental sustainability\n\nThe earlier review concluded that the programme lacked "
-        "emphasis on the environment. Since then, recycling projects were set up with returnee communities.\n\n"
-        "## Notes\n\n12 Mid Term Review of the Joint Initiative for returnee reintegration.\n\n"
-        "13 Mid Term Review of the Joint Initiative for returnee reintegration, annex.\n\n"
-        "14 Interview with programme staff on the Mid Term Review of the Joint Initiative.\n"
-    )})
-    hits = retriever.search("What did the Mid Term Review of the Joint Initiative conclude?", k=5)
-    assert hits[0].chunk.section.endswith("Environmental sustainability"), [(h.chunk.section, h.chunk.text[:60]) for h in hits]
-    assert hits[-1].chunk.section.endswith("Notes")  # still found, behind the answer

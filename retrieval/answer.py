@@ -25,6 +25,8 @@ from retrieval.question_signals import describes_a_case, key_names, opens_with_c
 from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, list_marker, novelty, opens_quotation
 
 NOT_COVERED = "The documents do not cover this question."
+#: what each kind of answer (`sentence_signals.expected_kind`) is called when an answer lacks it
+KIND_ASKED = {"amount": "an amount", "duration": "a time limit or duration", "date": "a date", "share": "a percentage or share", "count": "a number"}
 NOT_ENGLISH = ("This question seems to be in {language}. The assistant reads English only, and the documents are in "
                "English: please ask it in English.")
 
@@ -112,6 +114,16 @@ class Answer:
     shortened: bool = False
     #: the language a question was written in when it is not English (then nothing is searched)
     language: str = ""
+    #: the kind of answer the question asks for ("amount", "duration", "date", "share", "count";
+    #: `sentence_signals.expected_kind`) when no quoted sentence gives one: the closest the documents come
+    lacks: str = ""
+
+    @property
+    def lacks_note(self) -> str:
+        """Said with an answer whose sentences do not give the figure or date asked for."""
+        if not self.lacks:
+            return ""
+        return f"No quoted sentence gives {KIND_ASKED.get(self.lacks, self.lacks)}, which the question asks for: these are the closest the documents come."
 
     @property
     def text(self) -> str:
@@ -370,4 +382,5 @@ class Answerer:
             citation_for(top[h], numbers[h], [(candidates[i].start, candidates[i].end) for i in chosen if candidates[i].hit_index == h])
             for h in passage_order
         )
-        return Answer(question, query, True, confidence, tuple(sentences), citations, hits=tuple(hits))
+        lacks = kind if kind and not any(holds_kind(candidates[i].text, kind, question) for i in chosen) else ""
+        return Answer(question, query, True, confidence, tuple(sentences), citations, hits=tuple(hits), lacks=lacks)

@@ -160,11 +160,14 @@ def answer_json(answer, id_=None) -> dict:
         "related": [citation_json(c) for c in answer.related],
         "language": answer.language or None,
         "shortened": answer.shortened,
+        "lacks": answer.lacks or None,
     }
 
 
 def format_answer(answer) -> str:
     lines = [answer.text, ""]
+    if answer.lacks:
+        lines[1:1] = [f"note: {answer.lacks_note}", ""]
     if answer.answerable:
         for c in answer.citations:
             where = ", ".join(x for x in (c.section, c.page) if x)

@@ -171,7 +171,7 @@ def test_cli_ask_queries_jsonl(corpus_index, tmp_path, capsys):
     yes, no = rows["yes"], rows["no"]
     assert yes["answerable"] is True and 0 < yes["confidence"] <= 1
     assert yes["citations"] and all({"n", "doc", "title", "section", "page", "text"} <= set(c) for c in yes["citations"])
-    assert "[1]" in yes["answer"]
+    assert "[1]" in yes["answer"] and yes["lacks"] is None  # asks for no figure
     assert no["answerable"] is False and no["citations"] == [] and no["answer"] == NOT_COVERED
 
 
@@ -222,6 +222,22 @@ def test_a_figure_asked_for_counts_only_in_the_document_that_answers(small_retri
     assert not spent.answerable, [s.text for s in spent.sentences]
     cost = answerer.ask("How much does the fast-track procedure cost?")
     assert cost.answerable and any("€411" in s.text for s in cost.sentences)
+
+
+def test_an_answer_without_the_figure_asked_for_says_so(small_retriever):
+    """Answered anyway (the threshold is 0 here), the closest sentences give no amount: the answer
+    says that it lacks one, and an answer that gives the fee does not."""
+    answerer = Answerer(small_retriever({
+        "trust-fund.md": "# The EU Trust Fund for Africa\n\n## Reintegration\n\nThe Trust Fund supports the sustainable reintegration of "
+        "returnees in their communities of origin. Reintegration support combines economic, social and psychosocial assistance.\n",
+        "fast-track.md": "# The fast-track procedure for skilled workers\n\n## Costs\n\nOn conclusion of the agreement, the Foreigners "
+        "Authority charges a €411 fee for processing the application. The employer pays the fee.\n",
+    }), threshold=0.0)
+    spent = answerer.ask("How much money did the EU Trust Fund for Africa spend on reintegration?")
+    assert spent.answerable and spent.lacks == "amount", [s.text for s in spent.sentences]
+    assert "an amount" in spent.lacks_note
+    cost = answerer.ask("How much does the fast-track procedure cost?")
+    assert cost.lacks == "" and cost.lacks_note == "" and any("€411" in s.text for s in cost.sentences)
 
 
 def test_the_figure_asked_for_joins_from_the_passage_that_gives_it(small_retriever):

@@ -206,3 +206,29 @@ def ends_mid_sentence(text: str) -> bool:
 def ends_with_stopword(text: str) -> bool:
     words = re.findall(r"[A-Za-z]+", text[-30:])
     return bool(words) and words[-1].lower() in _STOPWORDS
+
+
+#: a footnote's number set as a superscript and extracted glued to the word or the punctuation before
+#: it ("climate change96.", "Obock,350 and"). A code or a figure ("SK3", "G20", "COVID-19", "1,350",
+#: a link's "tmzbdl701") has capitals after its first letter, a single letter, digits or a link's
+#: characters before the number; a number that none of the page's footnotes opens with is left alone
+_NOTE_MARKER = re.compile(r"(?<=[a-z\u00df-\u00ff.,;:)\]\"'\u2019\u201d])(\d{1,3})(?=[\s.,;:)\]]|$)")
+
+
+_NOT_A_MARKER = re.compile(r"^.+[A-Z]|^[A-Za-z]?[^A-Za-z]*$|[0-9/=_@#&]|www|http")
+_BEFORE_A_NUMBER = frozenset({"p.", "pp.", "para.", "paras.", "no.", "nos.", "art.", "fn.", "n."})
+
+
+def strip_note_markers(line: str, numbers: set[int]) -> str:
+    """A body line with the page's footnote reference numbers taken off the words they were glued
+    to: "lacked emphasis on climate change96." -> "lacked emphasis on climate change."."""
+    if not numbers:
+        return line
+
+    def drop(m: re.Match) -> str:
+        token = line[: m.start()].rsplit(None, 1)[-1] if line[: m.start()].strip() else ""
+        if int(m.group(1)) not in numbers or _NOT_A_MARKER.search(token) or token.lower() in _BEFORE_A_NUMBER:
+            return m.group(0)  # another number; a code, a figure or a link; "p.12"
+        return ""
+
+    return _NOTE_MARKER.sub(drop, line)

@@ -68,6 +68,7 @@ CONTENTS_PAGE_SHARE = 0.6
 _CONTENTS = re.compile(r"^(table of )?contents\s*$|^list of (figures|tables|abbreviations)\s*$", re.IGNORECASE)
 #: a footnote's number, set apart from its text in the PDF (a separate, smaller run)
 _NOTE_NUMBER = re.compile(r"^\s*(\(\d{1,3}\)|\d{1,3})\s*")
+_NOTE_NUMBER_ONLY = re.compile(r"^\s*\(?(\d{1,3})\)?(?=\s|[A-Z])")
 
 
 #: a line set in type this much smaller than the body text, below every body line of its page,
@@ -130,10 +131,14 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
             # too; only what comes before its "Contents" heading (a title block) stays
             heading = next((j for j, line in enumerate(kept) if _CONTENTS.match(line.strip())), 0)
             kept = [line for line in kept[:heading] if not cleaning.is_toc_line(line)]
-        for line in kept:
-            if on_page and (cleaning.letters_and_digits(line) in on_page or cleaning.letters_and_digits(_NOTE_NUMBER.sub("", line, count=1)) in on_page):
+        is_note = [bool(on_page) and (cleaning.letters_and_digits(line) in on_page or cleaning.letters_and_digits(_NOTE_NUMBER.sub("", line, count=1)) in on_page) for line in kept]
+        # the numbers the page's footnotes open with: glued to a word in the body text, they are references
+        note_numbers = {int(m.group(1)) for line, note in zip(kept, is_note) if note and (m := _NOTE_NUMBER_ONLY.match(line))}
+        for line, note in zip(kept, is_note):
+            if note:
                 page_notes.setdefault(number, []).append(line.strip())
                 continue
+            line = cleaning.strip_note_markers(line, note_numbers)
             if cleaning.is_toc_line(line) or _CONTENTS.match(line.strip()):
                 # an entry wrapped over two lines ("3. How do employers benefit from the ... for" /
                 # "skilled workers? ....... 5"): its first line goes too

@@ -436,3 +436,17 @@ def test_drop_caps_and_unmapped_ligatures_are_repaired():
     assert cleaning.repair_drop_cap("(2) B and C agree", vocabulary | {"and"}) == "(2) B and C agree"
     assert cleaning.repair_drop_cap("L series 2024/1347", vocabulary) == "L series 2024/1347"  # no paragraph number
     assert cleaning.normalise_characters("of/f_icial and quali/f_ied") == "official and qualified"
+
+
+def test_footnote_numbers_glued_to_words_are_taken_off():
+    """A superscript footnote number extracted glued to the word or punctuation before it is a
+    reference, when the page has a footnote with that number; codes and figures keep their digits."""
+    from retrieval.cleaning import strip_note_markers
+
+    notes = {96, 97, 350, 233, 3, 20, 2, 19}
+    assert strip_note_markers("lacked emphasis on climate change96. Under the current", notes) == "lacked emphasis on climate change. Under the current"
+    assert strip_note_markers("services in Obock,350 and were", notes) == "services in Obock, and were"
+    assert strip_note_markers("in a FGD in Sudan.233 A FGD with", notes) == "in a FGD in Sudan. A FGD with"
+    for kept in ("SK3. Immigration", "the G20 summit", "CO2 emissions", "COVID-19 pandemic", "1,350 migrants", "see p.233 and", "Article 3(2)", "in 2019 and 3 more"):
+        assert strip_note_markers(kept, notes) == kept
+    assert strip_note_markers("climate change96.", {12}) == "climate change96."  # no footnote 96 on the page

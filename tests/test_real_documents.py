@@ -244,6 +244,15 @@ def test_a_numbered_heading_wrapped_over_three_lines_is_not_glued_to_its_first_s
     assert heading + "\n\nArticle 8(1) of Directive" in notice.text  # a paragraph of its own
 
 
+def test_footnote_references_are_not_glued_to_words(shared_doc):
+    """The final evaluation sets its footnote references as superscripts that extraction glues to the
+    word before ("climate change96."): taken off, the word and the sentence end are the text's again."""
+    text = " ".join(shared_doc("iom-eu-ji-horn-of-africa-final-evaluation-2023.pdf").text.split())
+    assert "lacked sufficient emphasis on climate change. Under the current evaluation" in text
+    assert "recycle plastic bottles into pavements or bricks." in text
+    assert not re.search(r"\b(change96|bricks97|sustainability98)\b", text)
+
+
 def test_uk_guidance_lettered_sections(shared_doc):
     found = labels(shared_doc("uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf"))
     assert "SK4. Skill level requirement for Skilled Workers" in found

@@ -141,13 +141,18 @@ def strip_furniture(lines: list[str], furniture: set[str], edge: int = 4) -> lis
             if key in furniture and _long_key(key):
                 keep[i] = None  # type: ignore[call-overload]
             continue
-        if key in furniture or _PAGE_NUMBER.match(line.strip()):
+        if key in furniture or is_page_number(line):
             keep[i] = None  # type: ignore[call-overload]
     return [line for line in keep if line is not None]
 
 
 #: dot leaders and a page number are looked for in this many last characters of a line
 TOC_TAIL = 160
+
+
+def is_page_number(line: str) -> bool:
+    """ "14", "Page 3", "5 of 12", "55/81": a page's number, alone on its line."""
+    return bool(_PAGE_NUMBER.match(line.strip()))
 
 
 def is_toc_line(line: str) -> bool:

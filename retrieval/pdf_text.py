@@ -92,7 +92,12 @@ def footnote_lines(runs: list[list[tuple[float, float, str]]]) -> list[set[str]]
         lines: dict[int, list[tuple[float, str]]] = {}
         for size, y, text in page:
             lines.setdefault(round(y), []).append((size, text))
-        body_ys = [y for y, parts in lines.items() if any(size >= FOOTNOTE_SIZE_RATIO * body and len(text.strip()) > 1 for size, text in parts)]
+        # a page number set in body type below the footnotes ("14") is not body text
+        body_ys = [
+            y for y, parts in lines.items()
+            if any(size >= FOOTNOTE_SIZE_RATIO * body and len(text.strip()) > 1 for size, text in parts)
+            and not cleaning.is_page_number("".join(text for _, text in parts))
+        ]
         lowest_body = min(body_ys) if body_ys else None
         found = set()
         for y, parts in lines.items():

@@ -450,3 +450,16 @@ def test_footnote_numbers_glued_to_words_are_taken_off():
     for kept in ("SK3. Immigration", "the G20 summit", "CO2 emissions", "COVID-19 pandemic", "1,350 migrants", "see p.233 and", "Article 3(2)", "in 2019 and 3 more"):
         assert strip_note_markers(kept, notes) == kept
     assert strip_note_markers("climate change96.", {12}) == "climate change96."  # no footnote 96 on the page
+
+
+def test_footnotes_are_found_above_a_page_number_set_in_body_type():
+    """Footnotes sit below every line of body text; the page's number, set in body type under them,
+    is not body text ("14" at the foot of the case management study's pages hid all its footnotes)."""
+    from retrieval.pdf_text import footnote_lines
+
+    body = [(12.0, 700.0 - 18 * i, f"Body text line {i} of the page, set in the document's body type.") for i in range(30)]
+    page = body + [(9.9, 104.0, "3 In this report, pre-return is considered as the host country"), (12.0, 39.0, "14")]
+    notes = footnote_lines([page])[0]
+    assert "3inthisreportprereturnisconsideredasthehostcountry" in notes
+    below_body = body + [(9.9, 104.0, "3 In this report, pre-return is considered as the host country"), (12.0, 39.0, "A closing sentence in body type.")]
+    assert footnote_lines([below_body])[0] == set()  # small type above body text is no footnote

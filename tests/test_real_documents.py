@@ -253,6 +253,14 @@ def test_footnote_references_are_not_glued_to_words(shared_doc):
     assert not re.search(r"\b(change96|bricks97|sustainability98)\b", text)
 
 
+def test_case_management_study_footnotes_never_split_a_sentence(shared_doc):
+    """Its pages carry their number in body type below the footnotes: the footnotes are still found,
+    and kept out of the sentence they fell into."""
+    text = shared_doc("iom-eu-ji-case-management-return-reintegration-study-2023.pdf").text
+    assert "(developed under the COMPASS initiative funded by" in " ".join(text.split())
+    assert "\n\n3 In this report, pre-return is considered as the host country" in text
+
+
 def test_uk_guidance_lettered_sections(shared_doc):
     found = labels(shared_doc("uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf"))
     assert "SK4. Skill level requirement for Skilled Workers" in found

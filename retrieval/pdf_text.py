@@ -8,7 +8,7 @@ import re
 
 from retrieval import cleaning
 from retrieval.blocks import Block, DocumentError
-from retrieval.sections import Heading, fix_small_caps, heading_level, legal_heading, numbered_heading
+from retrieval.sections import Heading, fix_small_caps, heading_level, heading_number, legal_heading, numbered_heading
 
 
 def read_pdf(data: bytes) -> tuple[list[str], str, list[set[str]]]:
@@ -211,6 +211,8 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
             in_article = name.startswith("Article")
         elif not (in_article and re.match(r"^\d{1,3}\.\s", line)):
             numbered, used = _numbered_heading_at(lines, i)
+            if numbered and ((i + used < len(lines) and _next_sibling(numbered.text, lines[i + used][1])) or _follows_in_list(pieces, line)):
+                numbered = None  # "1. Enhance ..." straight before "2. Strengthen ...", or "7. Build ..." after "6. ...": a numbered list
             if numbered:
                 heading = Block("heading", ((page, numbered.text),), numbered.level)
                 i += used - 1
@@ -230,7 +232,7 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
                 joined, _ = cleaning.join_hyphenated(head, line, vocabulary)
                 # keep the joined text on the page where it started; the tail goes with it
                 pieces[-1] = (pieces[-1][0], joined)
-            elif _starts_paragraph(prev, line, typical):
+            elif _starts_paragraph(prev, line, typical) or _follows_in_list(pieces, line):  # "6. ..." after "5. ..." with no full stop
                 flush()
                 pieces.append((page, line))
             else:
@@ -283,6 +285,24 @@ def _numbered_heading_at(lines: list[tuple[int, str]], i: int, max_lines: int = 
         if re.search(r"[.;!?]\s*$", text):
             break
     return None, 0
+
+
+#: how a list item or a heading is numbered: "3. ", "3) ", "4.2 ", "4.2. "
+_LIST_NUMBER = re.compile(r"^\d{1,2}(?:[.)]|(?:\.\d{1,2})+\.?)\s")
+
+
+def _next_sibling(heading: str, line: str) -> bool:
+    """Whether a line opens with the number that comes right after a heading's at its level ("2."
+    after "1. ...", "4.3" after "4.2 ..."): a heading is followed by its text, a list item by the next."""
+    if not (_LIST_NUMBER.match(heading) and _LIST_NUMBER.match(line)):
+        return False  # "2 August 2031" / "3 August 2026": numbers, not a list's
+    number, following = heading_number(heading), heading_number(line)
+    return bool(number and following) and following == (*number[:-1], number[-1] + 1)
+
+
+def _follows_in_list(pieces: list[tuple[int | None, str]], line: str) -> bool:
+    """Whether a line opens the next item of a numbered list that one of the paragraph's lines opened."""
+    return any(_next_sibling(piece.strip(), line) for _, piece in pieces)
 
 
 def _is_title_line(line: str) -> bool:

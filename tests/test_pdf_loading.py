@@ -463,3 +463,25 @@ def test_footnotes_are_found_above_a_page_number_set_in_body_type():
     assert "3inthisreportprereturnisconsideredasthehostcountry" in notes
     below_body = body + [(9.9, 104.0, "3 In this report, pre-return is considered as the host country"), (12.0, 39.0, "A closing sentence in body type.")]
     assert footnote_lines([below_body])[0] == set()  # small type above body text is no footnote
+
+
+def test_a_numbered_list_is_not_read_as_headings():
+    """"1. Enhance efforts ..." straight before "2. Strengthen ..." (and "3. ..." right after "2.") is a
+    numbered list: its items stay text, where search finds them, and a real heading keeps its number."""
+    from retrieval.pdf_text import pdf_blocks
+
+    page = [
+        "KEY RECOMMENDATIONS",
+        "1. Enhance efforts with national, regional, and local stake-",
+        "holders to build capacity and ownership",
+        "2. Strengthen community-based reintegration efforts.",
+        "3. Explore opportunities to extend the scope of support",
+        "4 Findings",
+        "The programme met most of its targets by the end of the implementation period.",
+    ]
+    blocks = pdf_blocks(["\n".join(page)])
+    headings = [b.text for b in blocks if b.kind == "heading"]
+    assert headings == ["4 Findings"], headings
+    text = " ".join(b.text for b in blocks)
+    assert "1. Enhance efforts with national, regional, and local stakeholders to build capacity and ownership" in text
+    assert "3. Explore opportunities to extend the scope of support" in text

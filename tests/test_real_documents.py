@@ -261,6 +261,19 @@ def test_case_management_study_footnotes_never_split_a_sentence(shared_doc):
     assert "\n\n3 In this report, pre-return is considered as the host country" in text
 
 
+def test_numbered_lists_are_text_and_numbered_headings_nest(shared_doc):
+    """The brief's recommendations and the case management study's key questions are numbered lists:
+    their items are text, not sections, so the study's "1.3 Methodology" nests under "1. Introduction"."""
+    brief = shared_doc("iom-eu-ji-horn-of-africa-evaluation-brief-2023.pdf")
+    assert "1. Enhance efforts with national, regional, and local stakeholders to build capacity and ownership" in " ".join(brief.text.split())
+    assert not [label for label in labels(brief) if label]
+    study = paths(shared_doc("iom-eu-ji-case-management-return-reintegration-study-2023.pdf"))
+    assert ("1. Introduction", "1.3 Methodology") in study
+    assert not [path for path in study if path and path[0].startswith(("2. What are promising", "5. To what extent"))]
+    evaluation = paths(shared_doc("iom-eu-ji-horn-of-africa-final-evaluation-2023.pdf"))
+    assert ("2. Background to the JI-HoA", "2.2. External factors affecting the implementation of the JI-HoA") in evaluation
+
+
 def test_uk_guidance_lettered_sections(shared_doc):
     found = labels(shared_doc("uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf"))
     assert "SK4. Skill level requirement for Skilled Workers" in found

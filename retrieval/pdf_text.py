@@ -324,9 +324,15 @@ def _is_title_continuation(title: str, line: str) -> bool:
 _ITEM_START = re.compile(r"^(\u2022|-|\u2013|\u2014|\(\w{1,4}\)|\d{1,3}\.\s|[A-Z]{1,3}\d+(\.\d+)*\.\s)")
 
 
+#: a row of a table of figures: a label of a word or two, then at least three numbers and nothing else
+_NUMBER_ROW = re.compile(r"^\s*(?:[A-Za-z][\w/()-]*\s+){0,2}(?:\d[\d.,%]*\s+){2,}\d[\d.,%]*\s*$")
+
+
 def _starts_paragraph(prev: str, line: str, typical: int) -> bool:
     if prev.rstrip().endswith("\u2022"):
         return False  # a bullet extracted on its own line belongs to the next line
+    if _NUMBER_ROW.match(prev) and line[:1].isupper() and not _NUMBER_ROW.match(line):
+        return True  # a table's last row of figures ("Total 19 25 26 ... 154"), then the text goes on
     if not cleaning.ends_sentence(prev):
         return line.startswith("\u2022")  # a new bullet item, even after an item with no full stop
     if _ITEM_START.match(line):

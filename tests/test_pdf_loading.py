@@ -485,3 +485,18 @@ def test_a_numbered_list_is_not_read_as_headings():
     text = " ".join(b.text for b in blocks)
     assert "1. Enhance efforts with national, regional, and local stakeholders to build capacity and ownership" in text
     assert "3. Explore opportunities to extend the scope of support" in text
+
+
+def test_text_after_a_table_s_last_row_of_figures_starts_a_paragraph():
+    """"Total 19 25 26 ... 154" has no full stop, yet the sentence after it is not part of the table."""
+    from retrieval.pdf_text import pdf_blocks
+
+    page = [
+        "Table 1: Overview of the interviews conducted in each mission",
+        "Project Manager 1 1 1 1 6",
+        "Total   19 25 26 12 13 24 11 12 12 154",
+        "An online survey was developed in KoBo Toolbox and distributed to IOM caseworker staff in",
+        "the nine target missions of the research.",
+    ]
+    texts = [b.text for b in pdf_blocks(["\n".join(page)])]
+    assert "An online survey was developed in KoBo Toolbox and distributed to IOM caseworker staff in the nine target missions of the research." in texts, texts

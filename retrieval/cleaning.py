@@ -218,8 +218,6 @@ def ends_with_stopword(text: str) -> bool:
 #: a link's "tmzbdl701") has capitals after its first letter, a single letter, digits or a link's
 #: characters before the number; a number that none of the page's footnotes opens with is left alone
 _NOTE_MARKER = re.compile(r"(?<=[a-z\u00df-\u00ff.,;:)\]\"'\u2019\u201d])(\d{1,3})(?=[\s.,;:)\]]|$)")
-
-
 _NOT_A_MARKER = re.compile(r"^.+[A-Z]|^[A-Za-z]?[^A-Za-z]*$|[0-9/=_@#&]|www|http")
 _BEFORE_A_NUMBER = frozenset({"p.", "pp.", "para.", "paras.", "no.", "nos.", "art.", "fn.", "n."})
 
@@ -231,7 +229,8 @@ def strip_note_markers(line: str, numbers: set[int]) -> str:
         return line
 
     def drop(m: re.Match) -> str:
-        token = line[: m.start()].rsplit(None, 1)[-1] if line[: m.start()].strip() else ""
+        before = line[: m.start()].split()
+        token = before[-1] if before else ""
         if int(m.group(1)) not in numbers or _NOT_A_MARKER.search(token) or token.lower() in _BEFORE_A_NUMBER:
             return m.group(0)  # another number; a code, a figure or a link; "p.12"
         return ""

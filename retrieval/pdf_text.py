@@ -302,7 +302,7 @@ def _next_sibling(heading: str, line: str) -> bool:
 
 def _follows_in_list(pieces: list[tuple[int | None, str]], line: str) -> bool:
     """Whether a line opens the next item of a numbered list that one of the paragraph's lines opened."""
-    return any(_next_sibling(piece.strip(), line) for _, piece in pieces)
+    return bool(_LIST_NUMBER.match(line)) and any(_next_sibling(piece.strip(), line) for _, piece in pieces)
 
 
 def _is_title_line(line: str) -> bool:

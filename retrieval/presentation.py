@@ -429,6 +429,8 @@ def conversation_markdown(turns: Sequence[Turn], titles: Mapping[str, str] | Non
         if turn.after:
             lines += [f"*Read as a follow-up to: {markdown_line(turn.after)}*", ""]
         lines += [markdown_line(a.text), ""]
+        if a.lacks_note:
+            lines += [f"*{markdown_line(a.lacks_note)}*", ""]
         cited = a.citations if a.answerable else a.related
         if cited:
             lines += ["**Sources**" if a.answerable else "**Related reading** (closest passages, not an answer)", ""]

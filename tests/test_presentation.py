@@ -256,6 +256,14 @@ def test_conversation_markdown_has_questions_answers_citations_and_links():
     assert "\\!\\[img\\](http:\u2060//x)" in md and "\\<img src=x onerror=alert(1)\\>" in md
 
 
+def test_conversation_markdown_says_when_an_answer_lacks_the_figure_asked_for():
+    from dataclasses import replace
+
+    lacking = replace(answer("How much does it cost?"), lacks="amount")
+    md = conversation_markdown([Turn(lacking, (), "v1"), Turn(answer("What is quoted?"), (), "v1")])
+    assert md.count("No quoted sentence gives an amount, which the question asks for") == 1
+
+
 def test_a_long_question_is_folded_and_escaped():
     from retrieval.presentation import FOLD_QUESTION_CHARS, question_html
 

@@ -22,11 +22,9 @@ from retrieval.config import MAX_QUESTION_CHARS
 from retrieval.language import other_language
 from retrieval.search import Hit, Retriever, shorten_question
 from retrieval.question_signals import describes_a_case, key_names, opens_with_connective, resolve_followup, same_stem
-from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, list_marker, novelty, opens_quotation
+from retrieval.sentence_signals import KIND_NAMES, expected_kind, holds_kind, is_quotable, list_marker, novelty, opens_quotation
 
 NOT_COVERED = "The documents do not cover this question."
-#: what each kind of answer (`sentence_signals.expected_kind`) is called when an answer lacks it
-KIND_ASKED = {"amount": "an amount", "duration": "a time limit or duration", "date": "a date", "share": "a percentage or share", "count": "a number"}
 NOT_ENGLISH = ("This question seems to be in {language}. The assistant reads English only, and the documents are in "
                "English: please ask it in English.")
 
@@ -123,7 +121,7 @@ class Answer:
         """Said with an answer whose sentences do not give the figure or date asked for."""
         if not self.lacks:
             return ""
-        return f"No quoted sentence gives {KIND_ASKED.get(self.lacks, self.lacks)}, which the question asks for: these are the closest the documents come."
+        return f"No quoted sentence gives {KIND_NAMES.get(self.lacks, self.lacks)}, which the question asks for: these are the closest the documents come."
 
     @property
     def text(self) -> str:

@@ -68,6 +68,7 @@ CONTENTS_PAGE_SHARE = 0.6
 _CONTENTS = re.compile(r"^(table of )?contents\s*$|^list of (figures|tables|abbreviations)\s*$", re.IGNORECASE)
 #: a footnote's number, set apart from its text in the PDF (a separate, smaller run)
 _NOTE_NUMBER = re.compile(r"^\s*(\(\d{1,3}\)|\d{1,3})\s*")
+#: the number a footnote line opens with, before a space or its first word ("96 Mid Term Review", "(3)See")
 _NOTE_NUMBER_ONLY = re.compile(r"^\s*\(?(\d{1,3})\)?(?=\s|[A-Z])")
 
 

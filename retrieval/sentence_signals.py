@@ -75,6 +75,8 @@ _KINDS = (
     ("share", re.compile(r"\b(what ((is|was|are|were) the )?([a-z]+ )?(share|percentage|proportion|rate)|(what|how many) per ?cent)\b", re.IGNORECASE)),
     ("count", re.compile(r"\b(how many|what ((is|was|are|were) the )?([a-z]+ )?number)\b", re.IGNORECASE)),
 )
+#: what each kind is called when an answer says it lacks one
+KIND_NAMES = {"amount": "an amount", "duration": "a time limit or duration", "date": "a date", "share": "a percentage or share", "count": "a number"}
 _NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion|half|a third|a quarter|a fifth)"
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 _HAS = {

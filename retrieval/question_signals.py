@@ -43,6 +43,11 @@ def resolve_followup(question: str, history: Sequence[str] = ()) -> str:
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f][\w'\u2019-]*|\d[\d.,/]*\w*")
 
 
+#: month and day names are capitalised but name no one
+_CALENDAR_WORDS = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
 #: lower-case words that may stand inside a name ("Court of Justice", "Trust Fund for Africa")
 _NAME_CONNECTORS = frozenset("of for on the de".split())
 
@@ -63,6 +68,12 @@ def key_names(question: str) -> list[list[str]]:
         last_end = m.end()
         opens_sentence = before == "" or before in ".?!:;"
         before = word[-1]
+        if "-" in word and not word[0].isdigit():
+            # "EU-wide": the lower-case part is no name
+            word = "-".join(part for part in word.split("-") if part[:1].isupper()) or word
+        if word.lower() in _CALENDAR_WORDS:
+            joinable = False  # "1 January 2013": a date, not a name
+            continue
         if word[0].isdigit() or (word.isupper() and len(word) > 1) or (word[0].isupper() and not opens_sentence):
             if joinable and names:
                 names[-1].append(word)
@@ -74,7 +85,8 @@ def key_names(question: str) -> list[list[str]]:
     return names
 
 
-_FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|we|we're|we've|our|ours|us|my|me|We|Our|My)\b")
+#: "I'm" before "I": the longer form wins, so "I'm a reintegration officer in Hargeisa" is a case
+_FIRST_PERSON = re.compile(r"\b(I['\u2019](m|ve|d|ll)|I|we|we're|we've|our|ours|us|my|me|We|Our|My)\b")
 
 
 def describes_a_case(question: str) -> bool:
@@ -98,8 +110,31 @@ def key_words(question: str) -> list[str]:
     return [word for name in key_names(question) for word in name]
 
 
+#: countries whose people or adjective is not a longer or shorter form of the country's name (stemmed)
+_COUNTRY_FORMS = (
+    ("franc", "french"), ("spain", "spanish", "spaniard"), ("netherland", "dutch", "holland"), ("switzerland", "swiss"),
+    ("britain", "british", "uk"), ("turkey", "turkish", "turk", "türkiy"), ("poland", "polish", "pole"),
+    ("sweden", "swedish", "swede"), ("denmark", "danish", "dane"), ("finland", "finnish", "finn"),
+    ("norway", "norwegian"), ("ireland", "irish"), ("greec", "greek"), ("philippin", "filipino"),
+    ("wale", "welsh"), ("scotland", "scottish", "scot"), ("england", "english"), ("china", "chines"),
+    ("lebanon", "lebanes"), ("peru", "peruvian"), ("madagascar", "malagasi"), ("cyprus", "cypriot"),
+)
+
+
+def _country_group(term: str) -> int | None:
+    for i, forms in enumerate(_COUNTRY_FORMS):
+        if any(term == form or (len(form) >= 5 and term.startswith(form)) for form in forms):
+            return i
+    return None
+
+
 def same_stem(a: str, b: str, min_common: int = 5) -> bool:
     """Whether two stemmed terms are one word's forms: a country and its people or adjective
-    ("ethiopia" / "ethiopian", "somalia" / "somali", "sudan" / "sudanes", "afghan" / "afghanistan")."""
+    ("ethiopia" / "ethiopian", "somalia" / "somali", "sudan" / "sudanes", "afghan" / "afghanistan",
+    "mexico" / "mexican": all but the shorter one's last letter in common; "franc" / "french" from a
+    table of irregular forms)."""
     short, long_ = sorted((a, b), key=len)
-    return len(short) >= min_common and long_.startswith(short)
+    if len(short) >= min_common and long_.startswith(short[:-1] if len(short) > min_common else short):
+        return True
+    group = _country_group(a)
+    return group is not None and group == _country_group(b)

@@ -128,6 +128,11 @@ def test_key_names_keep_the_words_of_one_name_together():
     assert key_names("Was it in Germany and Japan in 2022?") == [["Germany"], ["Japan"], ["2022"]]
 
 
+def test_dates_and_lower_case_word_parts_are_no_names():
+    assert key_words("How many third-country nationals lived in the EU at 1 January 2013?") == ["EU", "1", "2013"]
+    assert key_names("Which EU-wide service helps, and what did the JI-HoA do?") == [["EU"], ["JI-HoA"]]
+
+
 def test_a_name_counts_as_mentioned_when_the_passage_gives_part_of_it(answerer):
     """The survey calls the expert "Lee", the question "Jin Sook Lee": answered, not declined for the
     missing first names. A name none of whose key words is there still counts as missing."""
@@ -150,6 +155,8 @@ def test_describes_a_case():
     assert describes_a_case("We run a care home. Can we sponsor her?")
     assert describes_a_case("I work at the Obock MRC. Can I send them back?")
     assert describes_a_case("Can I apply from abroad?")
+    assert describes_a_case("I'm a reintegration officer in Hargeisa. Is he in need of assistance?")
+    assert describes_a_case("I\u2019ve a client in Conakry. What can she get?")
     assert not describes_a_case("What does Annex I say about fees?")  # a numeral, not a person
     assert not describes_a_case("Can the US refuse him?")
     assert not describes_a_case("How many asylum applications were lodged in Germany in 2022?")

@@ -77,6 +77,8 @@ def test_novelty_and_country_forms():
     assert novelty(set(), {"x"}) == 0.0
     assert same_stem("ethiopia", "ethiopian") and same_stem("sudanes", "sudan")
     assert not same_stem("sudan", "sud") and not same_stem("ukrain", "uk")
+    assert same_stem("mexico", "mexican") and same_stem("franc", "french") and same_stem("netherland", "dutch")
+    assert not same_stem("austria", "australia") and not same_stem("franc", "spanish")
 
 
 def test_a_passage_of_questions_under_a_question_heading_is_a_questionnaire():

@@ -88,6 +88,23 @@ _HAS = {
 }
 
 
+#: a number that counts nothing: a year, a reference ("Article 18", "section L6", "Regulation (EC) No
+#: 343/2003", "SK13.1", a note's "(18)"), an ordinal ("60th"), a day of a date ("4 August 2020") or a
+#: list item's number ("2. After a period ...")
+_NOT_A_COUNT = re.compile(
+    r"(?<![\d.,])(1[89]|20)\d{2}(?!\d|,\d)"
+    r"|\b(article|articles|art\.|paragraph|paragraphs|para\.|point|section|part|no\.?|annex|chapter|title|page|p\.|pp\.|"
+    r"regulation|directive|recommendation|resolution|decision|table|figure|box|pillar|result|outcome|level|phase|step|priority|case|c-)\s*\(?\d[\w.()/-]*"
+    r"|[A-Z]{1,3}\d+(\.\d+)*"
+    r"|\(\s*\d{1,3}\s*\)"
+    r"|\d+(st|nd|rd|th)\b"
+    r"|\d+[/-]\d+"
+    r"|\b\d{1,2}\s+" + _MONTHS + r"\b"
+    r"|^\s*\d{1,2}[.)]\s",
+    re.IGNORECASE,
+)
+
+
 def expected_kind(question: str) -> str | None:
     """The kind of answer a question asks for: "amount", "duration", "date", "share" (a rate, a
     percentage), "count" or None."""
@@ -102,6 +119,8 @@ def holds_kind(sentence: str, kind: str | None, question: str = "") -> bool:
     ("after 3 years" does not answer "what happens after 3 years?")."""
     if kind is None:
         return True
+    if kind == "count":
+        sentence = _NOT_A_COUNT.sub(" ", sentence)
     asked = {m.group(0).lower() for m in _HAS[kind].finditer(question)}
     return any(m.group(0).lower() not in asked for m in _HAS[kind].finditer(sentence))
 

@@ -52,7 +52,22 @@ def test_a_share_is_answered_by_a_percentage_or_a_proportion_not_by_any_number()
     assert holds_kind("Only 53% of the respondents would be considered reintegrated.", "share")
     assert holds_kind("The majority of participants reported a good level of reintegration.", "share")
     assert not holds_kind("3. Diversification of integration measures: tailor-made policies.", "share")
-    assert holds_kind("3. Diversification of integration measures: tailor-made policies.", "count")
+    assert holds_kind("In total, 216 people were consulted in three missions.", "count")
+
+
+def test_a_count_is_a_number_that_counts_not_a_year_a_reference_or_a_list_number():
+    assert holds_kind("The project interviewed 24 experts across 19 countries.", "count")
+    assert holds_kind("More than 2,300 returnees were assisted in 2022.", "count")
+    assert holds_kind("Each mentor follows twenty beneficiaries.", "count")
+    not_counts = [
+        "3. Diversification of integration measures: tailor-made policies.",
+        "As UNHCR prepares to commemorate, in 2011, the 60th anniversary of the 1951 Convention, more States may accede.",
+        "(24) In accordance with Commission Regulation (EC) No 1560/2003, transfers may be carried out.",
+        "Background SK13.1. On 4 August 2020, the Government launched a visa.",
+        "For further information, see section L6 of Part 1: Apply for a licence.",
+        "The rules of Article 18(1)(c) apply.",
+    ]
+    assert not any(holds_kind(s, "count") for s in not_counts)
 
 
 def test_a_sentence_holds_the_kind_asked_for_only_if_the_question_does_not_already_say_it():

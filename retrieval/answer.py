@@ -22,7 +22,7 @@ from retrieval.config import MAX_QUESTION_CHARS
 from retrieval.language import other_language
 from retrieval.search import Hit, Retriever, shorten_question
 from retrieval.question_signals import describes_a_case, key_names, opens_with_connective, resolve_followup, same_stem
-from retrieval.sentence_signals import KIND_NAMES, expected_kind, holds_kind, is_quotable, list_marker, novelty, opens_quotation
+from retrieval.sentence_signals import KIND_NAMES, expected_kind, holds_kind, in_note_run, is_quotable, list_marker, novelty, opens_quotation
 
 NOT_COVERED = "The documents do not cover this question."
 NOT_ENGLISH = ("This question seems to be in {language}. The assistant reads English only, and the documents are in "
@@ -190,7 +190,8 @@ class Answerer:
         return missing
 
     def candidates(self, hits: Sequence[Hit]) -> tuple[list[_Candidate], np.ndarray]:
-        """The quotable sentences of the passages, each once, with their stored vectors."""
+        """The sentences of the passages, each once, with their stored vectors; a line of a page's
+        run of numbered notes is none (`sentence_signals.in_note_run`)."""
         index = self.retriever.index
         seen: set[str] = set()
         out: list[_Candidate] = []
@@ -200,8 +201,8 @@ class Answerer:
                 _, start, end = (int(x) for x in index.sentence_spans[j])
                 sentence = hit.chunk.text[start:end]
                 key = " ".join(sentence.lower().split())
-                if key in seen:
-                    continue  # the same sentence in the overlap of two passages
+                if key in seen or in_note_run(hit.chunk.text, start):
+                    continue  # the same sentence in the overlap of two passages, or a page's note
                 seen.add(key)
                 out.append(_Candidate(i, start, end, sentence))
                 rows.append(j)

@@ -174,6 +174,29 @@ def is_note(sentence: str) -> bool:
     return bool(_FOOTNOTE.match(text) or (_CITATION.search(text) and len(text.split()) < 40) or _URL.match(text))
 
 
+#: a note's number opening a line: "334 Mid Term Review of ..." (no "." or ")" after it, unlike a list item)
+_NOTE_NUMBER = re.compile(r"(?m)^(\d{1,3}) (?=\S)")
+#: a note longer than this says something and is left to `is_note`
+NOTE_RUN_WORDS = 20
+
+
+def in_note_run(text: str, start: int) -> bool:
+    """Whether the short line opening at `start` in a passage is one of a page's run of numbered
+    notes: it opens with a number and a line next to it with the number before or after it ("333
+    Multiple FGDs with returnees." / "334 Mid Term Review of EU-IOM Joint Initiative ..." / "335
+    JI-HoA Interim Narrative Report #4 to the European Union."). A source named in a note answers
+    nothing, yet reads like the question's topic."""
+    m = _NOTE_NUMBER.match(text, start)
+    if not m or (start and text[start - 1] != "\n"):
+        return False
+    line_end = text.find("\n", start)
+    if len(text[start : line_end if line_end >= 0 else len(text)].split()) > NOTE_RUN_WORDS:
+        return False
+    n = int(m.group(1))
+    neighbours = [text[:start].rstrip().rpartition("\n")[2], text[line_end:].lstrip() if line_end >= 0 else ""]
+    return any(re.match(rf"{k} \S", line) for line in neighbours for k in (n - 1, n + 1) if k > 0)
+
+
 def is_reference_list(sentences: list[str]) -> bool:
     """Whether a passage is (almost) all notes: a page's footnotes, an act's references to the
     Official Journal, a brochure's list of links."""

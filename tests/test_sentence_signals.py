@@ -125,3 +125,18 @@ def test_a_passage_of_notes_is_a_reference_list():
     assert not any(is_note(s) for s in body)  # a link glued to the end of a sentence does not make it a note
     assert not is_reference_list(body + notes[:1]) and not answers_nothing("Spouses", body)
     assert not is_reference_list([])
+
+
+def test_a_line_of_a_run_of_numbered_notes_is_a_note_not_a_list_item_or_a_sentence():
+    from retrieval.sentence_signals import in_note_run
+
+    page = ("the JI-HoA was cost-effective.\n\n333 Multiple FGDs with returnees and stakeholders in Ethiopia.\n\n"
+            "334 Mid Term Review of EU-IOM Joint Initiative for Migrant Protection.\n\n"
+            "335 JI-HoA Interim Narrative Report #4 to the European Union.\n\nAs will be demonstrated in the next subsection, 12 returnees")
+    assert all(in_note_run(page, page.index(n)) for n in ("333", "334", "335"))
+    assert not in_note_run(page, page.index("As will"))
+    assert not in_note_run(page, page.index("12 returnees"))  # not at a line's start
+    listed = "1. Enhance capacity.\n2. Support partners.\n3. Monitor results."
+    assert not any(in_note_run(listed, listed.index(n)) for n in ("1.", "2.", "3."))
+    alone = "Some text.\n\n7 As per the project's description, some limited activities were also carried out in Kenya.\n\nMore text."
+    assert not in_note_run(alone, alone.index("7 As"))  # a single note: `is_note` decides

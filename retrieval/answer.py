@@ -158,6 +158,13 @@ class Answerer:
         lexical = retriever.index.lexical
         titles = " ".join(f"{e.get('title', '')} {e.get('short_title', '')}" for e in retriever.index.document_entries())
         self._title_terms = set(lexical.query_terms(titles)) if titles.strip() else set()
+        #: each document's title terms: a line that only says its title ("COMMISSION NOTICE Guidance on
+        #: the right of free movement ... (C/2023/1392)") names the document and answers nothing
+        self._terms_of_title = {
+            doc: set(lexical.query_terms(f"{e.get('title', '')} {e.get('short_title', '')}"))
+            for e in retriever.index.document_entries()
+            if (doc := e.get("doc"))
+        }
 
     def key_terms(self, question: str) -> set[str]:
         """Stemmed key terms of the question that are rare in the corpus and don't name a document."""
@@ -189,6 +196,15 @@ class Answerer:
                 missing |= terms
         return missing
 
+    def says_title(self, sentence: str, doc_id: str) -> bool:
+        """Whether a sentence is (almost) only its document's title, a cover's or a running header's
+        line: no full stop ends it ("The fast-track procedure for skilled workers is subject to a
+        charge." says something of the title's subject)."""
+        title = self._terms_of_title.get(doc_id)
+        if not title or sentence.rstrip().endswith((".", "!", "?")):
+            return False
+        return novelty(set(self.retriever.index.lexical.query_terms(sentence)), title) < MIN_NOVELTY
+
     def candidates(self, hits: Sequence[Hit]) -> tuple[list[_Candidate], np.ndarray]:
         """The sentences of the passages, each once, with their stored vectors; a line of a page's
         run of numbered notes is none (`sentence_signals.in_note_run`)."""
@@ -201,8 +217,8 @@ class Answerer:
                 _, start, end = (int(x) for x in index.sentence_spans[j])
                 sentence = hit.chunk.text[start:end]
                 key = " ".join(sentence.lower().split())
-                if key in seen or in_note_run(hit.chunk.text, start):
-                    continue  # the same sentence in the overlap of two passages, or a page's note
+                if key in seen or in_note_run(hit.chunk.text, start) or self.says_title(sentence, hit.doc_id):
+                    continue  # the same sentence in the overlap of two passages, a page's note, the title
                 seen.add(key)
                 out.append(_Candidate(i, start, end, sentence))
                 rows.append(j)

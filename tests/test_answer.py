@@ -296,3 +296,14 @@ def test_a_list_is_quoted_from_its_first_item_however_short(small_retriever):
     assert not any(t.startswith("4. For the purpose") for t in texts)  # the next paragraph, not a fifth item
     citation = answer.citations[0]
     assert all(citation.text[s:e] in texts for s, e in citation.quoted)  # each quoted span is a sentence of the answer
+
+
+def test_a_line_that_only_says_its_documents_title_is_never_quoted(answerer):
+    doc = "eu-commission-notice-free-movement-guidance-2023.pdf"
+    cover = "COMMISSION NOTICE Guidance on the right of free movement of EU citizens and their families (Text with EEA relevance) (C/2023/1392)"
+    assert answerer.says_title(cover, doc)
+    assert not answerer.says_title("EU citizens may move and reside freely; their family members may join them after three months.", doc)
+    assert not answerer.says_title(cover, "interact-expert-survey-2015.md")  # another document's title is that document's business
+    answer = answerer.ask("Which European Commissioner presented the 2023 Commission Notice on free movement of EU citizens?")
+    assert all("C/2023/1392" not in s.text for s in answer.sentences)
+    assert not answerer.says_title("The right of free movement of EU citizens and their families is a fundamental freedom.", doc)

@@ -90,7 +90,8 @@ _HAS = {
 
 #: a number that counts nothing: a year, a reference ("Article 18", "section L6", "Regulation (EC) No
 #: 343/2003", "SK13.1", a note's "(18)"), an ordinal ("60th"), a day of a date ("4 August 2020") or a
-#: list item's number ("2. After a period ...")
+#: list item's number ("2. After a period ..."). A range counts nothing either: "12-13 Dec ember 2001"
+#: (a letter-spaced date) outweighs "6-8 individuals per focus group"
 _NOT_A_COUNT = re.compile(
     r"(?<![\d.,])(1[89]|20)\d{2}(?!\d|,\d)"
     r"|\b(article|articles|art\.|paragraph|paragraphs|para\.|point|section|part|no\.?|annex|chapter|title|page|p\.|pp\.|"

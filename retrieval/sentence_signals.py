@@ -7,6 +7,7 @@ Pure functions on strings, so each rule is testable on its own; `answer.Answerer
 
 from __future__ import annotations
 
+import functools
 import re
 
 # --------------------------------------------------------------------------- quotable sentences
@@ -74,9 +75,14 @@ _KINDS = (
     ("date", re.compile(r"\b(when (was|were|did|does|will|is)|which year|what year|what date|since when|from what date|as of when)\b", re.IGNORECASE)),
     ("share", re.compile(r"\b(what ((is|was|are|were) the )?([a-z]+ )?(share|percentage|proportion|rate)|(what|how many) per ?cent)\b", re.IGNORECASE)),
     ("count", re.compile(r"\b(how many|what ((is|was|are|were) the )?([a-z]+ )?number)\b", re.IGNORECASE)),
+    #: "which States still keep ...", "in which other Khartoum Process countries", "which country is
+    #: cited": answered by naming countries ("which Member State is responsible" is answered by a
+    #: rule, not a name, and is not this kind). Only where the question asks it, not in a clause
+    #: inside ("Can someone be detained while it is decided which EU country handles the claim?")
+    ("countries", re.compile(r"(^|[.?!:;,]\s*)((in|on|from|for|to|with|by|of|at|under|beyond|between|and) )?(which|what)( of the)?( (?!(do|does|did|must|can|could|should|shall|may|might|will|would|are|is|were|was|have|has|had|the|a|an)\b)[\w-]+){0,3} (countries|country|states|nations)\b", re.IGNORECASE)),
 )
 #: what each kind is called when an answer says it lacks one
-KIND_NAMES = {"amount": "an amount", "duration": "a time limit or duration", "date": "a date", "share": "a percentage or share", "count": "a number"}
+KIND_NAMES = {"amount": "an amount", "duration": "a time limit or duration", "date": "a date", "share": "a percentage or share", "count": "a number", "countries": "the names of countries"}
 _NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion|half|a third|a quarter|a fifth)"
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 _HAS = {
@@ -106,6 +112,24 @@ _NOT_A_COUNT = re.compile(
 )
 
 
+#: names of countries as documents write them that ISO 3166's names and common names miss
+_COUNTRY_ALIASES = ("UK", "Britain", "Great Britain", "Russia", "Turkey", "Türkiye", "Vietnam", "Laos", "Ivory Coast", "Kosovo", "Palestine", "USA", "Czech Republic")
+
+
+@functools.cache
+def _country_pattern() -> re.Pattern:
+    """Country names (ISO 3166 names and common names from pycountry, "Iran, Islamic Republic of" as
+    "Iran", plus `_COUNTRY_ALIASES`), longest first, as whole words with their capitals."""
+    import pycountry
+
+    names = set(_COUNTRY_ALIASES)
+    for country in pycountry.countries:
+        for name in (country.name, getattr(country, "common_name", None)):
+            if name:
+                names.add(name.split(",")[0].split(" (")[0])
+    return re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b")
+
+
 def expected_kind(question: str) -> str | None:
     """The kind of answer a question asks for: "amount", "duration", "date", "share" (a rate, a
     percentage), "count" or None."""
@@ -122,8 +146,9 @@ def holds_kind(sentence: str, kind: str | None, question: str = "") -> bool:
         return True
     if kind == "count":
         sentence = _NOT_A_COUNT.sub(" ", sentence)
-    asked = {m.group(0).lower() for m in _HAS[kind].finditer(question)}
-    return any(m.group(0).lower() not in asked for m in _HAS[kind].finditer(sentence))
+    has = _country_pattern() if kind == "countries" else _HAS[kind]
+    asked = {m.group(0).lower() for m in has.finditer(question)}
+    return any(m.group(0).lower() not in asked for m in has.finditer(sentence))
 
 
 def opens_quotation(sentence: str) -> bool:

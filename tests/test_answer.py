@@ -307,3 +307,19 @@ def test_a_line_that_only_says_its_documents_title_is_never_quoted(answerer):
     answer = answerer.ask("Which European Commissioner presented the 2023 Commission Notice on free movement of EU citizens?")
     assert all("C/2023/1392" not in s.text for s in answer.sentences)
     assert not answerer.says_title("The right of free movement of EU citizens and their families is a fundamental freedom.", doc)
+
+
+def test_which_countries_is_declined_where_the_documents_name_none(small_retriever):
+    """"Which Member States ...?" on a topic the documents cover without naming any State is not
+    covered; where a passage names them, the question is answered with the names."""
+    answerer = Answerer(small_retriever({
+        "arrangements.md": "# Administrative arrangements\n\n## Bilateral arrangements\n\n"
+        "Several Member States have concluded bilateral administrative arrangements to simplify the procedures "
+        "and shorten the time limits for transfers of applicants between them. Such arrangements are notified to the Commission.\n",
+        "visas.md": "# Entry visas for family members\n\n## Where the Visa Code applies\n\n"
+        "The Visa Code and its Handbook are not applicable to Ireland, Bulgaria, Cyprus and Romania, which issue entry visas under national rules.\n",
+    }))
+    unnamed = answerer.ask("Which Member States have concluded bilateral administrative arrangements to simplify transfers?")
+    assert not unnamed.answerable, [s.text for s in unnamed.sentences]
+    named = answerer.ask("For which Member States is the Visa Code not applicable?")
+    assert named.answerable and any("Ireland" in s.text for s in named.sentences)

@@ -140,3 +140,17 @@ def test_a_line_of_a_run_of_numbered_notes_is_a_note_not_a_list_item_or_a_senten
     assert not any(in_note_run(listed, listed.index(n)) for n in ("1.", "2.", "3."))
     alone = "Some text.\n\n7 As per the project's description, some limited activities were also carried out in Kenya.\n\nMore text."
     assert not in_note_run(alone, alone.index("7 As"))  # a single note: `is_note` decides
+
+
+def test_which_countries_is_answered_by_naming_countries_the_question_does_not():
+    assert expected_kind("Which States still keep the geographical limitation?") == "countries"
+    assert expected_kind("Beyond its four core countries, in which other Khartoum Process countries did it work?") == "countries"
+    assert expected_kind("According to the guidance, for which Member States is the Visa Code not applicable?") == "countries"
+    assert expected_kind("Which Member State is responsible for the application?") is None  # a rule answers it, not a name
+    assert expected_kind("What must Member States ensure?") is None
+    assert expected_kind("Can someone be detained while it is decided which EU country handles the claim?") is None
+    assert expected_kind("How many countries signed?") == "count"
+    assert holds_kind("The Visa Code is not applicable to Ireland, Bulgaria, Cyprus and Romania.", "countries")
+    assert holds_kind("Research was conducted in The Gambia and Côte d'Ivoire.", "countries")
+    assert not holds_kind("Several Member States have concluded such arrangements.", "countries")
+    assert not holds_kind("Ethiopia hosts many returnees.", "countries", "Which countries besides Ethiopia host returnees?")

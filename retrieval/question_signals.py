@@ -121,6 +121,10 @@ _COUNTRY_FORMS = (
 )
 
 
+#: countries whose name begins another's: "niger" is not "nigeria" nor "nigerian"
+_OTHER_COUNTRY = (("niger", "nigeria"), ("dominica", "dominican"))
+
+
 def _country_group(term: str) -> int | None:
     for i, forms in enumerate(_COUNTRY_FORMS):
         if any(term == form or (len(form) >= 5 and term.startswith(form)) for form in forms):
@@ -134,6 +138,8 @@ def same_stem(a: str, b: str, min_common: int = 5) -> bool:
     "mexico" / "mexican": all but the shorter one's last letter in common; "franc" / "french" from a
     table of irregular forms)."""
     short, long_ = sorted((a, b), key=len)
+    if any(short.startswith(x) and not short.startswith(y) and long_.startswith(y) for x, y in _OTHER_COUNTRY):
+        return False
     if len(short) >= min_common and long_.startswith(short[:-1] if len(short) > min_common else short):
         return True
     group = _country_group(a)

@@ -94,6 +94,7 @@ def test_novelty_and_country_forms():
     assert not same_stem("sudan", "sud") and not same_stem("ukrain", "uk")
     assert same_stem("mexico", "mexican") and same_stem("franc", "french") and same_stem("netherland", "dutch")
     assert not same_stem("austria", "australia") and not same_stem("franc", "spanish")
+    assert not same_stem("niger", "nigeria") and not same_stem("nigerien", "nigerian") and same_stem("nigeria", "nigerian")
 
 
 def test_a_passage_of_questions_under_a_question_heading_is_a_questionnaire():

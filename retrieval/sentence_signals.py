@@ -1,5 +1,5 @@
 """What a sentence offers as an answer: whether it is quotable at all, what kind of answer a question
-expects (an amount, a count, a date, a duration), whether a sentence holds one, and how much of a
+expects (an amount, a count, a date, a duration, the names of countries), whether a sentence holds one, and how much of a
 sentence only says again what the question says.
 
 Pure functions on strings, so each rule is testable on its own; `answer.Answerer` weighs them.
@@ -132,7 +132,7 @@ def _country_pattern() -> re.Pattern:
 
 def expected_kind(question: str) -> str | None:
     """The kind of answer a question asks for: "amount", "duration", "date", "share" (a rate, a
-    percentage), "count" or None."""
+    percentage), "count", "countries" (which countries or States) or None."""
     for kind, pattern in _KINDS:
         if pattern.search(question):
             return kind

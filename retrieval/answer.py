@@ -156,15 +156,14 @@ class Answerer:
         self.max_sentences = max_sentences
         self.passages = passages
         lexical = retriever.index.lexical
-        titles = " ".join(f"{e.get('title', '')} {e.get('short_title', '')}" for e in retriever.index.document_entries())
-        self._title_terms = set(lexical.query_terms(titles)) if titles.strip() else set()
         #: each document's title terms: a line that only says its title ("COMMISSION NOTICE Guidance on
         #: the right of free movement ... (C/2023/1392)") names the document and answers nothing
         self._terms_of_title = {
-            doc: set(lexical.query_terms(f"{e.get('title', '')} {e.get('short_title', '')}"))
+            e.get("doc", ""): set(lexical.query_terms(f"{e.get('title', '')} {e.get('short_title', '')}"))
             for e in retriever.index.document_entries()
-            if (doc := e.get("doc"))
         }
+        #: every document's title terms: a question's word that names a document is no key term
+        self._title_terms = set().union(*self._terms_of_title.values())
 
     def key_terms(self, question: str) -> set[str]:
         """Stemmed key terms of the question that are rare in the corpus and don't name a document."""
@@ -207,7 +206,8 @@ class Answerer:
 
     def candidates(self, hits: Sequence[Hit]) -> tuple[list[_Candidate], np.ndarray]:
         """The sentences of the passages, each once, with their stored vectors; a line of a page's
-        run of numbered notes is none (`sentence_signals.in_note_run`)."""
+        run of numbered notes (`sentence_signals.in_note_run`) or one that only says the document's
+        title (`says_title`) is none."""
         index = self.retriever.index
         seen: set[str] = set()
         out: list[_Candidate] = []

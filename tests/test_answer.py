@@ -323,3 +323,16 @@ def test_which_countries_is_declined_where_the_documents_name_none(small_retriev
     assert not unnamed.answerable, [s.text for s in unnamed.sentences]
     named = answerer.ask("For which Member States is the Visa Code not applicable?")
     assert named.answerable and any("Ireland" in s.text for s in named.sentences)
+
+
+def test_a_run_of_numbered_notes_in_a_passage_is_never_quoted(small_retriever):
+    answerer = Answerer(small_retriever({
+        "evaluation.md": "# Final evaluation\n\n## Efficiency\n\n"
+        "The follow-on programme will keep supporting returnees on the Northern Route only, as funding for the other routes ended.\n\n"
+        "333 Multiple focus groups with returnees and stakeholders in Ethiopia.\n\n"
+        "334 Mid Term Review of the Joint Initiative follow-on programme for returnees.\n\n"
+        "335 Interim Narrative Report of the follow-on programme to the European Union.\n",
+    }))
+    answer = answerer.ask("Was there a mid term review of the Joint Initiative follow-on programme for returnees?")
+    assert answer.answerable and answer.sentences
+    assert not any(s.text[:3] in {"333", "334", "335"} for s in answer.sentences), [s.text for s in answer.sentences]

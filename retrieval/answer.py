@@ -112,8 +112,8 @@ class Answer:
     shortened: bool = False
     #: the language a question was written in when it is not English (then nothing is searched)
     language: str = ""
-    #: the kind of answer the question asks for ("amount", "duration", "date", "share", "count";
-    #: `sentence_signals.expected_kind`) when no quoted sentence gives one: the closest the documents come
+    #: the kind of answer the question asks for ("amount", "duration", "date", "share", "count",
+    #: "countries", "names"; `sentence_signals.expected_kind`) when no quoted sentence gives one: the closest the documents come
     lacks: str = ""
 
     @property

@@ -1,5 +1,5 @@
 """What a sentence offers as an answer: whether it is quotable at all, what kind of answer a question
-expects (an amount, a count, a date, a duration, the names of countries), whether a sentence holds one, and how much of a
+expects (an amount, a count, a date, a duration, the names of countries, of organisations or people), whether a sentence holds one, and how much of a
 sentence only says again what the question says.
 
 Pure functions on strings, so each rule is testable on its own; `answer.Answerer` weighs them.
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
+
+from retrieval.question_signals import key_names
 
 # --------------------------------------------------------------------------- quotable sentences
 
@@ -79,10 +81,13 @@ _KINDS = (
     #: cited": answered by naming countries ("which Member State is responsible" is answered by a
     #: rule, not a name, and is not this kind). Only where the question asks it, not in a clause
     #: inside ("Can someone be detained while it is decided which EU country handles the claim?")
+    #: "which regional organisations", "which intergovernmental body", "which regulator", "who devised":
+    #: answered by naming an organisation or a person
+    ("names", re.compile(r"(^|[.?!:;,]\s*)((in|on|from|for|to|with|by|of|at|under|and) )?(which|what)( of the)?( (?!(do|does|did|must|can|could|should|shall|may|might|will|would|are|is|were|was|have|has|had|the|a|an)\b)[\w-]+){0,3} (organi[sz]ations?|agenc(y|ies)|bod(y|ies)|institutions?|regulators?|authorit(y|ies)|networks?|units?|donors?|airlines?|compan(y|ies)|ministr(y|ies)|NGOs?|commissioners?|scholars?|instruments?)\b|(^|[.?!:;]\s*)who (\w+ed|wrote|led|ran|made|gave|founded|chaired|signed)\b", re.IGNORECASE)),
     ("countries", re.compile(r"(^|[.?!:;,]\s*)((in|on|from|for|to|with|by|of|at|under|beyond|between|and) )?(which|what)( of the)?( (?!(do|does|did|must|can|could|should|shall|may|might|will|would|are|is|were|was|have|has|had|the|a|an)\b)[\w-]+){0,3} (countries|country|states|nations)\b", re.IGNORECASE)),
 )
 #: what each kind is called when an answer says it lacks one
-KIND_NAMES = {"amount": "an amount", "duration": "a time limit or duration", "date": "a date", "share": "a percentage or share", "count": "a number", "countries": "the names of countries"}
+KIND_NAMES = {"amount": "an amount", "duration": "a time limit or duration", "date": "a date", "share": "a percentage or share", "count": "a number", "countries": "the names of countries", "names": "the names of organisations or people"}
 _NUMBER_WORDS = r"(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion|half|a third|a quarter|a fifth)"
 _MONTHS = r"(january|february|march|april|may|june|july|august|september|october|november|december)"
 _HAS = {
@@ -132,7 +137,8 @@ def _country_pattern() -> re.Pattern:
 
 def expected_kind(question: str) -> str | None:
     """The kind of answer a question asks for: "amount", "duration", "date", "share" (a rate, a
-    percentage), "count", "countries" (which countries or States) or None."""
+    percentage), "count", "names" (which organisation, body, regulator; who wrote), "countries" (which
+    countries or States) or None."""
     for kind, pattern in _KINDS:
         if pattern.search(question):
             return kind
@@ -144,11 +150,34 @@ def holds_kind(sentence: str, kind: str | None, question: str = "") -> bool:
     ("after 3 years" does not answer "what happens after 3 years?")."""
     if kind is None:
         return True
+    if kind == "names":
+        return bool(new_names(sentence, question))
     if kind == "count":
         sentence = _NOT_A_COUNT.sub(" ", sentence)
     has = _country_pattern() if kind == "countries" else _HAS[kind]
     asked = {m.group(0).lower() for m in has.finditer(question)}
     return any(m.group(0).lower() not in asked for m in has.finditer(sentence))
+
+
+#: capitalised words that name no organisation or person: a reference's or a document part's
+_NOT_A_NAME = frozenset(
+    "article articles member state states directive regulation section annex paragraph chapter title part figure table "
+    "page question recommendation convention protocol i ii iii iv v vi vii viii ix x".split()
+)
+
+
+def new_names(sentence: str, question: str) -> list[str]:
+    """The names in a sentence (capitalised words not opening it, acronyms: `question_signals.key_names`)
+    that the question does not already have, each as its key words ("Council Europe", "African Union"
+    for "Which regional organisations have recommended accession?"). A name of only reference words
+    ("Article 8", "Member States") is none."""
+    asked = {w.lower().rstrip("s") for w in re.findall(r"[\w-]+", question)}
+    out = []
+    for name in key_names(sentence):
+        words = [w for w in name if w[:1].isalpha() and w.lower() not in _NOT_A_NAME]
+        if words and not all(w.lower().rstrip("s") in asked for w in words):
+            out.append(" ".join(name))
+    return out
 
 
 def opens_quotation(sentence: str) -> bool:

@@ -336,3 +336,17 @@ def test_a_run_of_numbered_notes_in_a_passage_is_never_quoted(small_retriever):
     answer = answerer.ask("Was there a mid term review of the Joint Initiative follow-on programme for returnees?")
     assert answer.answerable and answer.sentences
     assert not any(s.text[:3] in {"333", "334", "335"} for s in answer.sentences), [s.text for s in answer.sentences]
+
+
+def test_which_organisations_is_answered_with_the_sentence_that_names_them(small_retriever):
+    """A sentence that restates the question reads closest to it; the one naming the organisations
+    answers it and is quoted."""
+    answerer = Answerer(small_retriever({
+        "convention.md": "# Introductory note\n\n## Accession\n\n"
+        "Regional organisations strongly encourage further States to accede to the Convention and its Protocol. "
+        "It is a priority for the protection of refugees worldwide. "
+        "Accession has also been recommended by the Council of Europe, the African Union and the Organization of American States.\n",
+    }))
+    answer = answerer.ask("Which regional organisations have encouraged accession to the Convention and its Protocol?")
+    assert answer.answerable and not answer.lacks, answer.lacks
+    assert any("African Union" in s.text for s in answer.sentences), [s.text for s in answer.sentences]

@@ -155,3 +155,18 @@ def test_which_countries_is_answered_by_naming_countries_the_question_does_not()
     assert holds_kind("Research was conducted in The Gambia and Côte d'Ivoire.", "countries")
     assert not holds_kind("Several Member States have concluded such arrangements.", "countries")
     assert not holds_kind("Ethiopia hosts many returnees.", "countries", "Which countries besides Ethiopia host returnees?")
+
+
+def test_which_organisation_or_who_did_is_answered_by_a_name_the_question_does_not_have():
+    assert expected_kind("Which regional organisations have recommended accession to the Convention?") == "names"
+    assert expected_kind("Which intergovernmental body in East Africa did the priorities line up with?") == "names"
+    assert expected_kind("With which regulatory bodies must a sponsor be registered?") == "names"
+    assert expected_kind("Who devised the Nansen passport and when?") == "names"
+    assert expected_kind("Who sits on the Local Monitoring Committees?") is None  # roles answer it, not names
+    assert expected_kind("Who is responsible for examining the claim?") is None
+    assert expected_kind("Which services could countries of origin offer?") is None
+    question = "Which regional organisations have recommended accession to the 1951 Convention?"
+    assert holds_kind("Accession has also been recommended by the Council of Europe and the African Union.", "names", question)
+    assert not holds_kind("This Convention shall be open for accession by the States referred to in Article 39.", "names", question)
+    assert not holds_kind("Accession to the Convention has been recommended by many regional organisations.", "names", question)
+    assert not holds_kind("The Convention was adopted in 1951.", "names", question)  # the question's own name

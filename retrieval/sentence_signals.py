@@ -199,9 +199,11 @@ COUNT_WORDS_AFTER = 4
 COUNT_WORDS_BEFORE = 6
 
 
-def counted_words(question: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def counted_words(question: str) -> frozenset[str]:
     """What a "how many" or "number of" question counts, as lower-case words: {"visas"} for "How many
-    Health and Care visas were granted?"; empty where the question does not say."""
+    Health and Care visas were granted?"; empty where the question does not say. Read once per
+    question, not once per candidate sentence that `holds_kind` weighs."""
     words: set[str] = set()
     for m in re.finditer(r"\b(how many|number of)\s+(.*?)(?=\bhow many\b|\bnumber of\b|\?|$)", question, re.IGNORECASE):
         phrase = []
@@ -213,17 +215,17 @@ def counted_words(question: str) -> set[str]:
                 phrase.append(word)
         # what is counted is plural ("Health and Care visas", "refugees worldwide"), unless it is "people"
         words.update([w for w in phrase if w.endswith("s")] or phrase)
-    return words
+    return frozenset(words)
 
 
-def _counts(word: str, counted: set[str]) -> bool:
+def _counts(word: str, counted: frozenset[str]) -> bool:
     word = word.lower().strip("'\u2019\u2018")
     if word in _PEOPLE and counted & _PEOPLE:
         return True
     return any(word.rstrip("s") == c.rstrip("s") or (len(word) > 4 and len(c) > 4 and same_stem(word, c)) for c in counted)
 
 
-def counts_what_is_asked(sentence: str, counted: set[str], question: str = "") -> bool:
+def counts_what_is_asked(sentence: str, counted: frozenset[str], question: str = "") -> bool:
     """Whether a number in the sentence (not in the question) counts what the question counts: the
     counted word stands a few words after the number ("24 migration and integration experts") or
     before it ("the number of participants was 45"). "233 people" answers "how many people", "19

@@ -366,3 +366,21 @@ def test_how_many_is_declined_where_the_numbers_count_something_else(small_retri
     assert not elsewhere.answerable, [s.text for s in elsewhere.sentences]
     counted = answerer.ask("How many psychiatrists did Djibouti have?")
     assert counted.answerable and any("4 psychiatrists" in s.text for s in counted.sentences)
+
+
+def test_which_member_states_is_declined_when_the_answer_names_none(small_retriever, monkeypatch):
+    """"Which Member States require ...?" read so close to "Some Member States require ..." that the
+    passages naming no State lower its confidence too little; that the answer names none lowers it
+    below the threshold. Without that second check it would be answered."""
+    documents = {
+        "registration.md": "# Registration of EU citizens\n\n## Population registers\n\n"
+        "Some Member States require EU citizens to register in a national population register and obtain a personal identification number. "
+        "Registration must not be a pre-condition for exercising the right of residence.\n",
+    }
+    question = "Which Member States require EU citizens to enrol in a population register and obtain a personal identification number?"
+    answerer = Answerer(small_retriever(documents))
+    answer = answerer.ask(question)
+    assert not answer.answerable, [s.text for s in answer.sentences]
+    monkeypatch.setattr("retrieval.answer.NAMING_KINDS", frozenset())
+    unchecked = answerer.ask(question)
+    assert unchecked.answerable and unchecked.lacks == "countries", (unchecked.confidence, [s.text for s in unchecked.sentences])

@@ -19,6 +19,11 @@ from retrieval.sentence_signals import counted_words, expected_kind, holds_kind,
     # a grading table read as a sentence (HoA final evaluation): a 1-5 scale and cells ticked with X
     "Effectiveness Overall score on IOM\u2019s performance: 3.8 ELEMENT 1 2 3 4 5 Performance towards Result 1.1    X Performance towards Result 1.2.",
     "Performance towards Result 1.3   X Performance towards SO 1    X Performance towards SO 2    X Performance towards Result 3.1.",
+    # a regulation's signature block run into the note below it (Regulation (EU) 2024/1347)
+    "For the European Parliament The President R. METSOLA For the Council The President H. LAHBIB (21) Council Directive "
+    "2004/83/EC of 29 April 2004 on minimum standards for the qualification and status of third country nationals or "
+    "stateless persons as refugees or as persons who otherwise need international protection and the content of the "
+    "protection granted (OJ L 304, 30.9.2004, p. 12).",
 ])
 def test_never_quoted(sentence):
     assert not is_quotable(sentence)
@@ -30,6 +35,7 @@ def test_never_quoted(sentence):
     "The meeting will discuss the following questions:",
     "Articles 3, 4 and 5 apply to the refugees referred to in Article 1 of this Convention.",
     "Type X and type Y permits are issued for 1 or 2 years.",
+    "The President of the Commission shall present the report to the European Parliament and to the Council.",
 ])
 def test_quotable(sentence):
     assert is_quotable(sentence)

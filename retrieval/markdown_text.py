@@ -31,6 +31,25 @@ def _clean_markdown_inline(text: str) -> str:
     return re.sub(r" {2,}", " ", text).strip()
 
 
+_BULLET = re.compile(r"^\s*[-*+]\s+(?=\S)")
+
+
+def _bullet_items(paragraph: str) -> list[str]:
+    """The items of a paragraph that is a bulleted list ("- item" lines, an item's own continuation
+    lines joined to it), each cleaned and keeping its "- " marker; empty for any other paragraph."""
+    lines = paragraph.splitlines()
+    if not _BULLET.match(lines[0]) or sum(bool(_BULLET.match(line)) for line in lines) < 2:
+        return []
+    items: list[list[str]] = []
+    for line in lines:
+        if _BULLET.match(line):
+            items.append([_BULLET.sub("", line, count=1)])
+        else:
+            items[-1].append(line)
+    cleaned = [_clean_markdown_inline("\n".join(item)) for item in items]
+    return ["- " + item for item in cleaned if item]
+
+
 def _is_plain_heading(text: str) -> bool:
     """A one-line paragraph that reads as a heading: short, capitalised, no closing punctuation."""
     return (
@@ -71,6 +90,13 @@ def markdown_blocks(text: str, markdown: bool = True) -> list[Block]:
             if title:
                 items.append(("heading", title, heading_level(title)))
                 plain_parent_level = 0
+            continue
+        bullets = _bullet_items(stripped) if markdown else []
+        if bullets:
+            # each item of a bulleted list is its own paragraph, as a PDF's are: one item can be
+            # quoted, and a lead sentence ending in ':' brings its items, rather than the whole list
+            # being read as one run-on sentence
+            items.extend(("text", item, 0) for item in bullets)
             continue
         is_aside = bool(_FOOTNOTE_START.match(stripped))
         body = _clean_markdown_inline(stripped) if markdown else re.sub(r"\s*\n\s*", " ", stripped)

@@ -487,6 +487,35 @@ def test_a_numbered_list_is_not_read_as_headings():
     assert "3. Explore opportunities to extend the scope of support" in text
 
 
+def test_a_markdown_bulleted_list_is_one_paragraph_per_item():
+    """A Markdown "- item" list is read as a PDF's list is: each item its own paragraph and sentence
+    (an item's continuation line joined to it, nested items apart), the lead sentence before it
+    apart, so one item can be quoted and a lead ending in ':' brings its items."""
+    from retrieval.markdown_text import markdown_blocks
+
+    text = (
+        "The meeting will discuss the following **questions**:\n\n"
+        "- Integration vs. reintegration and their similarities\n"
+        "- Measurement of (re)integration and development\n  of related indicators\n"
+        "  - Nested: local indicators\n"
+        "- Good practices in integration\n\n"
+        "- A paragraph of one item stays as it was\n"
+    )
+    blocks = [b.text for b in markdown_blocks(text)]
+    assert blocks == [
+        "The meeting will discuss the following questions:",
+        "- Integration vs. reintegration and their similarities",
+        "- Measurement of (re)integration and development of related indicators",
+        "- Nested: local indicators",
+        "- Good practices in integration",
+        "- A paragraph of one item stays as it was",
+    ], blocks
+    body = "\n\n".join(blocks)
+    sentences = [body[s:e] for s, e in split_sentences(body)]
+    assert "- Integration vs. reintegration and their similarities" in sentences
+    assert markdown_blocks("- not a list in plain text\n- second line", markdown=False)[0].text == "- not a list in plain text - second line"
+
+
 def test_text_after_a_table_s_last_row_of_figures_starts_a_paragraph():
     """"Total 19 25 26 ... 154" has no full stop, yet the sentence after it is not part of the table."""
     from retrieval.pdf_text import pdf_blocks

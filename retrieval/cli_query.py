@@ -34,6 +34,8 @@ def add_commands(sub, common) -> None:
     p.add_argument("--modes", default="dense,lexical,hybrid", help="search modes to measure, comma-separated (default all three)")
     p.add_argument("--report", type=Path, default=None, help="also write the Markdown report here (e.g. docs/evaluation.md)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--answers", type=Path, default=None,
+                   help="also write each question's answer, whether it holds a gold quote and the gold passages' ranks here (JSONL), to read failures one by one")
 
 
 def _user_error(message: str):
@@ -238,7 +240,7 @@ def evaluation_sets(args) -> list[tuple[str, list]]:
 def cmd_eval(args) -> int:
     from retrieval.answer import Answerer
     from retrieval.eval_report import SetResult, format_report
-    from retrieval.evaluate import answerable_here, evaluate_coverage, evaluate_retrieval
+    from retrieval.evaluate import answerable_here, evaluate_coverage, evaluate_retrieval, question_rows
     from retrieval.search import MODES
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -248,12 +250,14 @@ def cmd_eval(args) -> int:
     retriever = _open_retriever(args)
     answerer = Answerer(retriever)
     results = []
+    rows: list[dict] = []
     for label, questions in sets:
         kept, skipped = answerable_here(questions, retriever.index.rows_by_doc)
         print(f"evaluating {label}: {len(kept)} questions" + (f" ({len(skipped)} need documents not indexed)" if skipped else "") + " ...", file=sys.stderr)
         retrieval = evaluate_retrieval(retriever, kept, modes=modes)
         coverage = evaluate_coverage(answerer, kept)
         results.append(SetResult(label, retrieval, coverage, [q.id for q in skipped]))
+        rows.extend(question_rows(label, kept, retrieval, coverage))
     report = format_report(results, command="python -m retrieval " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["eval"] else "python -m retrieval eval")
     if args.json:
         print(json.dumps(summary_figures(results), indent=2))
@@ -265,6 +269,10 @@ def cmd_eval(args) -> int:
         figures = args.report.with_suffix(".json")
         figures.write_text(json.dumps(summary_figures(results), indent=2) + "\n", encoding="utf-8")
         print(f"report written to {args.report} and {figures}", file=sys.stderr)
+    if args.answers:
+        args.answers.parent.mkdir(parents=True, exist_ok=True)
+        args.answers.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+        print(f"answers to {len(rows)} questions written to {args.answers}", file=sys.stderr)
     return 0
 
 

@@ -212,6 +212,7 @@ def evaluate_coverage(answerer, questions: Sequence[Question]) -> dict:
     two (AUROC), the share of answerable questions whose answer text holds a gold quote, and length."""
     rows = []
     latencies = []
+    answers: dict[str, dict] = {}
     for q in questions:
         answerer.retriever.embedder.clear_query_cache()
         started = time.perf_counter()
@@ -220,6 +221,7 @@ def evaluate_coverage(answerer, questions: Sequence[Question]) -> dict:
         text = " ".join(s.text for s in answer.sentences) if answer.answerable else ""
         holds = any(holds_quote(text, quote) for _, quote in q.gold) if text else False
         rows.append((q, answer.answerable, answer.confidence, holds, len(text.split())))
+        answers[q.id] = {"answer": text, "lacks": answer.lacks, "docs": list(dict.fromkeys(h.doc_id for h in answer.hits[:5]))}
     answerable = [ok for q, ok, *_ in rows if q.answerable]
     unanswerable = [not ok for q, ok, *_ in rows if not q.answerable]
     a_acc, u_acc = mean([float(x) for x in answerable]), mean([float(x) for x in unanswerable])
@@ -238,9 +240,32 @@ def evaluate_coverage(answerer, questions: Sequence[Question]) -> dict:
         "n_answerable": len(answerable),
         "n_unanswerable": len(unanswerable),
         "confidences": [(q.id, q.answerable, conf) for q, _, conf, *_ in rows],
-        "per_question": {q.id: {"answered": ok, "confidence": conf, "holds_gold": h} for q, ok, conf, h, _ in rows},
+        "per_question": {q.id: {"answered": ok, "confidence": conf, "holds_gold": h} | answers[q.id] for q, ok, conf, h, _ in rows},
         "answer_latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
     }
+
+
+def question_rows(label: str, questions: Sequence[Question], retrieval: dict, coverage: dict) -> list[dict]:
+    """One row per question of a set: what it asked, what the answer was and whether it held a gold
+    quote, and where each search mode ranked the gold passages; for reading failures one by one
+    (`python -m retrieval eval --answers FILE`)."""
+    out = []
+    for q in questions:
+        answer = coverage["per_question"].get(q.id, {})
+        ranks = {
+            mode: {name: result["per_question"][q.id][name] for name in ("recall@5", "mrr@10")}
+            for mode, result in retrieval["modes"].items()
+            if q.id in result["per_question"]
+        }
+        top5 = next((result["per_question"][q.id]["top5"] for result in retrieval["modes"].values() if q.id in result["per_question"]), [])
+        out.append({
+            "set": label, "id": q.id, "split": q.split, "kind": q.kind, "question": q.question, "answerable": q.answerable,
+            "gold": [{"doc": doc, "quote": quote} for doc, quote in q.gold],
+            "answered": answer.get("answered"), "confidence": answer.get("confidence"), "holds_gold": answer.get("holds_gold"),
+            "lacks": answer.get("lacks", ""), "answer": answer.get("answer", ""), "answer_docs": answer.get("docs", []),
+            "ranks": ranks, "top5": top5,
+        })
+    return out
 
 
 def calibrate_threshold(confidences: Sequence[tuple[str, bool, float]]) -> tuple[float, float, float]:

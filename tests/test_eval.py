@@ -135,3 +135,31 @@ def test_the_source_of_a_question_is_the_kind_of_its_gold_documents():
     assert source_of(q("eu-regulation-604-2013-dublin-iii.pdf", "x.PDF")) == "PDF"
     assert source_of(q("interact-expert-survey-2015.md", "eu-regulation-604-2013-dublin-iii.pdf")) == "Markdown and PDF"
     assert source_of(Question("y", "unanswerable", "?", False, ())) == ""
+
+
+def test_eval_writes_each_question_s_answer_for_reading_failures(corpus_index, tmp_path, capsys):
+    """`eval --answers FILE`: a JSONL row per question with the answer given, whether it holds a gold
+    quote, and where each mode ranked the gold passages; a declined question has no answer text."""
+    from retrieval.cli import main
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        "\n".join(json.dumps(r) for r in [
+            {"id": "dims", "kind": "list", "question": "What are the three dimensions of integration policies?", "answerable": True,
+             "gold": [{"doc": "budapest-process-integration-reintegration-2016.md", "quote": "Structural integration"}]},
+            {"id": "cup", "kind": "factual", "question": "Who won the 2018 FIFA World Cup?", "answerable": False, "gold": []},
+        ]) + "\n",
+        encoding="utf-8",
+    )
+    answers = tmp_path / "out" / "answers.jsonl"
+    assert main(["eval", "--questions", str(questions), "--modes", "hybrid,lexical", "--index", str(corpus_index), "--answers", str(answers)]) == 0
+    assert "answers to 2 questions written" in capsys.readouterr().err
+    rows = {r["id"]: r for r in map(json.loads, answers.read_text(encoding="utf-8").splitlines())}
+    dims, cup = rows["dims"], rows["cup"]
+    assert dims["set"] == "q" and dims["answerable"] and dims["answered"] and dims["holds_gold"]
+    assert "Structural integration" in dims["answer"] and dims["answer_docs"][0] == "budapest-process-integration-reintegration-2016.md"
+    assert set(dims["ranks"]) == {"hybrid", "lexical"} and dims["ranks"]["hybrid"]["recall@5"] == 1.0
+    assert dims["gold"] == [{"doc": "budapest-process-integration-reintegration-2016.md", "quote": "Structural integration"}]
+    assert len(dims["top5"]) == 5 and all("#" in chunk_id for chunk_id in dims["top5"])
+    assert not cup["answered"] and cup["answer"] == "" and cup["holds_gold"] is False and cup["ranks"] == {}
+    assert 0 <= cup["confidence"] < dims["confidence"]

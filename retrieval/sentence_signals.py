@@ -19,20 +19,24 @@ _URL = re.compile(r"https?://|www\.", re.IGNORECASE)
 _FOOTNOTE = re.compile(r"^(\(\d{1,3}\)|\d{1,3})\s+(?=\S)(?=.*(\(\d{4}\)|\d{4}\.|ECLI|OJ [LC]|[Ii]bid|[Ss]ee |p\. \d|C-\d+/\d+|Interview|FGD|[Ss]urvey))")
 _CAPTION = re.compile(r"^(figure|table|chart|graph|box|source|note)s?\s*[\d.:]", re.IGNORECASE)
 _CITATION = re.compile(r"ECLI:|\bOJ [LC] \d|\bC-\d{1,3}/\d{2}\b")
+#: a cross-reference: "See also C-292/89, Antonissen ...", "See section SK6 for further information.",
+#: "(See Finding 3 and 7)": it sends the reader elsewhere and answers nothing itself
+_CROSS_REFERENCE = re.compile(r"^\(?See\b")
 #: an act's signature block: "For the European Parliament The President R. METSOLA For the Council ..."
 _SIGNATURE = re.compile(r"\bFor the (European Parliament|Council|Commission)\s+The President\b|\bThe President\s+(?:[A-Z]\.\s*)+[A-Z]{2,}")
 
 
 def is_quotable(sentence: str) -> bool:
     """False for what should never be quoted as an answer: headings and questions, footnotes,
-    figure and table captions, links, signature blocks, lines in capitals, digit soup from charts and tables."""
+    figure and table captions, links, cross-references ("See section ..."), signature blocks, lines in
+    capitals, digit soup from charts and tables."""
     text = " ".join(sentence.split())
     letters = [c for c in text if c.isalpha()]
     if len(letters) < 15:
         return False
     if text.endswith("?") or not re.search(r"[.!:;)\u201d\"']$", text):
         return False  # a heading, a question heading ("How much do you have to pay a Skilled Worker?")
-    if is_note(text) or _URL.search(text) or _CAPTION.match(text) or _SIGNATURE.search(text):
+    if is_note(text) or _URL.search(text) or _CAPTION.match(text) or _SIGNATURE.search(text) or _CROSS_REFERENCE.match(text):
         return False
     if sum(c.isupper() for c in letters) > 0.6 * len(letters):
         return False

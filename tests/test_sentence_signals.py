@@ -24,6 +24,10 @@ from retrieval.sentence_signals import counted_words, expected_kind, holds_kind,
     "2004/83/EC of 29 April 2004 on minimum standards for the qualification and status of third country nationals or "
     "stateless persons as refugees or as persons who otherwise need international protection and the content of the "
     "protection granted (OJ L 304, 30.9.2004, p. 12).",
+    # cross-references send the reader elsewhere (the UNHCR booklet's note glued to the Protocol's preamble)
+    "See A /6311/Rev.1/Add.1, par t tw o, par a. 38. considering that the Economic and Social Council, in its resolution 1186 (XLI) took note of the draft Protocol.",
+    "See section SK6 for further information on salary points options.",
+    "(See Finding 3 and 7)",
 ])
 def test_never_quoted(sentence):
     assert not is_quotable(sentence)
@@ -36,6 +40,7 @@ def test_never_quoted(sentence):
     "Articles 3, 4 and 5 apply to the refugees referred to in Article 1 of this Convention.",
     "Type X and type Y permits are issued for 1 or 2 years.",
     "The President of the Commission shall present the report to the European Parliament and to the Council.",
+    "Seeking asylum is a right, and the Seasonal Worker route is separate (see section SK3).",
 ])
 def test_quotable(sentence):
     assert is_quotable(sentence)

@@ -71,7 +71,8 @@ def percentiles(values: list[float]) -> dict:
 def measure_build(corpus: Path, index_dir: Path, embedder) -> tuple[dict, object]:
     """A full build of `corpus`, then the raw encode of the same chunk and distinct sentence texts by
     the same embedder: (figures, build report)."""
-    from retrieval.build import build_index, sentence_table
+    from retrieval.build import build_index
+    from retrieval.build_vectors import sentence_table
     from retrieval.config import Settings
     from retrieval.index import open_index
 
@@ -117,7 +118,8 @@ def bench_real_pdfs(folder: Path, work: Path) -> dict:
 
 
 def bench_build(n_docs: int, paragraphs: list[str], work: Path) -> dict:
-    from retrieval.build import build_index, sentence_table
+    from retrieval.build import build_index
+    from retrieval.build_vectors import sentence_table
     from retrieval.config import Settings
     from retrieval.embedding import Embedder
     from retrieval.index import open_index
@@ -270,7 +272,7 @@ def bench_encoders(live_dir: Path, sample: int = 256) -> list[dict]:
     from dataclasses import replace
 
     from retrieval.answer import Answerer
-    from retrieval.build import sentence_table
+    from retrieval.build_vectors import sentence_table
     from retrieval.embedding import Embedder
     from retrieval.evaluate import evaluate_coverage, evaluate_retrieval, load_questions
     from retrieval.index import open_index

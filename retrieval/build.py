@@ -2,29 +2,29 @@
 
 Incremental: an unchanged file (same content hash, same settings) reuses its chunks without being
 read again, and any chunk whose embedding input is unchanged reuses its vector, so only new or
-changed text reaches the model. One bad document is reported and skipped; it never stops the others.
+changed text reaches the model; after a parser or chunker upgrade every file is read again and
+vectors are still reused by embedding input. One bad document is reported and skipped; it never
+stops the others.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from retrieval import index as index_files
 from retrieval import index_backend
+from retrieval.build_vectors import embed_passages_and_sentences
 from retrieval.chunking import Chunk, answer_sentences, chunk_document
 from retrieval.config import Settings
 from retrieval.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue
 from retrieval.embedding import Embedder, model_id
 from retrieval.lexical import LexicalIndex
+from retrieval.progress import Progress, ProgressCallback
 from retrieval.workers import LimitExceeded, parse_isolated
 
 
@@ -115,36 +115,6 @@ def _check_file(path: Path, corpus_dir: Path, max_bytes: int) -> str | None:
 
 
 #: progress callback: (stage, done, total) with stage "parsing" or "embedding"
-ProgressCallback = Callable[[str, int, int], None]
-
-
-class _Progress:
-    """A tqdm bar on stderr for the terminal, and the same counts to a callback (the app's progress bar)."""
-
-    def __init__(self, total: int, stage: str, enabled: bool, callback: ProgressCallback | None) -> None:
-        from tqdm import tqdm
-
-        self.stage, self.total, self.done, self.callback = stage, total, 0, callback
-        unit = "doc" if stage == "parsing" else "chunk"
-        self.bar = tqdm(total=total, desc=stage, unit=unit, file=sys.stderr, disable=not enabled, dynamic_ncols=True, leave=True)
-        if callback:
-            callback(stage, 0, total)
-
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        self.bar.update(n)
-        if self.callback:
-            self.callback(self.stage, self.done, self.total)
-
-    def set_postfix_str(self, text: str) -> None:
-        self.bar.set_postfix_str(text)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-
-
 def build_index(
     settings: Settings,
     full: bool = False,
@@ -168,24 +138,32 @@ def build_index(
 
 
 def _previous_index(index_dir: Path, settings: Settings, full: bool, report: BuildReport):
+    """(the live index whose documents an incremental build may reuse, the index whose vectors it
+    may reuse). An index made by another chunker or parser version lends only its vectors: every
+    document is read and chunked again, and a passage or sentence whose embedding input is
+    unchanged keeps its vector (same model, same text, same vector), so such an upgrade costs the
+    reading, not the embedding. Another model or index format lends nothing."""
     if full:
-        return None
+        return None, None
     try:
         previous = index_backend.open_live(settings)
     except index_files.IndexMissing:
-        return None
+        return None, None
     except index_files.StoreUnavailable:
         raise
     except index_files.IndexLoadError as exc:
         report.warnings.append(("index", f"previous index unusable, rebuilding everything ({exc})"))
-        return None
+        return None, None
     chunker = index_files.identity(model_id(settings.model), previous.manifest.get("dimension", 0), settings.chunk_tokens, settings.overlap_tokens)
     try:
         index_backend.check_compatible(settings, previous.manifest, chunker)
     except index_files.IndexMismatch:
+        if all(previous.manifest.get(key) == chunker[key] for key in ("format_version", "model", "dimension")):
+            report.warnings.append(("index", "previous index was built with other chunker settings: every document is read again; unchanged passages keep their vectors"))
+            return None, previous
         report.warnings.append(("index", "previous index was built with other settings: rebuilding everything"))
-        return None
-    return previous
+        return None, None
+    return previous, previous
 
 
 def _build(
@@ -194,8 +172,9 @@ def _build(
     started = time.perf_counter()
     report = BuildReport(full=full)
     embedder = embedder or Embedder.from_settings(settings)
-    previous = _previous_index(index_dir, settings, full, report)
-    previous_entries = {e["doc"]: e for e in previous.manifest["documents"]} if previous else {}
+    previous, vector_source = _previous_index(index_dir, settings, full, report)
+    # what the live index held, also after a parser upgrade (then every document counts as changed)
+    previous_entries = {e["doc"]: e for e in vector_source.manifest["documents"]} if vector_source else {}
     catalogue = load_catalogue(corpus_dir)
 
     parsed: dict[str, PreparedDocument] = {}
@@ -211,7 +190,7 @@ def _build(
     }
     limit_failures: dict[str, dict] = {}
     files = corpus_files(corpus_dir)
-    bar = _Progress(len(files), "parsing", progress, on_progress)
+    bar = Progress(len(files), "parsing", progress, on_progress)
     for path in files:
         name = path.name
         reason = _check_file(path, corpus_dir, int(settings.max_file_mb * 1e6))
@@ -297,7 +276,9 @@ def _build(
     chunks = [c for doc in documents for c in doc_chunks[doc.doc_id]]
     sentences = [spans for doc in documents for spans in chunk_sentences[doc.doc_id]]
     mark = _stage(report, "chunk", mark)
-    vectors, sentence_spans, sentence_vectors = _embed(chunks, sentences, previous, embedder, progress, report, on_progress)
+    vectors, sentence_spans, sentence_vectors, report.embedded, report.sentences_embedded = embed_passages_and_sentences(
+        chunks, sentences, vector_source, embedder, progress, on_progress
+    )
     mark = _stage(report, "embed", mark)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
     lexical_texts = [lexical_text(short_titles[c.doc_id], c) for c in chunks]
@@ -389,65 +370,3 @@ def _doc_entry(doc: Document, n_chunks: int, catalogue_entry: dict) -> dict:
     }
     entry.update({f"catalogue_{key}": str(catalogue_entry.get(key, "")) for key in ("title", "short_title", "author", "year", "source")})
     return entry
-
-
-def _embed_cached(
-    keys: list[str], texts: list[str], cache: dict[str, int], old_vectors: np.ndarray | None, embedder: Embedder,
-    bar: _Progress, kind: str,
-) -> tuple[np.ndarray, int]:
-    """Vectors for texts: reused from the previous index by content key where possible, each new
-    distinct text embedded once. Returns the vectors and how many texts were sent to the model."""
-    todo: dict[str, int] = {}
-    for i, key in enumerate(keys):
-        if key not in cache and key not in todo:
-            todo[key] = i
-    fresh = embedder.embed([texts[i] for i in todo.values()], progress=bar.update, kind=kind) if todo else None
-    dimension = fresh.shape[1] if fresh is not None else (old_vectors.shape[1] if old_vectors is not None and old_vectors.ndim == 2 else embedder.dimension)
-    fresh_row = {key: n for n, key in enumerate(todo)}
-    vectors = np.empty((len(keys), dimension), dtype=np.float32)
-    for i, key in enumerate(keys):
-        if key in fresh_row:
-            vectors[i] = fresh[fresh_row[key]]
-        else:
-            vectors[i] = old_vectors[cache[key]]
-    return vectors, len(todo)
-
-
-def sentence_table(chunks: list[Chunk], sentences: list[list[tuple[int, int]]] | None = None) -> tuple[np.ndarray, list[str]]:
-    """(rows of [chunk row, start, end], texts) for the quotable sentences of every chunk, in chunk
-    order; `sentences` gives each chunk's spans where they were found already (in the workers)."""
-    spans: list[tuple[int, int, int]] = []
-    texts: list[str] = []
-    for row, chunk in enumerate(chunks):
-        for start, end in (sentences[row] if sentences is not None else answer_sentences(chunk.text)):
-            spans.append((row, start, end))
-            texts.append(chunk.text[start:end])
-    return np.asarray(spans, dtype=np.int32).reshape(-1, 3), texts
-
-
-def _embed(
-    chunks: list[Chunk], sentences: list[list[tuple[int, int]]], previous, embedder: Embedder, progress: bool, report: BuildReport, on_progress: ProgressCallback | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Chunk vectors, the sentence table and sentence vectors; unchanged text reuses its vector."""
-    spans, sentence_texts = sentence_table(chunks, sentences)
-    sentence_keys = [text_key(t) for t in sentence_texts]
-    chunk_cache: dict[str, int] = {}
-    sentence_cache: dict[str, int] = {}
-    old_chunk_vectors = old_sentence_vectors = None
-    if previous is not None and len(previous.chunks):
-        old_chunks = list(previous.chunks)  # all at once: a Milvus index fetches chunks (and vectors) in pages
-        chunk_cache = {c.content_hash: row for row, c in enumerate(old_chunks)}
-        old_chunk_vectors = previous.store.vectors()
-        old_sentence_vectors = np.asarray(previous.sentence_vectors)
-        sentence_cache = {text_key(old_chunks[row].text[start:end]): i for i, (row, start, end) in enumerate(previous.sentence_spans.tolist())}
-    new_chunks = len({c.content_hash for c in chunks if c.content_hash not in chunk_cache})
-    new_sentences = len({k for k in sentence_keys if k not in sentence_cache})
-    bar = _Progress(new_chunks + new_sentences, "embedding", progress, on_progress)
-    vectors, report.embedded = _embed_cached([c.content_hash for c in chunks], [c.embed_text for c in chunks], chunk_cache, old_chunk_vectors, embedder, bar, "chunk")
-    sentence_vectors, report.sentences_embedded = _embed_cached(sentence_keys, sentence_texts, sentence_cache, old_sentence_vectors, embedder, bar, "sentence")
-    bar.close()
-    return vectors, spans, sentence_vectors
-
-
-def text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

@@ -142,6 +142,28 @@ def test_rebuild_without_changes_embeds_nothing(work, embedder):
     assert np.array_equal(after.store.vectors(), before.store.vectors())
 
 
+def test_a_parser_upgrade_reads_every_document_again_and_keeps_unchanged_vectors(work, embedder, monkeypatch):
+    """An index made by an older parser is not reused document by document (its chunks came from the
+    old reading), but a passage or sentence whose embedding input is unchanged keeps its vector: the
+    upgrade costs reading, not embedding. An edited document's new text is still embedded."""
+    before = open_index(work.index_dir)
+    old_vectors = vectors_by_hash(before)
+    monkeypatch.setattr(index_files, "PARSER_VERSION", PARSER_VERSION + 1)
+    (work.corpus_dir / TXT_NAME).write_text(NEW_NOTES, encoding="utf-8")
+    count = embedder.embedded_by_kind.get("chunk", 0)
+    report = build_index(work, embedder=embedder, progress=False)
+    assert sorted(report.changed) == ALL_DOCS and report.unchanged == [] and not report.added and not report.failed
+    assert any("other chunker settings" in warning for _, warning in report.warnings)
+    after = open_index(work.index_dir, expected=identity("all-MiniLM-L6-v2", 384, 200, 40))
+    assert after.manifest["chunker"]["parser"] == PARSER_VERSION + 1
+    assert_consistent(after)
+    new_chunks = [c for c in after.chunks if c.content_hash not in old_vectors]
+    assert new_chunks and all(c.doc_id == TXT_NAME for c in new_chunks)
+    assert report.embedded == len({c.content_hash for c in new_chunks}) == embedder.embedded_by_kind["chunk"] - count
+    vectors = vectors_by_hash(after)
+    assert all(np.array_equal(vectors[h], old_vectors[h]) for h in vectors if h in old_vectors)
+
+
 # --------------------------------------------------------------------------- (b) one document changed
 
 

@@ -137,7 +137,7 @@ def test_word_pieces_match_transformers_on_the_whole_corpus(corpus_index, embedd
     """The tokenizers-based counts and model inputs are those of transformers' AutoTokenizer."""
     from transformers import AutoTokenizer
 
-    from retrieval.build import sentence_table
+    from retrieval.build_vectors import sentence_table
     from retrieval.index import open_index
 
     index = open_index(corpus_index)

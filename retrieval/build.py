@@ -114,7 +114,6 @@ def _check_file(path: Path, corpus_dir: Path, max_bytes: int) -> str | None:
     return None
 
 
-#: progress callback: (stage, done, total) with stage "parsing" or "embedding"
 def build_index(
     settings: Settings,
     full: bool = False,
@@ -158,7 +157,7 @@ def _previous_index(index_dir: Path, settings: Settings, full: bool, report: Bui
     try:
         index_backend.check_compatible(settings, previous.manifest, chunker)
     except index_files.IndexMismatch:
-        if all(previous.manifest.get(key) == chunker[key] for key in ("format_version", "model", "dimension")):
+        if all(previous.manifest.get(key) == chunker[key] for key in ("format_version", "model")):  # the dimension is the old one's
             report.warnings.append(("index", "previous index was built with other chunker settings: every document is read again; unchanged passages keep their vectors"))
             return None, previous
         report.warnings.append(("index", "previous index was built with other settings: rebuilding everything"))

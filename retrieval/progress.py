@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+#: progress callback: (stage, done, total) with stage "parsing" or "embedding"
 ProgressCallback = Callable[[str, int, int], None]
 
 

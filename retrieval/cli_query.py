@@ -1,4 +1,4 @@
-"""The query subcommands: search, ask, eval. JSON field names here are a contract other tools read."""
+"""The query subcommands: search, ask, eval, compare. JSON field names here are a contract other tools read."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def add_commands(sub, common) -> None:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--answers", type=Path, default=None,
                    help="also write each question's answer, whether it holds a gold quote and the gold passages' ranks here (JSONL), to read failures one by one")
+
+    p = sub.add_parser("compare", help="two `eval --answers` files side by side: each figure's change with its 95%% interval, and the answers that changed")
+    p.add_argument("before", type=Path, help="answers file of the run before the change")
+    p.add_argument("after", type=Path, help="answers file of the run after it")
+    p.add_argument("--split", choices=("dev", "test"), default=None, help="only this split (default: each set and split in both files)")
+    p.add_argument("--set", dest="set_name", default=None, help="only this set (e.g. blind-questions)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
 
 def _user_error(message: str):
@@ -200,8 +207,9 @@ def cmd_ask(args) -> int:
     return 0
 
 
-def _figures(retrieval: dict, coverage: dict) -> dict:
+def _figures(retrieval: dict, coverage: dict, intervals: dict | None = None) -> dict:
     return {
+        "intervals": {name: [round(low, 4), round(high, 4)] for name, (low, high) in (intervals or {}).items()},
         "modes": {m: {k: v for k, v in r.items() if k != "per_question"} for m, r in retrieval["modes"].items()},
         "not_covered": {k: v for k, v in coverage.items() if k not in ("confidences", "per_question")},
         "unmatched_quotes": retrieval["unmatched_quotes"],
@@ -213,8 +221,8 @@ def summary_figures(results) -> dict:
     """The committed figures (docs/evaluation.json): the first set's at the top level (the regression
     test compares against them), every set and split under "sets"."""
     first = results[0]
-    out = _figures(first.retrieval, first.coverage)
-    out["sets"] = {r.label: _figures(r.retrieval, r.coverage) | {"skipped": r.skipped} for r in results}
+    out = _figures(first.retrieval, first.coverage, first.intervals)
+    out["sets"] = {r.label: _figures(r.retrieval, r.coverage, r.intervals) | {"skipped": r.skipped} for r in results}
     return out
 
 
@@ -242,6 +250,7 @@ def cmd_eval(args) -> int:
     from retrieval.eval_report import SetResult, format_report
     from retrieval.evaluate import answerable_here, evaluate_coverage, evaluate_retrieval, question_rows
     from retrieval.search import MODES
+    from retrieval.uncertainty import set_intervals
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not modes or any(m not in MODES for m in modes):
@@ -256,7 +265,7 @@ def cmd_eval(args) -> int:
         print(f"evaluating {label}: {len(kept)} questions" + (f" ({len(skipped)} need documents not indexed)" if skipped else "") + " ...", file=sys.stderr)
         retrieval = evaluate_retrieval(retriever, kept, modes=modes)
         coverage = evaluate_coverage(answerer, kept)
-        results.append(SetResult(label, retrieval, coverage, [q.id for q in skipped]))
+        results.append(SetResult(label, retrieval, coverage, [q.id for q in skipped], set_intervals(retrieval, coverage)))
         rows.extend(question_rows(label, kept, retrieval, coverage))
     report = format_report(results, command="python -m retrieval " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["eval"] else "python -m retrieval eval")
     if args.json:
@@ -276,4 +285,21 @@ def cmd_eval(args) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
+def cmd_compare(args) -> int:
+    from retrieval.compare import AnswersFileError, compare_runs, comparison_json, format_comparison, read_answers
+
+    try:
+        before, after = read_answers(args.before), read_answers(args.after)
+    except AnswersFileError as exc:
+        raise _user_error(str(exc)) from exc
+    results = compare_runs(before, after, split=args.split, set_name=args.set_name)
+    if not results:
+        raise _user_error("no set and split is in both files" + (" with the --split / --set asked for" if args.split or args.set_name else ""))
+    if args.json:
+        print(json.dumps(comparison_json(results), ensure_ascii=False, indent=2))
+    else:
+        print(format_comparison(results, str(args.before), str(args.after)), end="")
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "ask": cmd_ask, "eval": cmd_eval, "compare": cmd_compare}

@@ -15,6 +15,8 @@ class SetResult:
     coverage: dict | None
     #: questions not run because a gold document is not in the index (ids)
     skipped: list[str] = field(default_factory=list)
+    #: 95% bootstrap intervals of the headline figures (`uncertainty.set_intervals`): name -> (low, high)
+    intervals: dict = field(default_factory=dict)
 
 
 def _f(value: float | None) -> str:
@@ -70,6 +72,9 @@ def format_set(result: SetResult) -> list[str]:
             f"| {coverage['unanswerable_accuracy']:.3f} of {coverage['n_unanswerable']} | {coverage['balanced_accuracy']:.3f} "
             f"| {_f(coverage['auroc'])} | {coverage['answer_words']:.0f} | {coverage['answer_latency_ms']['p50']:.0f} | {coverage['answer_latency_ms']['p95']:.0f} |",
         ]
+    if result.intervals:
+        lines += ["", "95% intervals (bootstrap over the questions, retrieval/uncertainty.py): "
+                  + "; ".join(f"{name} {low:.3f} to {high:.3f}" for name, (low, high) in result.intervals.items()) + "."]
     if retrieval["unmatched_quotes"]:
         lines += ["", f"Gold quotes no chunk holds (text cleaning differences): {len(retrieval['unmatched_quotes'])}: "
                   + ", ".join(qid for qid, _ in retrieval["unmatched_quotes"])]

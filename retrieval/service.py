@@ -400,9 +400,10 @@ class Engine:
 
     def _evaluate(self, job: Job) -> EvaluationResult:
         from retrieval.answer import Answerer
-        from retrieval.eval_report import format_report
+        from retrieval.eval_report import SetResult, format_report
         from retrieval.evaluate import METRICS, evaluate_coverage, evaluate_retrieval, load_questions
         from retrieval.search import Retriever
+        from retrieval.uncertainty import set_intervals
 
         questions = load_questions()
         with self._spare_lock:
@@ -418,4 +419,5 @@ class Engine:
         for mode, result in retrieval["modes"].items():
             m = result["metrics"]["all"]
             rows.append({"mode": mode} | {name: round(m[name], 3) for name in METRICS} | {"search p50 ms": round(result["latency_ms"]["p50"], 1)})
-        return EvaluationResult(index.version, format_report(retrieval, coverage), rows)
+        report = format_report([SetResult("questions", retrieval, coverage, intervals=set_intervals(retrieval, coverage))])
+        return EvaluationResult(index.version, report, rows)

@@ -163,3 +163,24 @@ def test_eval_writes_each_question_s_answer_for_reading_failures(corpus_index, t
     assert len(dims["top5"]) == 5 and all("#" in chunk_id for chunk_id in dims["top5"])
     assert not cup["answered"] and cup["answer"] == "" and cup["holds_gold"] is False and cup["ranks"] == {}
     assert 0 <= cup["confidence"] < dims["confidence"]
+    # the report gives each headline figure's 95% interval
+    report = tmp_path / "report.md"
+    assert main(["eval", "--questions", str(questions), "--modes", "hybrid", "--index", str(corpus_index), "--report", str(report)]) == 0
+    capsys.readouterr()
+    assert "95% intervals (bootstrap over the questions" in report.read_text(encoding="utf-8")
+    figures = json.loads(report.with_suffix(".json").read_text(encoding="utf-8"))
+    low, high = figures["sets"]["q"]["intervals"]["balanced accuracy"]
+    assert low <= figures["sets"]["q"]["not_covered"]["balanced_accuracy"] <= high
+
+    # `compare`: a run against itself changes nothing; against a run that answered the cup question, that is one answer worse
+    assert main(["compare", str(answers), str(answers)]) == 0
+    out = capsys.readouterr().out
+    assert "Answers that changed: 0" in out and "| balanced accuracy | 2 | 1.000 | 1.000 | +0.000 |" in out
+    worse = tmp_path / "worse.jsonl"
+    worse.write_text("".join(json.dumps(r | ({"answered": True, "answer": "France"} if r["id"] == "cup" else {})) + "\n" for r in rows.values()), encoding="utf-8")
+    assert main(["compare", str(answers), str(worse)]) == 0
+    out = capsys.readouterr().out
+    assert "| declined when not | 1 | 1.000 | 0.000 | -1.000 |" in out
+    assert "- cup (not answerable): declined -> answered" in out
+    assert main(["compare", str(answers), str(tmp_path / "none.jsonl")]) == 2
+    assert "error: cannot read" in capsys.readouterr().err

@@ -22,7 +22,8 @@ from retrieval.build_vectors import embed_passages_and_sentences
 from retrieval.chunking import Chunk, answer_sentences, chunk_document
 from retrieval.config import Settings
 from retrieval.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue
-from retrieval.embedding import Embedder, model_id
+from retrieval.embedding import Embedder, model_id, resolve_backend
+from retrieval.embedding_journal import EmbeddingJournal
 from retrieval.lexical import LexicalIndex
 from retrieval.progress import Progress, ProgressCallback
 from retrieval.workers import LimitExceeded, parse_isolated
@@ -45,6 +46,8 @@ class BuildReport:
     embedded: int = 0
     sentences_embedded: int = 0
     sentences: int = 0
+    #: vectors taken from the journal of an interrupted build instead of the model (`embedding_journal`)
+    resumed: int = 0
     seconds: float = 0.0
     #: wall seconds of each stage: parse (reading, cleaning, chunking and sentence splitting, all in the
     #: workers), chunk (putting the chunks together), embed, lexical, write (the benchmark reads them)
@@ -61,6 +64,8 @@ class BuildReport:
             f"sentences: {self.sentences} ({self.sentences_embedded} embedded)",
             f"seconds: {self.seconds:.1f}",
         ]
+        if self.resumed:
+            lines.insert(3, f"resumed: {self.resumed} vectors embedded by an interrupted build were used, not embedded again")
         for name, reason in self.failed:
             lines.append(f"failed: {name}: {reason}")
         for name, original in self.duplicates:
@@ -172,6 +177,11 @@ def _build(
     report = BuildReport(full=full)
     embedder = embedder or Embedder.from_settings(settings)
     previous, vector_source = _previous_index(index_dir, settings, full, report)
+    # what an interrupted build of the same model embedded is not embedded again (`--full` starts afresh)
+    journal = EmbeddingJournal.for_index(index_dir, {
+        "model": embedder.model_name, "precision": embedder.precision, "backend": resolve_backend(embedder.backend, embedder.precision)})
+    if full:
+        journal.discard()
     # what the live index held, also after a parser upgrade (then every document counts as changed)
     previous_entries = {e["doc"]: e for e in vector_source.manifest["documents"]} if vector_source else {}
     catalogue = load_catalogue(corpus_dir)
@@ -275,8 +285,8 @@ def _build(
     chunks = [c for doc in documents for c in doc_chunks[doc.doc_id]]
     sentences = [spans for doc in documents for spans in chunk_sentences[doc.doc_id]]
     mark = _stage(report, "chunk", mark)
-    vectors, sentence_spans, sentence_vectors, report.embedded, report.sentences_embedded = embed_passages_and_sentences(
-        chunks, sentences, vector_source, embedder, progress, on_progress
+    vectors, sentence_spans, sentence_vectors, report.embedded, report.sentences_embedded, report.resumed = embed_passages_and_sentences(
+        chunks, sentences, vector_source, embedder, progress, on_progress, journal
     )
     mark = _stage(report, "embed", mark)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
@@ -297,6 +307,7 @@ def _build(
     report.sentences = len(sentence_spans)
     manifest["build"]["seconds"] = round(time.perf_counter() - started, 2)
     report.version = index_backend.write_version(settings, manifest, documents, chunks, vectors, lexical, lexical_texts, sentence_spans, sentence_vectors, previous)
+    journal.discard()  # the new version holds every vector now
     _stage(report, "write", mark)
     report.seconds = time.perf_counter() - started
     return report

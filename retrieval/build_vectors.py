@@ -1,6 +1,7 @@
 """The embedding stage of a build: a vector for every passage and every quotable sentence, reused
 from an earlier index wherever the embedding input is unchanged (same model, same text, same
-vector), so only new or changed text reaches the model."""
+vector), or from the journal of an interrupted build (`embedding_journal`), so only new or changed
+text reaches the model, and only once."""
 
 from __future__ import annotations
 
@@ -10,29 +11,45 @@ import numpy as np
 
 from retrieval.chunking import Chunk, answer_sentences
 from retrieval.embedding import Embedder
+from retrieval.embedding_journal import EmbeddingJournal
 from retrieval.progress import Progress, ProgressCallback
 
 
 def _embed_cached(
     keys: list[str], texts: list[str], cache: dict[str, int], old_vectors: np.ndarray | None, embedder: Embedder,
-    bar: Progress, kind: str,
-) -> tuple[np.ndarray, int]:
-    """Vectors for texts: reused from the previous index by content key where possible, each new
-    distinct text embedded once. Returns the vectors and how many texts were sent to the model."""
+    bar: Progress, kind: str, journal: EmbeddingJournal | None = None, journal_cache: dict[str, int] | None = None,
+    journal_vectors: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, int]:
+    """Vectors for texts: reused from the previous index by content key where possible, else from the
+    journal of an interrupted build, each remaining distinct text embedded once (and handed to the
+    journal as it comes). Returns the vectors, how many texts were sent to the model and how many
+    came from the journal."""
+    journal_cache = journal_cache or {}
     todo: dict[str, int] = {}
+    resumed: set[str] = set()
     for i, key in enumerate(keys):
-        if key not in cache and key not in todo:
+        if key in cache:
+            continue
+        if key in journal_cache:
+            resumed.add(key)
+        elif key not in todo:
             todo[key] = i
-    fresh = embedder.embed([texts[i] for i in todo.values()], progress=bar.update, kind=kind) if todo else None
-    dimension = fresh.shape[1] if fresh is not None else (old_vectors.shape[1] if old_vectors is not None and old_vectors.ndim == 2 else embedder.dimension)
-    fresh_row = {key: n for n, key in enumerate(todo)}
+    if resumed:
+        bar.update(len(resumed))
+    todo_keys = list(todo)
+    record = (lambda positions, vectors: journal.add([todo_keys[p] for p in positions], vectors)) if journal is not None else None
+    fresh = embedder.embed([texts[i] for i in todo.values()], progress=bar.update, kind=kind, on_vectors=record) if todo else None
+    dimension = next((v.shape[1] for v in (fresh, old_vectors, journal_vectors) if v is not None and v.ndim == 2), embedder.dimension)
+    fresh_row = {key: n for n, key in enumerate(todo_keys)}
     vectors = np.empty((len(keys), dimension), dtype=np.float32)
     for i, key in enumerate(keys):
         if key in fresh_row:
             vectors[i] = fresh[fresh_row[key]]
-        else:
+        elif key in cache:
             vectors[i] = old_vectors[cache[key]]
-    return vectors, len(todo)
+        else:
+            vectors[i] = journal_vectors[journal_cache[key]]
+    return vectors, len(todo), len(resumed)
 
 
 def sentence_table(chunks: list[Chunk], sentences: list[list[tuple[int, int]]] | None = None) -> tuple[np.ndarray, list[str]]:
@@ -48,11 +65,13 @@ def sentence_table(chunks: list[Chunk], sentences: list[list[tuple[int, int]]] |
 
 
 def embed_passages_and_sentences(
-    chunks: list[Chunk], sentences: list[list[tuple[int, int]]], previous, embedder: Embedder, progress: bool, on_progress: ProgressCallback | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """Chunk vectors, the sentence table and sentence vectors, and how many chunks and sentences
-    were sent to the model; text whose embedding input `previous` (an index, or None) holds reuses
-    its vector."""
+    chunks: list[Chunk], sentences: list[list[tuple[int, int]]], previous, embedder: Embedder, progress: bool, on_progress: ProgressCallback | None,
+    journal: EmbeddingJournal | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+    """Chunk vectors, the sentence table and sentence vectors, how many chunks and sentences were
+    sent to the model, and how many vectors came from the `journal` of an interrupted build (which
+    also records every fresh vector); text whose embedding input `previous` (an index, or None)
+    holds reuses its vector."""
     spans, sentence_texts = sentence_table(chunks, sentences)
     sentence_keys = [text_key(t) for t in sentence_texts]
     chunk_cache: dict[str, int] = {}
@@ -64,13 +83,20 @@ def embed_passages_and_sentences(
         old_chunk_vectors = previous.store.vectors()
         old_sentence_vectors = np.asarray(previous.sentence_vectors)
         sentence_cache = {text_key(old_chunks[row].text[start:end]): i for i, (row, start, end) in enumerate(previous.sentence_spans.tolist())}
+    # a chunk's key and a sentence's are the same hash of the text embedded: one journal serves both
+    journal_cache, journal_vectors = journal.load() if journal is not None else ({}, None)
     new_chunks = len({c.content_hash for c in chunks if c.content_hash not in chunk_cache})
     new_sentences = len({k for k in sentence_keys if k not in sentence_cache})
     bar = Progress(new_chunks + new_sentences, "embedding", progress, on_progress)
-    vectors, embedded = _embed_cached([c.content_hash for c in chunks], [c.embed_text for c in chunks], chunk_cache, old_chunk_vectors, embedder, bar, "chunk")
-    sentence_vectors, sentences_embedded = _embed_cached(sentence_keys, sentence_texts, sentence_cache, old_sentence_vectors, embedder, bar, "sentence")
+    common = dict(journal=journal, journal_cache=journal_cache, journal_vectors=journal_vectors)
+    vectors, embedded, resumed_chunks = _embed_cached(
+        [c.content_hash for c in chunks], [c.embed_text for c in chunks], chunk_cache, old_chunk_vectors, embedder, bar, "chunk", **common)
+    sentence_vectors, sentences_embedded, resumed_sentences = _embed_cached(
+        sentence_keys, sentence_texts, sentence_cache, old_sentence_vectors, embedder, bar, "sentence", **common)
+    if journal is not None:
+        journal.flush()
     bar.close()
-    return vectors, spans, sentence_vectors, embedded, sentences_embedded
+    return vectors, spans, sentence_vectors, embedded, sentences_embedded, resumed_chunks + resumed_sentences
 
 
 def text_key(text: str) -> str:

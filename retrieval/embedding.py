@@ -214,8 +214,10 @@ class Embedder:
         """Word pieces of each text, without the special tokens the model adds."""
         return self.tokenizer.count(texts)
 
-    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None, kind: str = "text") -> np.ndarray:
-        """Normalised float32 vectors, one row per text; batches are formed from texts of similar length."""
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None, kind: str = "text",
+              on_vectors: Callable[[np.ndarray, np.ndarray], None] | None = None) -> np.ndarray:
+        """Normalised float32 vectors, one row per text; batches are formed from texts of similar length.
+        `on_vectors(positions, vectors)` receives each batch as soon as it is embedded (positions index `texts`)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         order = np.argsort([len(t) for t in texts], kind="stable")
@@ -225,6 +227,8 @@ class Embedder:
         for i in range(0, len(order), step):
             idx = order[i : i + step]
             out[idx] = self._encode([texts[j] for j in idx])
+            if on_vectors:
+                on_vectors(idx, out[idx])
             self.texts_embedded += len(idx)
             self.embedded_by_kind[kind] = self.embedded_by_kind.get(kind, 0) + len(idx)
             if progress:

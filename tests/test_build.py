@@ -273,7 +273,7 @@ class FailingEmbedder(Embedder):
 
     calls = 0
 
-    def embed(self, texts, progress=None, kind="text"):
+    def embed(self, texts, progress=None, kind="text", on_vectors=None):
         self.calls += 1
         raise RuntimeError("embedding failed (injected)")
 

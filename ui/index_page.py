@@ -10,6 +10,7 @@ import re
 import streamlit as st
 
 from retrieval.documents import set_catalogue_entry
+from retrieval.embedding_journal import pending_vectors
 from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entries
 from retrieval.presentation import inert_markdown
 from retrieval.uploads import UploadError
@@ -163,6 +164,10 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
              "Questions keep being answered from the current index meanwhile.")
     full = st.checkbox("Full rebuild (re-read and re-embed every document)")
     running = engine.build_job is not None and engine.build_job.running
+    left = 0 if running else pending_vectors(settings.index_dir)
+    if left:
+        st.info(f"An interrupted build left {left:,} embedded passages and sentences: the next rebuild takes them instead of "
+                "embedding them again (a full rebuild starts afresh).")
     if st.button("Rebuild the index", type="primary", disabled=running):
         engine.start_build(full=full)
         audit(settings.data_dir, maintainer, "rebuild" + (" (full)" if full else ""), "started")

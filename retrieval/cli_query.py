@@ -64,22 +64,16 @@ def _open_retriever(args):
 
 
 def _read_queries(path: Path) -> list[dict]:
+    from retrieval.jsonl import JsonLinesError, read_jsonl
+
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise _user_error(f"cannot read {path}: {exc.strerror or exc}") from exc
-    out = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise _user_error(f"{path}:{number}: not JSON: {exc}") from exc
+        lines = read_jsonl(path)
+    except JsonLinesError as exc:
+        raise _user_error(str(exc)) from exc
+    for number, row in lines:
         if not isinstance(row, dict) or not isinstance(row.get("question"), str):
             raise _user_error(f'{path}:{number}: expected {{"id": ..., "question": "..."}}')
-        out.append(row)
-    return out
+    return [row for _, row in lines]
 
 
 def _questions(args) -> list[dict]:

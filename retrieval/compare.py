@@ -13,10 +13,10 @@ so `make eval-blind compare` after a change shows what it did.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrieval.jsonl import JsonLinesError, read_jsonl
 from retrieval.uncertainty import paired_balanced_difference, paired_difference
 
 #: the fields `eval --answers` writes that a comparison reads
@@ -29,21 +29,12 @@ class AnswersFileError(ValueError):
 
 def read_answers(path: Path) -> list[dict]:
     """The rows of an `eval --answers` file."""
-    path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise AnswersFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise AnswersFileError(f"{path}: not UTF-8 text") from exc
+        lines = read_jsonl(path)
+    except JsonLinesError as exc:
+        raise AnswersFileError(str(exc)) from exc
     rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise AnswersFileError(f"{path}:{number}: not JSON ({exc})") from exc
+    for number, row in lines:
         missing = [name for name in REQUIRED if not isinstance(row, dict) or name not in row]
         if missing:
             raise AnswersFileError(f"{path}:{number}: no {', '.join(missing)}: not a file written by `eval --answers`")

@@ -155,13 +155,20 @@ def new_page(browser, url: str, width: int = 1280, height: int = 1100):
 
 
 def ask(page, question: str, answers: int = 1) -> None:
-    """Type a question in the chat box and wait for the `answers`-th answer of the page."""
+    """Type a question in the chat box and wait for the `answers`-th answer of the page and for the
+    script run that made it to end. While a run goes on, the previous run's elements stay on the page
+    until overwritten: the earlier answers, redrawn one place further down, show twice for a moment,
+    so a count alone can be reached before the new question is answered (and stored)."""
     from playwright.sync_api import expect
 
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(question)
     box.press("Enter")
-    expect(page.locator(".rag-answer, .rag-notcovered")).to_have_count(answers, timeout=120_000)
+    answered = page.locator(".rag-answer, .rag-notcovered")
+    expect(answered).to_have_count(answers, timeout=120_000)
+    settled(page)
+    expect(answered).to_have_count(answers)
+    expect(page.locator(".rag-q").nth(answers - 1)).to_contain_text(question[:40])
 
 
 def screenshot(page, tmp_path: Path, name: str) -> Path:

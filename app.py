@@ -35,7 +35,7 @@ from retrieval.presentation import (
     term_spans,
 )
 from retrieval.service import Engine
-from ui.conversation import browser_id, keep_turn, open_conversation, restore_conversation
+from ui.conversation import browser_id, keep_turn, open_conversation, restore_conversation, write_browser_cookie
 from ui.index_page import page_index
 from ui.jobs import job_panel
 
@@ -241,6 +241,7 @@ def sidebar_corpus(index):
 
 def conversation_actions(actions) -> None:
     with actions:
+        write_browser_cookie()
         st.download_button(
             "Download the conversation (Markdown)",
             conversation_markdown(ss.turns, titles(), st.context.url, title=TITLE),

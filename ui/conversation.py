@@ -13,15 +13,23 @@ BROWSER_COOKIE = "rag_browser"
 
 
 def browser_id() -> str:
-    """A random id for this browser (a cookie, read once per session and set when missing): it lists
-    the browser's recent conversations and nothing else."""
+    """A random id for this browser (a cookie, read once per session; `write_browser_cookie` sets it
+    when missing): it lists the browser's recent conversations and nothing else."""
     if "browser_id" not in ss:
         cookie = valid_id(st.context.cookies.get(BROWSER_COOKIE))
         ss.browser_id, ss.browser_cookie_set = cookie or new_id(), cookie is not None
-    if not ss.browser_cookie_set:
-        st.html(f"<script>document.cookie = '{BROWSER_COOKIE}={ss.browser_id}; path=/; max-age=31536000; samesite=strict';</script>",
-                unsafe_allow_javascript=True)
     return ss.browser_id
+
+
+def write_browser_cookie() -> None:
+    """Set the browser id's cookie when the browser sent none. Called at the same place of every run
+    (the sidebar), never from the middle of the page: an element the first answer's run added above
+    the conversation moved every later element one place down, so that while the next question was
+    answered the previous answer showed twice (the stale copy below the redrawn one)."""
+    cid = browser_id()
+    if not ss.browser_cookie_set:
+        st.html(f"<script>document.cookie = '{BROWSER_COOKIE}={cid}; path=/; max-age=31536000; samesite=strict';</script>",
+                unsafe_allow_javascript=True)
 
 
 def keep_turn(conversations: ConversationStore, turn: Turn) -> None:

@@ -156,9 +156,9 @@ def new_page(browser, url: str, width: int = 1280, height: int = 1100):
 
 def ask(page, question: str, answers: int = 1) -> None:
     """Type a question in the chat box and wait for the `answers`-th answer of the page and for the
-    script run that made it to end. While a run goes on, the previous run's elements stay on the page
-    until overwritten: the earlier answers, redrawn one place further down, show twice for a moment,
-    so a count alone can be reached before the new question is answered (and stored)."""
+    script run that made it to end, with the new question on the page. While a run goes on, the
+    previous run's elements stay on the page until overwritten, so a count alone can be reached by a
+    stale element before the new question is answered and stored."""
     from playwright.sync_api import expect
 
     box = page.get_by_test_id("stChatInputTextArea")

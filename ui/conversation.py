@@ -26,9 +26,9 @@ def write_browser_cookie() -> None:
     (the sidebar), never from the middle of the page: an element the first answer's run added above
     the conversation moved every later element one place down, so that while the next question was
     answered the previous answer showed twice (the stale copy below the redrawn one)."""
-    cid = browser_id()
+    browser = browser_id()
     if not ss.browser_cookie_set:
-        st.html(f"<script>document.cookie = '{BROWSER_COOKIE}={cid}; path=/; max-age=31536000; samesite=strict';</script>",
+        st.html(f"<script>document.cookie = '{BROWSER_COOKIE}={browser}; path=/; max-age=31536000; samesite=strict';</script>",
                 unsafe_allow_javascript=True)
 
 

@@ -29,7 +29,7 @@ def add_commands(sub, common) -> None:
     p = sub.add_parser("eval", help="retrieval and answer metrics on the evaluation sets")
     common(p)
     p.add_argument("--questions", type=Path, action="append", default=None,
-                   help="JSONL evaluation set; repeatable (default: eval/questions.jsonl and eval/blind-questions.jsonl)")
+                   help="JSONL evaluation set; repeatable (default: eval/questions.jsonl and the blind sets eval/blind-questions.jsonl and eval/blind-questions-2.jsonl)")
     p.add_argument("--split", choices=("dev", "test"), default=None, help="only this split of sets that have one (default: each split)")
     p.add_argument("--modes", default="dense,lexical,hybrid", help="search modes to measure, comma-separated (default all three)")
     p.add_argument("--report", type=Path, default=None, help="also write the Markdown report here (e.g. docs/evaluation.md)")
@@ -222,9 +222,9 @@ def summary_figures(results) -> dict:
 
 def evaluation_sets(args) -> list[tuple[str, list]]:
     """(label, questions) for each set and split to evaluate."""
-    from retrieval.evaluate import BLIND_QUESTIONS, DEFAULT_QUESTIONS, load_questions, splits_of
+    from retrieval.evaluate import BLIND_QUESTIONS, BLIND_QUESTIONS_2, DEFAULT_QUESTIONS, load_questions, splits_of
 
-    paths = args.questions or [DEFAULT_QUESTIONS, BLIND_QUESTIONS]
+    paths = args.questions or [p for p in (DEFAULT_QUESTIONS, BLIND_QUESTIONS, BLIND_QUESTIONS_2) if p.exists()]
     out = []
     for path in paths:
         try:

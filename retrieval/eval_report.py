@@ -54,6 +54,12 @@ def format_set(result: SetResult) -> list[str]:
         n = first["by_doc"][doc]["n"]
         cells = [f"{retrieval['modes'][mode]['by_doc'][doc]['recall@5']:.3f} / {retrieval['modes'][mode]['by_doc'][doc]['mrr@10']:.3f}" for mode in modes]
         lines.append(f"| {doc} | {n} | " + " | ".join(cells) + " |")
+    if first.get("by_overlap"):
+        lines += ["", "By the share of the question's content words found in its answering sentence (Recall@5 / MRR@10):", "",
+                  "| share | n | " + " | ".join(modes) + " |", "|---|---|" + "---|" * len(modes)]
+        for band, m in first["by_overlap"].items():
+            cells = [f"{retrieval['modes'][mode]['by_overlap'][band]['recall@5']:.3f} / {retrieval['modes'][mode]['by_overlap'][band]['mrr@10']:.3f}" for mode in modes]
+            lines.append(f"| {band} | {m['n']} | " + " | ".join(cells) + " |")
     sources = first.get("by_source", {})
     if len(sources) > 1 and "hybrid" in retrieval["modes"]:
         by_source, holds = retrieval["modes"]["hybrid"]["by_source"], (coverage or {}).get("answer_holds_gold_by_source", {})

@@ -26,7 +26,13 @@ from retrieval.cleaning import letters_and_digits
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
 #: written from the documents alone by authors who never saw the system; split once into dev and test
 BLIND_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "blind-questions.jsonl"
+#: a second blind set by another author, briefed to write as officials do: scenarios, everyday words
+#: instead of the documents' terms, typos, documents named by the short names people use
+BLIND_QUESTIONS_2 = Path(__file__).resolve().parent.parent / "eval" / "blind-questions-2.jsonl"
 KS = (1, 5, 10)
+#: the share of a question's content words found in its answering sentence, in three bands: officials
+#: ask in their own words, and a set whose questions reuse the passage's words flatters a word matcher
+OVERLAP_BANDS = (("under 1/4", 0.0, 0.25), ("1/4 to 1/2", 0.25, 0.5), ("over 1/2", 0.5, 1.01))
 #: how gold quotes and texts are compared: lower-case letters and digits only
 normalise = letters_and_digits
 
@@ -82,6 +88,23 @@ def source_of(question: Question) -> str:
     the Markdown and the PDF question sets differ)."""
     kinds = {"PDF" if doc.lower().endswith(".pdf") else "Markdown" for doc in question.docs}
     return " and ".join(sorted(kinds)) if kinds else ""
+
+
+def word_overlap(question: str, answering: Sequence[str]) -> float:
+    """The share of a question's content words (stop words out, stemmed as BM25 reads them) that
+    occur in its answering text: the gold quotes, each the answering sentence or its key part. The
+    best of the quotes counts: any one of them answers."""
+    from retrieval.lexical import QueryTerms
+
+    terms = QueryTerms()
+    asked = set(terms(question))
+    if not asked or not answering:
+        return 0.0
+    return max(len(asked & set(terms(text))) / len(asked) for text in answering)
+
+
+def overlap_band(share: float) -> str:
+    return next(name for name, low, high in OVERLAP_BANDS if low <= share < high)
 
 
 def holds_quote(text: str, quote: str) -> bool:
@@ -174,6 +197,7 @@ def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence
         per_kind: dict[str, list[dict]] = defaultdict(list)
         per_doc: dict[str, list[dict]] = defaultdict(list)
         per_source: dict[str, list[dict]] = defaultdict(list)
+        per_overlap: dict[str, list[dict]] = defaultdict(list)
         latencies = []
         per_question = {}
         passage_words = []
@@ -190,6 +214,7 @@ def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence
             for doc in q.docs:
                 per_doc[doc].append(m)
             per_source[source_of(q)].append(m)
+            per_overlap[overlap_band(word_overlap(q.question, [quote for _, quote in q.gold]))].append(m)
             per_question[q.id] = m | {"top5": ranked[:5]}
             passage_words.extend(len(h.chunk.text.split()) for h in hits[:5])
             if len(q.docs) > 1:
@@ -198,6 +223,8 @@ def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence
             "metrics": {kind: {name: mean([m[name] for m in rows]) for name in METRICS} | {"n": len(rows)} for kind, rows in per_kind.items()},
             "by_doc": {doc: {name: mean([m[name] for m in rows]) for name in METRICS} | {"n": len(rows)} for doc, rows in sorted(per_doc.items())},
             "by_source": {src: {name: mean([m[name] for m in rows]) for name in METRICS} | {"n": len(rows)} for src, rows in sorted(per_source.items())},
+            "by_overlap": {band: {name: mean([m[name] for m in per_overlap[band]]) for name in METRICS} | {"n": len(per_overlap[band])}
+                           for band, _, _ in OVERLAP_BANDS if per_overlap[band]},
             "two_documents_in_top5": {"hit": sum(multi_doc), "n": len(multi_doc)},
             "passage_words_top5": mean(passage_words),
             "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
@@ -261,6 +288,7 @@ def question_rows(label: str, questions: Sequence[Question], retrieval: dict, co
         out.append({
             "set": label, "id": q.id, "split": q.split, "kind": q.kind, "question": q.question, "answerable": q.answerable,
             "gold": [{"doc": doc, "quote": quote} for doc, quote in q.gold],
+            "word_overlap": round(word_overlap(q.question, [quote for _, quote in q.gold]), 3) if q.gold else None,
             "answered": answer.get("answered"), "confidence": answer.get("confidence"), "holds_gold": answer.get("holds_gold"),
             "lacks": answer.get("lacks", ""), "answer": answer.get("answer", ""), "answer_docs": answer.get("docs", []),
             "ranks": ranks, "top5": top5,

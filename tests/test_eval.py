@@ -58,7 +58,7 @@ def test_hybrid_recall_does_not_regress(corpus_index, embedder):
     from retrieval.search import Retriever
 
     committed = json.loads((REPO / "docs" / "evaluation.json").read_text())["modes"]["hybrid"]["metrics"]["all"]
-    retriever = Retriever.open(Settings(index_dir=corpus_index), embedder=embedder)
+    retriever = Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder)
     result = evaluate_retrieval(retriever, load_questions(), modes=("hybrid",))
     now = result["modes"]["hybrid"]["metrics"]["all"]
     assert now["recall@5"] >= committed["recall@5"] - MARGIN, f"hybrid Recall@5 {now['recall@5']:.3f} < committed {committed['recall@5']:.3f} - {MARGIN}"
@@ -81,7 +81,7 @@ def test_blind_set_is_split_and_well_formed():
     assert len(docs) == 12  # all ten PDFs of ../shared/pdfs and both Markdown documents
 
 
-@pytest.mark.parametrize("name", ["questions.jsonl", "blind-questions.jsonl"])
+@pytest.mark.parametrize("name", ["questions.jsonl", "blind-questions.jsonl", "blind-questions-2.jsonl"])
 def test_the_question_checker_passes_each_set_with_its_documents(name, shared_pdfs):
     """eval/check_questions.py, the check a maintainer runs after editing a set, passes both sets
     (the blind set's split and note fields and its "figure" kind included) against the documents."""
@@ -184,3 +184,26 @@ def test_eval_writes_each_question_s_answer_for_reading_failures(corpus_index, t
     assert "- cup (not answerable): declined -> answered" in out
     assert main(["compare", str(answers), str(tmp_path / "none.jsonl")]) == 2
     assert "error: cannot read" in capsys.readouterr().err
+
+
+def test_word_overlap_counts_the_questions_content_words_found_in_the_best_answering_quote():
+    from retrieval.evaluate import overlap_band, word_overlap
+
+    quotes = ["Member States shall ensure that beneficiaries of international protection have access to employment",
+              "the right to work"]
+    # "beneficiaries", "international", "protection" of six content words (stemmed; "of" and "a" are stop words)
+    assert word_overlap("Can beneficiaries of international protection take a job?", quotes) == pytest.approx(3 / 6)
+    assert word_overlap("Can refugees get a job?", quotes) == 0.0
+    assert overlap_band(0.0) == "under 1/4" and overlap_band(0.25) == "1/4 to 1/2" and overlap_band(1.0) == "over 1/2"
+
+
+def test_the_second_blind_set_is_written_as_officials_ask():
+    """Most of its answerable questions share under a quarter of their words with the answer, and
+    it has its own dev and test split."""
+    from retrieval.evaluate import BLIND_QUESTIONS_2, load_questions, word_overlap
+
+    questions = load_questions(BLIND_QUESTIONS_2)
+    answerable = [q for q in questions if q.answerable]
+    low = [q for q in answerable if word_overlap(q.question, [quote for _, quote in q.gold]) < 0.25]
+    assert len(questions) >= 120 and {q.split for q in questions} == {"dev", "test"}
+    assert len(low) >= len(answerable) / 2

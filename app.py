@@ -55,7 +55,7 @@ st.html(CSS)
 
 
 def model_key(s: Settings) -> tuple:
-    return (s.model, s.batch_size, s.precision, s.backend, str(s.cache_dir))
+    return (s.model, s.sentence_model, s.batch_size, s.precision, s.backend, str(s.cache_dir))
 
 
 @st.cache_resource(show_spinner=False)
@@ -153,6 +153,8 @@ def render_turn(i: int, turn: Turn) -> None:
             notes.append(f"Read as a follow-up to: {escape(turn.after)}")
         if answer.shortened:
             notes.append(f"The question was shortened to its first {MAX_QUESTION_CHARS} characters.")
+        if answer.spelling_note:
+            notes.append(escape(answer.spelling_note))
         if answer.lacks_note:
             notes.append(escape(answer.lacks_note))
         try:
@@ -368,6 +370,10 @@ if load_error is not None:
     st.stop()
 
 actions = sidebar_corpus(live_index)
+if engine.upgrading_from:
+    with st.sidebar:
+        st.info(inert_markdown(f"Answering from a quick index of {engine.upgrading_from} while the index of {settings.model} "
+                               "is built in the background; it takes over when complete, with no restart."))
 if ss.get("view", "Ask") != "Presenter":
     ss.pop("presenter_shown", None)
 view = ss.get("view", "Ask")

@@ -123,6 +123,15 @@ class Answer:
     #: the kind of answer the question asks for ("amount", "duration", "date", "share", "count",
     #: "countries", "names"; `sentence_signals.expected_kind`) when no quoted sentence gives one: the closest the documents come
     lacks: str = ""
+    #: misspelt question words searched as the documents spell them ("asylym" -> "asylum"; retrieval/spelling.py)
+    corrections: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def spelling_note(self) -> str:
+        """Said with an answer to a question whose misspelt words were searched as the documents spell them."""
+        if not self.corrections:
+            return ""
+        return "Searched for " + ", ".join(f"“{new}” (typed “{old}”)" for old, new in self.corrections) + "."
 
     @property
     def lacks_note(self) -> str:
@@ -323,7 +332,10 @@ class Answerer:
         if language:
             answer = Answer(question, " ".join(question.split()), False, 0.0, language=language)
         else:
-            answer = self._in_conversation(question, history, docs)
+            corrected, corrections = self.retriever.speller.correct(question)
+            answer = self._in_conversation(corrected, history, docs)
+            if corrections:
+                answer = replace(answer, question=question, corrections=tuple((c.original, c.corrected) for c in corrections))
         return replace(answer, shortened=True) if shortened else answer
 
     def _in_conversation(self, question: str, history: Sequence[str], docs: Sequence[str] | None) -> Answer:
@@ -343,7 +355,7 @@ class Answerer:
         candidates, vectors = self.candidates(top)
         if not candidates:
             return _not_covered(question, query, 0.0, hits, top)
-        sims = vectors @ self.retriever.embedder.embed_query(query)
+        sims = vectors @ self.retriever.embedder.embed_query(query, kind="sentence")
         scores, quotable, has_kind = self.sentence_scores(question, query, candidates, sims)
         best = int(np.argmax(scores))
         confidence = float(sims[best])
@@ -354,7 +366,7 @@ class Answerer:
         # a compound question ("Why ..., and when ...?"): the best sentence for each half answers it
         part_bests = []
         for part in compound_parts(query):
-            part_scores, _, _ = self.sentence_scores(part, part, candidates, vectors @ self.retriever.embedder.embed_query(part))
+            part_scores, _, _ = self.sentence_scores(part, part, candidates, vectors @ self.retriever.embedder.embed_query(part, kind="sentence"))
             part_best = int(np.argmax(part_scores))
             if np.isfinite(part_scores[part_best]):
                 part_bests.append(part_best)

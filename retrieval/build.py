@@ -158,11 +158,13 @@ def _previous_index(index_dir: Path, settings: Settings, full: bool, report: Bui
     except index_files.IndexLoadError as exc:
         report.warnings.append(("index", f"previous index unusable, rebuilding everything ({exc})"))
         return None, None
-    chunker = index_files.identity(model_id(settings.model), previous.manifest.get("dimension", 0), settings.chunk_tokens, settings.overlap_tokens)
+    chunker = index_files.identity(model_id(settings.model), previous.manifest.get("dimension", 0), settings.chunk_tokens, settings.overlap_tokens,
+                                   model_id(settings.sentence_model), previous.manifest.get("sentence_dimension"))
     try:
         index_backend.check_compatible(settings, previous.manifest, chunker)
     except index_files.IndexMismatch:
-        if all(previous.manifest.get(key) == chunker[key] for key in ("format_version", "model")):  # the dimension is the old one's
+        if all(previous.manifest.get(key) == chunker[key] for key in ("format_version", "model")) and (
+                index_files.sentence_model_of(previous.manifest) == chunker["sentence_model"]):  # the dimensions are the old one's
             report.warnings.append(("index", "previous index was built with other chunker settings: every document is read again; unchanged passages keep their vectors"))
             return None, previous
         report.warnings.append(("index", "previous index was built with other settings: rebuilding everything"))
@@ -286,7 +288,7 @@ def _build(
     sentences = [spans for doc in documents for spans in chunk_sentences[doc.doc_id]]
     mark = _stage(report, "chunk", mark)
     vectors, sentence_spans, sentence_vectors, report.embedded, report.sentences_embedded, report.resumed = embed_passages_and_sentences(
-        chunks, sentences, vector_source, embedder, progress, on_progress, journal
+        chunks, sentences, vector_source, embedder, progress, on_progress, journal, journal.for_sentences(embedder)
     )
     mark = _stage(report, "embed", mark)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
@@ -294,7 +296,9 @@ def _build(
     lexical = LexicalIndex.build(lexical_texts)
     mark = _stage(report, "lexical", mark)
     dimension = vectors.shape[1]
-    manifest = index_files.identity(embedder.model_name, int(dimension), settings.chunk_tokens, settings.overlap_tokens)
+    sentence_dimension = sentence_vectors.shape[1] if sentence_vectors.ndim == 2 and sentence_vectors.shape[1] else embedder.sentence_dimension
+    manifest = index_files.identity(embedder.model_name, int(dimension), settings.chunk_tokens, settings.overlap_tokens,
+                                    embedder.sentence_model_name, int(sentence_dimension))
     manifest.update(
         built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         chunks=len(chunks),

@@ -39,7 +39,8 @@ def _embed_cached(
     todo_keys = list(todo)
     record = (lambda positions, vectors: journal.add([todo_keys[p] for p in positions], vectors)) if journal is not None else None
     fresh = embedder.embed([texts[i] for i in todo.values()], progress=bar.update, kind=kind, on_vectors=record) if todo else None
-    dimension = next((v.shape[1] for v in (fresh, old_vectors, journal_vectors) if v is not None and v.ndim == 2), embedder.dimension)
+    fallback = embedder.sentence_dimension if kind == "sentence" else embedder.dimension
+    dimension = next((v.shape[1] for v in (fresh, old_vectors, journal_vectors) if v is not None and v.ndim == 2), fallback)
     fresh_row = {key: n for n, key in enumerate(todo_keys)}
     vectors = np.empty((len(keys), dimension), dtype=np.float32)
     for i, key in enumerate(keys):
@@ -66,12 +67,12 @@ def sentence_table(chunks: list[Chunk], sentences: list[list[tuple[int, int]]] |
 
 def embed_passages_and_sentences(
     chunks: list[Chunk], sentences: list[list[tuple[int, int]]], previous, embedder: Embedder, progress: bool, on_progress: ProgressCallback | None,
-    journal: EmbeddingJournal | None = None,
+    journal: EmbeddingJournal | None = None, sentence_journal: EmbeddingJournal | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
     """Chunk vectors, the sentence table and sentence vectors, how many chunks and sentences were
     sent to the model, and how many vectors came from the `journal` of an interrupted build (which
-    also records every fresh vector); text whose embedding input `previous` (an index, or None)
-    holds reuses its vector."""
+    also records every fresh vector; `sentence_journal` where another model embeds the sentences);
+    text whose embedding input `previous` (an index, or None) holds reuses its vector."""
     spans, sentence_texts = sentence_table(chunks, sentences)
     sentence_keys = [text_key(t) for t in sentence_texts]
     chunk_cache: dict[str, int] = {}
@@ -83,8 +84,14 @@ def embed_passages_and_sentences(
         old_chunk_vectors = previous.store.vectors()
         old_sentence_vectors = np.asarray(previous.sentence_vectors)
         sentence_cache = {text_key(old_chunks[row].text[start:end]): i for i, (row, start, end) in enumerate(previous.sentence_spans.tolist())}
-    # a chunk's key and a sentence's are the same hash of the text embedded: one journal serves both
+    # a chunk's key and a sentence's are the same hash of the text embedded: one journal serves both,
+    # unless another model embeds the sentences
+    sentence_journal = sentence_journal or journal
     journal_cache, journal_vectors = journal.load() if journal is not None else ({}, None)
+    sentence_common = dict(journal=journal, journal_cache=journal_cache, journal_vectors=journal_vectors)
+    if sentence_journal is not journal:
+        sentence_cache_j, sentence_vectors_j = sentence_journal.load()
+        sentence_common = dict(journal=sentence_journal, journal_cache=sentence_cache_j, journal_vectors=sentence_vectors_j)
     new_chunks = len({c.content_hash for c in chunks if c.content_hash not in chunk_cache})
     new_sentences = len({k for k in sentence_keys if k not in sentence_cache})
     bar = Progress(new_chunks + new_sentences, "embedding", progress, on_progress)
@@ -92,9 +99,11 @@ def embed_passages_and_sentences(
     vectors, embedded, resumed_chunks = _embed_cached(
         [c.content_hash for c in chunks], [c.embed_text for c in chunks], chunk_cache, old_chunk_vectors, embedder, bar, "chunk", **common)
     sentence_vectors, sentences_embedded, resumed_sentences = _embed_cached(
-        sentence_keys, sentence_texts, sentence_cache, old_sentence_vectors, embedder, bar, "sentence", **common)
+        sentence_keys, sentence_texts, sentence_cache, old_sentence_vectors, embedder, bar, "sentence", **sentence_common)
     if journal is not None:
         journal.flush()
+    if sentence_journal is not None and sentence_journal is not journal:
+        sentence_journal.flush()
     bar.close()
     return vectors, spans, sentence_vectors, embedded, sentences_embedded, resumed_chunks + resumed_sentences
 

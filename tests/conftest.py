@@ -16,6 +16,11 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The tests that check logic, the app and the build run on the light packaged model (fast on two cores);
+# the default model (all-mpnet-base-v2) is checked by the tests marked `default_model`. Set here, before
+# any test starts a command or a server, so they inherit it. RAG_TEST_MODEL runs the tier on another.
+MINILM = "all-MiniLM-L6-v2"
+os.environ["RAG_MODEL"] = os.environ.get("RAG_TEST_MODEL", MINILM)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -25,6 +30,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 def _offline_and_isolated(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("RAG_MODEL", os.environ.get("RAG_TEST_MODEL", MINILM))
     # settings read RAG_-prefixed variables: a command run without --index writes here, not to index/
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path_factory.mktemp("default-index")))
     # the audit log goes to a temporary folder too, and no maintainer password is set unless a test sets one
@@ -40,10 +46,10 @@ def _offline_and_isolated(monkeypatch, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real packaged all-MiniLM-L6-v2, loaded once for the whole session."""
+    """The real packaged model of the test tier (all-MiniLM-L6-v2), loaded once for the whole session."""
     from retrieval.embedding import Embedder
 
-    return Embedder()
+    return Embedder(os.environ["RAG_MODEL"])
 
 
 # --------------------------------------------------------------------------- shared documents
@@ -80,7 +86,7 @@ def corpus_index(embedder, tmp_path_factory) -> Path:
     from retrieval.config import Settings
 
     index_dir = tmp_path_factory.mktemp("corpus-index")
-    report = build_index(Settings(corpus_dir=REPO / "corpus", index_dir=index_dir), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=REPO / "corpus", index_dir=index_dir), embedder=embedder, progress=False)
     assert not report.failed, report.summary()
     yield index_dir
 
@@ -97,7 +103,7 @@ def small_retriever(tmp_path, embedder):
         corpus.mkdir()
         for name, text in documents.items():
             (corpus / name).write_text(text, encoding="utf-8")
-        settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+        settings = Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index")
         build_index(settings, embedder=embedder, progress=False)
         return Retriever.open(settings, embedder=embedder)
 

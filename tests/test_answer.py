@@ -18,7 +18,7 @@ def answerer(corpus_index, embedder):
     from retrieval.config import Settings
     from retrieval.search import Retriever
 
-    return Answerer(Retriever.open(Settings(index_dir=corpus_index), embedder=embedder))
+    return Answerer(Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder))
 
 
 def assert_citations_exact(answer, index):

@@ -65,7 +65,7 @@ def test_awkward_file_names_are_indexed(tmp_path, embedder):
     names = ["notes with spaces.txt", "intégração é ñ.md", "odd #1 (copy) [v2] 'q'.txt"]
     for i, name in enumerate(names):
         (corpus / name).write_text(NOTES.replace("three", f"{i + 2} extra"), encoding="utf-8")
-    report = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
     assert sorted(report.added) == sorted(names) and not report.failed
     assert sorted(open_index(tmp_path / "index").documents) == sorted(names)
 
@@ -77,7 +77,7 @@ def test_every_bad_document_is_reported_and_the_good_ones_indexed(tmp_path, embe
     _encrypted_pdf(corpus / "locked.pdf", pdf_factory)
     pdf_factory(corpus / "scan.pdf", [[], []], header=None, footer=False)
     (corpus / "latin1.txt").write_bytes("Réintégration: un accompagnement personnalisé des migrants de retour.".encode("latin-1"))
-    report = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
     failed = dict(report.failed)
     assert sorted(failed) == ["locked.pdf", "scan.pdf"]
     assert failed["locked.pdf"].startswith("encrypted PDF")
@@ -185,7 +185,7 @@ def test_build_killed_midway_leaves_the_previous_index(tmp_path, embedder):
     corpus.mkdir()
     (corpus / "good.txt").write_text(NOTES, encoding="utf-8")
     index_dir = tmp_path / "index"
-    build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
     before = open_index(index_dir)
 
     shutil.copy(REPO / "corpus" / "eu-regulation-604-2013-dublin-iii.pdf", corpus)
@@ -216,7 +216,7 @@ def test_build_killed_midway_leaves_the_previous_index(tmp_path, embedder):
     assert [c.chunk_id for c in after.chunks] == [c.chunk_id for c in before.chunks]
     assert sorted(after.documents) == ["good.txt"]
 
-    report = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
     assert report.added == ["eu-regulation-604-2013-dublin-iii.pdf"] and report.unchanged == ["good.txt"]
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".building-")]
     assert "eu-regulation-604-2013-dublin-iii.pdf" in open_index(index_dir).documents
@@ -226,7 +226,7 @@ def test_second_build_in_process_is_refused_while_one_runs(tmp_path, embedder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "good.txt").write_text(NOTES, encoding="utf-8")
-    settings_ = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    settings_ = Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index")
     started, release = threading.Event(), threading.Event()
 
     def slow_progress(stage, done, total):
@@ -253,7 +253,7 @@ def answerer(corpus_index, embedder):
     from retrieval.answer import Answerer
     from retrieval.search import Retriever
 
-    return Answerer(Retriever.open(Settings(index_dir=corpus_index), embedder=embedder))
+    return Answerer(Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder))
 
 
 @pytest.mark.parametrize(

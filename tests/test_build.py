@@ -72,7 +72,7 @@ def base(tmp_path_factory, embedder, pdf_factory):
     pdf_factory(corpus / PDF_NAME, PDF_PAGES)
     (corpus / TXT_NAME).write_text(NOTES, encoding="utf-8")
     index_dir = root / "index"
-    report = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
     assert sorted(report.added) == ALL_DOCS and not report.failed, report.summary()
     return corpus, index_dir
 
@@ -83,7 +83,7 @@ def work(base, tmp_path):
     corpus, index_dir = base
     shutil.copytree(corpus, tmp_path / "corpus")
     shutil.copytree(index_dir, tmp_path / "index")
-    return Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
+    return Settings.from_env(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index")
 
 
 def rows_of(index, doc_id: str) -> list[int]:
@@ -283,7 +283,7 @@ def test_failed_build_leaves_the_live_index_untouched(work, embedder):
     current = (work.index_dir / index_files.CURRENT).read_text()
     (work.corpus_dir / TXT_NAME).write_text(NEW_NOTES, encoding="utf-8")
 
-    failing = FailingEmbedder()
+    failing = FailingEmbedder(os.environ["RAG_MODEL"])
     failing.__dict__.update(_encoder=embedder.encoder, _tokenizer=embedder.tokenizer)  # share the loaded model
     with pytest.raises(RuntimeError, match="injected"):
         build_index(work, embedder=failing, progress=False)
@@ -330,7 +330,7 @@ def test_index_of_another_model_is_refused(tmp_path, embedder):
     corpus.mkdir()
     (corpus / TXT_NAME).write_text(NOTES, encoding="utf-8")
     index_dir = tmp_path / "index"
-    other = Settings(corpus_dir=corpus, index_dir=index_dir, model=str(model_dir))
+    other = Settings.from_env(corpus_dir=corpus, index_dir=index_dir, model=str(model_dir))
     build_index(other, progress=False)
 
     index = open_index(index_dir)
@@ -342,11 +342,11 @@ def test_index_of_another_model_is_refused(tmp_path, embedder):
     assert "\n" not in message
     # a different chunker is refused the same way
     with pytest.raises(IndexMismatch, match="chunker"):
-        open_index(index_dir, expected=identity(str(Path(model_dir).resolve()), None, 150, 40))
+        open_index(index_dir, expected=identity(str(Path(model_dir).resolve()), None, 150, 40, "all-MiniLM-L6-v2"))
 
     # building with the default model never mixes vectors: everything is embedded again
     count = embedder.embedded_by_kind.get("chunk", 0)
-    report = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
     assert report.embedded == report.chunks == embedder.embedded_by_kind["chunk"] - count > 0
     assert any("other settings" in warning for _, warning in report.warnings)
     assert open_index(index_dir, expected=identity("all-MiniLM-L6-v2", 384, 200, 40)).model == "all-MiniLM-L6-v2"
@@ -366,7 +366,7 @@ def test_second_build_while_one_holds_the_lock(work, embedder):
 
 def test_missing_corpus_folder(tmp_path, embedder):
     with pytest.raises(BuildError, match="corpus folder not found"):
-        build_index(Settings(corpus_dir=tmp_path / "nowhere", index_dir=tmp_path / "index"), embedder=embedder, progress=False)
+        build_index(Settings.from_env(corpus_dir=tmp_path / "nowhere", index_dir=tmp_path / "index"), embedder=embedder, progress=False)
     assert not (tmp_path / "index" / index_files.CURRENT).exists()
 
 
@@ -389,7 +389,7 @@ def test_bad_documents_are_reported_and_the_others_indexed(tmp_path, embedder, p
     os.symlink(outside, corpus / "link.txt")
     (corpus / ".hidden.txt").write_text("editor swap file, never read", encoding="utf-8")
 
-    report = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
     failed = dict(report.failed)
     assert sorted(failed) == ["empty.md", "letter.docx", "link.txt", "random.pdf", "truncated.pdf"]
     assert failed["empty.md"] == "empty file"
@@ -418,7 +418,7 @@ def test_file_over_the_size_limit_is_refused(tmp_path, embedder):
     corpus.mkdir()
     (corpus / TXT_NAME).write_text(NOTES, encoding="utf-8")
     (corpus / "big.txt").write_text(NOTES * 200, encoding="utf-8")
-    report = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index", max_file_mb=0.01), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", max_file_mb=0.01), embedder=embedder, progress=False)
     failed = dict(report.failed)
     assert list(failed) == ["big.txt"] and failed["big.txt"].startswith("file too large")
     assert report.added == [TXT_NAME]
@@ -428,7 +428,7 @@ def test_corpus_of_only_bad_files_gives_an_empty_index(tmp_path, embedder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "empty.txt").write_bytes(b"")
-    report = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder, progress=False)
     assert report.chunks == 0 and [name for name, _ in report.failed] == ["empty.txt"]
     index = open_index(tmp_path / "index")
     assert index.chunks == [] and len(index.store) == 0

@@ -45,7 +45,7 @@ def test_chunking_runs_in_the_worker_and_a_slow_one_is_cut_off(tmp_path, embedde
     marks = tmp_path / "marks"
     marks.mkdir()
     _slow_for_crafted(monkeypatch, marks)
-    settings = Settings(corpus_dir=_corpus(tmp_path), index_dir=tmp_path / "index", parse_timeout_s=3)
+    settings = Settings.from_env(corpus_dir=_corpus(tmp_path), index_dir=tmp_path / "index", parse_timeout_s=3)
     report = build_index(settings, embedder=embedder, progress=False)
     assert report.added == ["good.md"]
     failed = dict(report.failed)
@@ -59,7 +59,7 @@ def test_a_document_cut_off_for_a_limit_is_not_read_again_until_it_changes(tmp_p
     marks.mkdir()
     real = _slow_for_crafted(monkeypatch, marks)
     corpus = _corpus(tmp_path)
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", parse_timeout_s=2)
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", parse_timeout_s=2)
     build_index(settings, embedder=embedder, progress=False)
     for mark in marks.iterdir():
         mark.unlink()
@@ -71,14 +71,14 @@ def test_a_document_cut_off_for_a_limit_is_not_read_again_until_it_changes(tmp_p
     assert "not read again" in again.summary()
 
     # raised limits read it again (and it is cut off again, at the new limit)
-    raised = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index", parse_timeout_s=3), embedder=embedder, progress=False)
+    raised = build_index(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", parse_timeout_s=3), embedder=embedder, progress=False)
     assert "took longer than 3 s: cut off" in dict(raised.failed)["crafted.md"]
     assert any(m.name.startswith("crafted.md.") for m in marks.iterdir())
 
     # changed content is read again; without the slow step it is indexed
     monkeypatch.setattr(build, "prepare_document", real)
     (corpus / "crafted.md").write_text("# Crafted\n\nThe document changed and now reads quickly.\n", encoding="utf-8")
-    fixed = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index", parse_timeout_s=3), embedder=embedder, progress=False)
+    fixed = build_index(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", parse_timeout_s=3), embedder=embedder, progress=False)
     assert fixed.failed == [] and "crafted.md" in fixed.added + fixed.changed
 
 
@@ -99,7 +99,7 @@ def test_crafted_documents_build_with_the_good_ones_indexed(tmp_path, embedder):
     (corpus / "good.md").write_text(NOTES, encoding="utf-8")
     for name, text in CRAFTED.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    report = build_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index", parse_timeout_s=60), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index", parse_timeout_s=60), embedder=embedder, progress=False)
     accounted = set(report.added) | {name for name, _ in report.failed}
     assert "good.md" in report.added
     assert set(CRAFTED) <= accounted

@@ -17,7 +17,7 @@ def retriever(corpus_index, embedder):
     from retrieval.config import Settings
     from retrieval.search import Retriever
 
-    return Retriever.open(Settings(index_dir=corpus_index), embedder=embedder)
+    return Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ def answers(corpus_index, embedder):
     from retrieval.answer import Answerer
     from retrieval.search import Retriever
 
-    answerer = Answerer(Retriever.open(Settings(index_dir=corpus_index), embedder=embedder))
+    answerer = Answerer(Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder))
     return [
         answerer.ask("What are the three dimensions of integration policies?"),
         answerer.ask("How do you cook a traditional Hungarian goulash?"),

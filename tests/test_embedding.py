@@ -4,6 +4,7 @@ vectors; the ONNX export is made once and cached; impossible settings are refuse
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -11,6 +12,9 @@ import pytest
 
 from retrieval.embedding import Embedder, ModelError, resolve_backend
 from retrieval.onnx_encoder import OnnxUnsupported, export, pooling_mode
+
+#: the test tier's model (conftest.py): these tests check the two backends, not a model's quality
+TEST_MODEL = os.environ["RAG_MODEL"]
 
 TEXTS = [
     "Integration is a dynamic, two-way process of mutual accommodation by all immigrants and residents.",
@@ -23,7 +27,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def torch_embedder():
-    return Embedder(backend="torch")
+    return Embedder(TEST_MODEL, backend="torch")
 
 
 def test_default_backend_is_onnx_when_onnxruntime_is_installed(embedder):
@@ -33,7 +37,7 @@ def test_default_backend_is_onnx_when_onnxruntime_is_installed(embedder):
 
 
 def test_onnx_and_torch_give_the_same_vectors(embedder, torch_embedder, tmp_path):
-    onnx = Embedder(backend="onnx", cache_dir=tmp_path)
+    onnx = Embedder(TEST_MODEL, backend="onnx", cache_dir=tmp_path)
     a, b = onnx.embed(TEXTS), torch_embedder.embed(TEXTS)
     assert a.shape == b.shape == (len(TEXTS), 384)
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
@@ -44,12 +48,12 @@ def test_onnx_and_torch_give_the_same_vectors(embedder, torch_embedder, tmp_path
 
 
 def test_the_export_is_made_once_and_reused(tmp_path):
-    first = Embedder(backend="onnx", cache_dir=tmp_path)
+    first = Embedder(TEST_MODEL, backend="onnx", cache_dir=tmp_path)
     first.load()
     files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert [p.name for p in files] == ["model.onnx"]  # no temporary file left behind
     stamp = files[0].stat().st_mtime_ns
-    second = Embedder(backend="onnx", cache_dir=tmp_path)
+    second = Embedder(TEST_MODEL, backend="onnx", cache_dir=tmp_path)
     second.load()
     assert second.encoder.path == files[0] and files[0].stat().st_mtime_ns == stamp
     assert np.array_equal(first.embed(TEXTS[:2]), second.embed(TEXTS[:2]))
@@ -57,7 +61,7 @@ def test_the_export_is_made_once_and_reused(tmp_path):
 
 def test_a_changed_model_gets_its_own_export(tmp_path):
     model = tmp_path / "model"
-    shutil.copytree(Embedder().path, model)
+    shutil.copytree(Embedder(TEST_MODEL).path, model)
     first = export(model, tmp_path / "cache")
     config = json.loads((model / "config.json").read_text())
     config["layer_norm_eps"] = 1e-6
@@ -68,7 +72,7 @@ def test_a_changed_model_gets_its_own_export(tmp_path):
 
 def test_int8_is_an_opt_in_that_moves_vectors_a_little(torch_embedder, tmp_path):
     pytest.importorskip("onnx")
-    int8 = Embedder(backend="onnx", precision="int8", cache_dir=tmp_path)
+    int8 = Embedder(TEST_MODEL, backend="onnx", precision="int8", cache_dir=tmp_path)
     a, b = int8.embed(TEXTS), torch_embedder.embed(TEXTS)
     cosines = (a * b).sum(axis=1)
     assert int8.encoder.path.name == "model-int8.onnx"
@@ -78,7 +82,7 @@ def test_int8_is_an_opt_in_that_moves_vectors_a_little(torch_embedder, tmp_path)
 @pytest.mark.parametrize(("backend", "precision"), [("torch", "int8"), ("onnx", "bf16"), ("tensorflow", "fp32")])
 def test_impossible_settings_are_refused_before_loading(backend, precision):
     with pytest.raises(ModelError):
-        Embedder(backend=backend, precision=precision)
+        Embedder(TEST_MODEL, backend=backend, precision=precision)
 
 
 def test_auto_uses_torch_for_bf16():
@@ -112,11 +116,11 @@ def test_auto_falls_back_to_torch_when_the_onnx_export_fails(monkeypatch, tmp_pa
         raise RuntimeError("exporter crashed (injected)")
 
     monkeypatch.setattr(onnx_encoder, "export", broken_export)
-    auto = Embedder(backend="auto", cache_dir=tmp_path)
+    auto = Embedder(TEST_MODEL, backend="auto", cache_dir=tmp_path)
     assert auto.embed(TEXTS[:1]).shape == (1, 384)
     assert auto.backend == "torch" and "exporter crashed" in caplog.text
     with pytest.raises(ModelError, match="exporter crashed"):
-        Embedder(backend="onnx", cache_dir=tmp_path).load()
+        Embedder(TEST_MODEL, backend="onnx", cache_dir=tmp_path).load()
 
 
 def test_a_failed_export_leaves_no_file_behind(tmp_path):

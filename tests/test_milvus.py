@@ -48,7 +48,7 @@ def seed_questions() -> list[str]:
 
 def milvus_settings(corpus: Path, uri: str, **overrides) -> Settings:
     # index_dir points nowhere: nothing of a Milvus index is on local disk
-    return Settings(corpus_dir=corpus, index_dir=corpus.parent / "no-index-here", store="milvus", milvus_uri=uri, **overrides)
+    return Settings.from_env(corpus_dir=corpus, index_dir=corpus.parent / "no-index-here", store="milvus", milvus_uri=uri, **overrides)
 
 
 def make_corpus(folder: Path) -> Path:
@@ -70,7 +70,7 @@ def both(tmp_path_factory, embedder):
     """The same corpus built into FAISS files and into Milvus Lite."""
     root = tmp_path_factory.mktemp("milvus-both")
     corpus = make_corpus(root / "corpus")
-    faiss_settings = Settings(corpus_dir=corpus, index_dir=root / "index")
+    faiss_settings = Settings.from_env(corpus_dir=corpus, index_dir=root / "index")
     build_index(faiss_settings, embedder=embedder, progress=False)
     settings = milvus_settings(corpus, str(root / "milvus.db"))
     report = build_index(settings, embedder=embedder, progress=False)

@@ -34,7 +34,7 @@ class StoppingEmbedder(Embedder):
     """The real embedder, stopped after `batches` batches have come back from the model."""
 
     def __init__(self, real: Embedder, batches: int) -> None:
-        super().__init__()
+        super().__init__(real.model_name)
         self.__dict__.update(_encoder=real.encoder, _tokenizer=real.tokenizer)  # share the loaded model
         self.left = batches
 
@@ -64,20 +64,20 @@ def segments(index_dir: Path) -> list[Path]:
 def test_an_interrupted_build_resumes_where_it_stopped_and_makes_the_same_index(tmp_path, embedder, monkeypatch):
     monkeypatch.setattr(embedding_journal, "FLUSH_TEXTS", 64)
     # the index an uninterrupted build makes
-    straight = build_index(Settings(corpus_dir=corpus_of(tmp_path / "a"), index_dir=tmp_path / "a" / "index"), embedder=embedder, progress=False)
+    straight = build_index(Settings.from_env(corpus_dir=corpus_of(tmp_path / "a"), index_dir=tmp_path / "a" / "index"), embedder=embedder, progress=False)
     total = straight.embedded + straight.sentences_embedded
     assert not (tmp_path / "a" / "index" / embedding_journal.FOLDER).exists()  # a completed build leaves no journal
 
     corpus, index_dir = corpus_of(tmp_path / "b"), tmp_path / "b" / "index"
     with pytest.raises(Stopped):
-        build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=StoppingEmbedder(embedder, batches=12), progress=False)
+        build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=StoppingEmbedder(embedder, batches=12), progress=False)
     assert segments(index_dir), "the interrupted build left what it embedded"
     journaled = set()
     for path in segments(index_dir):
         with np.load(path) as data:
             journaled.update(data["keys"].tolist())
 
-    resumed = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    resumed = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
     assert len(journaled) <= resumed.resumed < total  # all the interrupted build wrote out before it stopped
     assert resumed.embedded + resumed.sentences_embedded + resumed.resumed == total  # each text embedded once in all
     assert f"resumed: {resumed.resumed} vectors" in resumed.summary()
@@ -93,7 +93,7 @@ def test_an_interrupted_build_resumes_where_it_stopped_and_makes_the_same_index(
 def test_a_full_build_and_a_build_with_another_model_start_afresh(tmp_path, embedder, monkeypatch):
     monkeypatch.setattr(embedding_journal, "FLUSH_TEXTS", 64)
     corpus, index_dir = corpus_of(tmp_path, DOCS[:1]), tmp_path / "index"
-    settings = Settings(corpus_dir=corpus, index_dir=index_dir)
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=index_dir)
     with pytest.raises(Stopped):
         build_index(settings, embedder=StoppingEmbedder(embedder, batches=3), progress=False)
     assert segments(index_dir)
@@ -157,7 +157,7 @@ def test_a_build_killed_while_embedding_resumes_from_its_journal(tmp_path, embed
     assert journaled
     assert pending_vectors(index_dir) == written  # what the app's Index page reports, read from the headers only
 
-    report = build_index(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
     assert report.resumed >= len(journaled)  # a text that is both a passage and a sentence counts in each
     assert report.added == ["eu-commission-notice-free-movement-guidance-2023.pdf"]
     assert not (index_dir / embedding_journal.FOLDER).exists() and pending_vectors(index_dir) == 0

@@ -52,7 +52,7 @@ def test_faiss_store_matches_brute_force_and_filters():
 def retriever(corpus_index, embedder):
     from retrieval.config import Settings
 
-    return Retriever.open(Settings(index_dir=corpus_index), embedder=embedder)
+    return Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder)
 
 
 def test_hybrid_finds_the_passage_and_explains_why(retriever):

@@ -18,7 +18,7 @@ DUBLIN = "eu-regulation-604-2013-dublin-iii.pdf"
 
 @pytest.fixture(scope="module")
 def engine(corpus_index, embedder):
-    engine = Engine(Settings(corpus_dir=REPO / "corpus", index_dir=corpus_index), embedder=embedder)
+    engine = Engine(Settings.from_env(corpus_dir=REPO / "corpus", index_dir=corpus_index), embedder=embedder)
     assert engine.wait_for_model(120)
     return engine
 
@@ -94,7 +94,7 @@ def test_rebuild_in_the_background_keeps_answering_then_switches(corpus_index, e
     (corpus / "failing.pdf").write_bytes(b"not a pdf")
     (corpus / "ferries.md").write_text("# Ferry passes\n\nEvery resettled family receives a free annual ferry pass to the islands "
                                        "from the regional transport office.\n", encoding="utf-8")
-    engine = Engine(Settings(corpus_dir=corpus, index_dir=index_dir), embedder=embedder)
+    engine = Engine(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder)
     old = read_current(index_dir)
     rows = {r["document"]: r["status"] for r in engine.document_rows()}
     assert rows["ferries.md"] == "new" and rows["failing.pdf"] == "new"
@@ -121,7 +121,7 @@ def test_rebuild_in_the_background_keeps_answering_then_switches(corpus_index, e
 def test_rebuild_failure_leaves_the_index_alone(corpus_index, embedder, tmp_path):
     index_dir = tmp_path / "index"
     shutil.copytree(corpus_index, index_dir, ignore=shutil.ignore_patterns(".lock"))
-    engine = Engine(Settings(corpus_dir=tmp_path / "no-such-folder", index_dir=index_dir), embedder=embedder)
+    engine = Engine(Settings.from_env(corpus_dir=tmp_path / "no-such-folder", index_dir=index_dir), embedder=embedder)
     job = engine.start_build()
     assert job.wait(60)
     assert "corpus folder not found" in job.error

@@ -98,7 +98,7 @@ def test_a_built_index_above_the_threshold_searches_through_ivf(corpus_index, em
     from retrieval.index import open_index
 
     monkeypatch.setattr(store_module, "APPROXIMATE_FROM", 500)
-    settings = Settings(corpus_dir=REPO / "corpus", index_dir=tmp_path / "index")
+    settings = Settings.from_env(corpus_dir=REPO / "corpus", index_dir=tmp_path / "index")
     shutil.copytree(corpus_index, settings.index_dir)
     report = build_index(settings, embedder=embedder, progress=False)
     assert report.embedded == 0

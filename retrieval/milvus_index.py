@@ -311,6 +311,13 @@ class MilvusLocation:
         rows = [{"key": f"{key}#{n:05d}", "value": part, "vector": [0.0, 0.0]} for key, value in records for n, part in enumerate(_json_parts(value))]
         self._insert(name, rows)
 
+    def drop_versions_after(self, live: str) -> None:
+        """Drop the versions newer than the live one: what killed builds wrote (call it under the
+        build lock, when no build is writing one)."""
+        for version in self.versions():
+            if version > live:
+                self._drop_version(version)
+
     def _drop_version(self, name: str) -> None:
         for collection in (name, name + SENTENCES_SUFFIX, name + META_SUFFIX):
             with contextlib.suppress(Exception):

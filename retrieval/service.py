@@ -48,8 +48,9 @@ def _common_words() -> frozenset[str]:
 class Job:
     """Work in a background thread with progress counts the page can poll."""
 
-    def __init__(self, kind: str, work: Callable[[Job], object]) -> None:
+    def __init__(self, kind: str, work: Callable[[Job], object], on_done: Callable[[Job], object] | None = None) -> None:
         self.kind = kind
+        self._on_done = on_done
         self.id = uuid.uuid4().hex[:8]
         self.stage = "starting"
         self.done = 0
@@ -71,6 +72,11 @@ class Job:
         except Exception as exc:  # noqa: BLE001 - reported on the page; the live index is untouched
             self.error = str(exc) or type(exc).__name__
         finally:
+            if self._on_done is not None:  # before the job counts as finished: whoever sees it finished sees its record
+                try:
+                    self._on_done(self)  # e.g. the audit log's record of the outcome
+                except Exception:  # noqa: BLE001 - a failing callback must not hide the job's own outcome
+                    pass
             self.finished = time.time()
 
     def progress(self, stage: str, done: int, total: int) -> None:
@@ -369,12 +375,13 @@ class Engine:
 
     # ----------------------------------------------------------------------- background jobs
 
-    def start_build(self, full: bool = False) -> Job:
-        """Start a rebuild in the background (or return the one running)."""
+    def start_build(self, full: bool = False, on_done: Callable[[Job], object] | None = None) -> Job:
+        """Start a rebuild in the background (or return the one running); `on_done(job)` is called
+        when it ends, in either way (the Index page records the outcome in the audit log)."""
         with self._lock:
             if self.build_job is not None and self.build_job.running:
                 return self.build_job
-            self.build_job = Job("build", lambda job: self._build(job, full)).start()
+            self.build_job = Job("build", lambda job: self._build(job, full), on_done=on_done).start()
             return self.build_job
 
     def _build(self, job: Job, full: bool):

@@ -524,6 +524,7 @@ def test_a_description_with_a_del_character_or_a_broken_catalogue_never_crashes_
     assert (corpus / "trams.md").exists() and any("saved as trams.md" in s.value for s in at.success)
     errors = [e.value for e in at.error if "trams.md" in e.value]
     assert errors and "catalogue.toml is not valid TOML" in errors[0] and "\n" not in errors[0]
+    assert "(it was title: Trams)" in errors[0]  # what the maintainer typed is on the page to write by hand
 
 
 def test_removal_restoring_and_the_rebuild_outcome_are_audited_with_hashes(writable, maintainer):

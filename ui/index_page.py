@@ -146,7 +146,8 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
                     set_catalogue_entry(settings.corpus_dir, path.name, described)
                     audit(settings.data_dir, maintainer, "describe", "catalogue.toml updated", path.name, digest)
                 except CatalogueError as exc:
-                    messages.append(("error", f"{path.name}: saved, but {exc}"))
+                    given = "; ".join(f"{key.replace('_', ' ')}: {value.strip()}" for key, value in described.items() if value.strip())
+                    messages.append(("error", f"{path.name}: saved, but {exc} (it was {given})"))  # nothing typed is lost
                     audit(settings.data_dir, maintainer, "describe", f"refused: {exc}", path.name, digest)
         except UploadError as exc:
             messages.append(("error", f"{f.name}: {exc}"))

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ LOCK_SUFFIX = "_build_lock"
 #: the build locks held by builds of this process, (uri, lock collection): another build here waits
 #: its turn rather than taking the lock over
 _HELD_HERE: set[tuple[str, str]] = set()
+_ACQUIRING = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -31,16 +33,17 @@ def build_lock(location):
     name = location.prefix + LOCK_SUFFIX
     held = (str(Path(location.uri).resolve()) if location.is_lite else location.uri, name)
     holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    for attempt in range(2):
-        if held not in _HELD_HERE and _try_create_lock(location, name, holder):
-            break
-        other = _lock_holder(location, name)
-        if attempt == 0 and held not in _HELD_HERE and _lock_is_stale(location, other, holder):
-            location._call("drop a stale build lock", location.client.drop_collection, name)
-            continue
-        who = f"pid {other.get('pid')} on {other.get('host')}, since {other.get('started')}" if other else "another process"
-        raise index_files.BuildLocked(f"another build is already running on {location.describe()} ({who}); wait for it to finish")
-    _HELD_HERE.add(held)
+    with _ACQUIRING:  # two threads of this process never both take it, nor one take over the other's
+        for attempt in range(2):
+            if held not in _HELD_HERE and _try_create_lock(location, name, holder):
+                break
+            other = _lock_holder(location, name)
+            if attempt == 0 and held not in _HELD_HERE and _lock_is_stale(location, other, holder):
+                location._call("drop a stale build lock", location.client.drop_collection, name)
+                continue
+            who = f"pid {other.get('pid')} on {other.get('host')}, since {other.get('started')}" if other else "another process"
+            raise index_files.BuildLocked(f"another build is already running on {location.describe()} ({who}); wait for it to finish")
+        _HELD_HERE.add(held)
     try:
         yield
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -310,11 +311,31 @@ def _build(
     report.chunks = len(chunks)
     report.sentences = len(sentence_spans)
     manifest["build"]["seconds"] = round(time.perf_counter() - started, 2)
-    report.version = index_backend.write_version(settings, manifest, documents, chunks, vectors, lexical, lexical_texts, sentence_spans, sentence_vectors, previous)
-    journal.discard()  # the new version holds every vector now
+    if previous is not None and same_index(previous.manifest, manifest):
+        # nothing changed: the live version stays, so links and conversations made with it stay
+        # current across a restart (`make run` builds first); only a killed build's leftovers go
+        report.version = previous.version
+        index_backend.clear_leftovers(settings, previous.version)
+    else:
+        report.version = index_backend.write_version(settings, manifest, documents, chunks, vectors, lexical, lexical_texts, sentence_spans, sentence_vectors, previous)
+    journal.discard()  # the live version holds every vector now
     _stage(report, "write", mark)
     report.seconds = time.perf_counter() - started
     return report
+
+
+#: what a manifest records of the build itself rather than of the index it describes
+_BUILD_ONLY = ("built_at", "build", "store")
+
+
+def same_index(previous: dict, manifest: dict) -> bool:
+    """Whether a build's manifest describes the index `previous` describes: the same settings, the
+    same documents with the same content and catalogue entries, the same passages and failures.
+    When it does, the chunks, vectors and BM25 made from them are the previous version's too."""
+    def described(m: dict) -> str:
+        return json.dumps({k: v for k, v in m.items() if k not in _BUILD_ONLY}, sort_keys=True, ensure_ascii=False, default=str)
+
+    return described(previous) == described(manifest)
 
 
 def _stage(report: BuildReport, name: str, since: float) -> float:

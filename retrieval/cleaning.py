@@ -146,6 +146,48 @@ def strip_furniture(lines: list[str], furniture: set[str], edge: int = 4) -> lis
     return [line for line in keep if line is not None]
 
 
+#: a page number and a numbered section title in capitals, or the other way round: "10 6.  WHAT DO
+#: EMPLOYERS HAVE TO DO UNDER ...?" as a running head over a section's continuation pages
+_SECTION_HEAD = re.compile(r"^\s*(?:\d{1,4}\s+(?P<a>\d{1,2}(?:\.\d{1,2})*\.?\s+[^a-z]+?)|(?P<b>\d{1,2}(?:\.\d{1,2})*\.?\s+[^a-z]+?)\s+\d{1,4})\s*$")
+
+
+_NUMBER_START = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2})*)\.?\s")
+#: lines opening with one section number that are compared with a running head (a bound: linear)
+_HEADING_CANDIDATES = 50
+
+
+def strip_section_heads(pages: list[list[str]], edge: int = 2) -> list[list[str]]:
+    """Pages without the running heads that repeat a section's title in capitals beside the page
+    number ("10 6.  WHAT DO EMPLOYERS HAVE TO DO UNDER THE FAST-TRACK PROCEDURE ...?"). Each is on
+    one page only, so `find_furniture` cannot see it repeat; it is known by its shape (at a page's
+    top or bottom, a page number beside a numbered title with no lower-case letter, three words at
+    least) and by the section's own heading elsewhere in the document: a line opening with the same
+    number whose words, in any case and over up to six lines, are the head's. A numbered heading in
+    capitals that no other line repeats stays."""
+    starts: dict[str, list[tuple[int, int]]] = {}
+    for p, lines in enumerate(pages):
+        for j, line in enumerate(lines):
+            m = _NUMBER_START.match(line)
+            if m and len(found := starts.setdefault(m.group(1), [])) < _HEADING_CANDIDATES:
+                found.append((p, j))
+    out = []
+    for p, lines in enumerate(pages):
+        drop = set()
+        for i in [*range(min(edge, len(lines))), *range(max(edge, len(lines) - edge), len(lines))]:
+            m = len(lines[i]) <= 300 and _SECTION_HEAD.match(lines[i])  # a running head is short; the pattern is linear only on short lines
+            title = m and (m.group("a") or m.group("b"))
+            if not title or len(_WORD.findall(title)) < 3:
+                continue
+            key = letters_and_digits(title)
+            number = _NUMBER_START.match(title)
+            if len(key) >= 12 and number and any(
+                (q, j) != (p, i) and letters_and_digits(" ".join(pages[q][j : j + 6])).startswith(key) for q, j in starts.get(number.group(1), ())
+            ):
+                drop.add(i)
+        out.append([line for i, line in enumerate(lines) if i not in drop])
+    return out
+
+
 #: dot leaders and a page number are looked for in this many last characters of a line
 TOC_TAIL = 160
 

@@ -55,6 +55,9 @@ class Settings:
     data_dir: Path = Path("data")
     #: a conversation not used for this many days is deleted (0: kept for ever)
     conversation_days: int = 90
+    #: versions of each document kept in corpus/.kept/ when it is replaced or removed from the app,
+    #: the most recent first (0: every version is kept)
+    kept_versions: int = 10
     #: where the index lives: "faiss" (files under index_dir) or "milvus" (Milvus Lite or a Milvus server)
     store: str = "faiss"
     #: with store "milvus": a local path ending in .db (Milvus Lite, embedded in this process) or a

@@ -20,7 +20,7 @@ from retrieval.pdf_text import pdf_blocks, read_pdf
 from retrieval.sections import Heading, SectionTracker
 
 #: bump when loading or cleaning changes what text comes out: indexes made by another version are rebuilt
-PARSER_VERSION = 14
+PARSER_VERSION = 15
 SUPPORTED_SUFFIXES = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 CATALOGUE_FILE = "catalogue.toml"
 
@@ -81,34 +81,68 @@ def load_catalogue(corpus_dir: Path) -> dict[str, dict]:
 CATALOGUE_FIELDS = ("title", "short_title", "author", "year")
 
 
+class CatalogueError(ValueError):
+    """The catalogue cannot be written (it is not valid TOML as it stands); the message is one line."""
+
+
 def set_catalogue_entry(corpus_dir: Path, name: str, entry: dict[str, str]) -> None:
     """Write one document's description into the corpus catalogue, atomically: the given fields
     replace those of its table (the others, such as aliases, stay), or a table is added; the rest
-    of the file (other tables, comments) is kept as it is."""
-    import json
+    of the file (other tables, comments, the way headers are written) is kept as it is, and so are
+    the file's permissions. Written with tomlkit, which escapes what TOML strings may not hold (a DEL
+    or another control character in a title). Raises CatalogueError, with the file untouched, when
+    the catalogue is not valid TOML as it stands."""
     import os
     import tempfile
 
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     path = Path(corpus_dir) / CATALOGUE_FILE
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    header = f"[{json.dumps(name, ensure_ascii=False)}]"
-    merged = dict(tomllib.loads(text).get(name, {})) if text else {}
-    merged.update({key: str(value).strip() for key, value in entry.items() if str(value).strip()})  # kept: aliases, source
-    body = "".join(f"{key} = {json.dumps(value if isinstance(value, list) else str(value), ensure_ascii=False)}\n" for key, value in merged.items())
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == header), None)
-    if start is None:
-        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + header + "\n" + body
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].lstrip().startswith("[")), len(lines))
-        while end > start + 1 and not lines[end - 1].strip():
-            end -= 1
-        text = "".join(lines[:start]) + header + "\n" + body + "".join(("\n", *lines[end:])) if end < len(lines) else "".join(lines[:start]) + header + "\n" + body
-    tomllib.loads(text)  # never write a catalogue the build could not read
+    try:
+        tomllib.loads(text)  # the reader the build uses decides what is valid
+        doc = tomlkit.parse(text)
+    except (tomllib.TOMLDecodeError, TOMLKitError) as exc:
+        reason = " ".join(str(exc).split())
+        raise CatalogueError(f"{CATALOGUE_FILE} is not valid TOML ({reason}): correct it by hand; the description was not written") from None
+    values = {key: str(value).strip() for key, value in entry.items() if str(value).strip()}
+    table = doc.get(name)
+    if not isinstance(table, dict):
+        if table is not None:
+            raise CatalogueError(f"{CATALOGUE_FILE} gives {name!r} a value that is not a table: correct it by hand; the description was not written")
+        table = tomlkit.table()
+        doc.append(name, table)
+        table = doc[name]
+    for key, value in values.items():  # other fields (aliases, source) stay
+        table[key] = value
+    out = tomlkit.dumps(doc)
+    if out and not out.endswith("\n"):
+        out += "\n"
+    tomllib.loads(out)  # never write a catalogue the build could not read
+    mode = (path.stat().st_mode & 0o7777) if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=".catalogue-", dir=corpus_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(out)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes 0600: the file keeps the permissions it had
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (os.umask would, for every thread, a moment)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def sniff_kind(path: Path, head: bytes) -> str:

@@ -290,6 +290,13 @@ def remove_stale_versions(index_dir: Path, keep: set[str | None]) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def remove_staging(index_dir: Path) -> None:
+    """Drop the half-written folders of killed builds (never a version)."""
+    for path in Path(index_dir).glob(f"{STAGING_PREFIX}*"):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def build_lock(index_dir: Path):
     """One writer at a time: a second build stops at once with a clear message."""

@@ -84,3 +84,12 @@ def write_version(settings: Settings, manifest, documents, chunks, vectors, lexi
         return milvus(settings).write_version(manifest, documents, chunks, vectors, stemmed_texts(lexical_texts), lexical.document_frequencies(), sentence_spans, sentence_vectors)
     previous_store = previous.store if previous is not None and previous.sentence_store is None else None
     return index_files.write_version(settings.index_dir, manifest, documents, chunks, vectors, lexical, sentence_spans, sentence_vectors, previous_store=previous_store)
+
+
+def clear_leftovers(settings: Settings, live: str) -> None:
+    """What a killed build left beside the live version (a half-written folder, or collections newer
+    than the live one), for a build that writes no version; called under the build lock."""
+    if is_milvus(settings):
+        milvus(settings).drop_versions_after(live)
+    else:
+        index_files.remove_staging(settings.index_dir)

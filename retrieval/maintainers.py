@@ -22,6 +22,8 @@ from pathlib import Path
 
 #: scrypt cost: 2**15 blocks of 8 x 128 bytes (32 MiB, about 0.1 s here): slow to guess, quick to check once
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+#: salt and digest lengths `hash_password` writes; a stored hash with less is refused
+SALT_BYTES, DIGEST_BYTES = 16, 32
 #: after this many wrong passwords a session can no longer try
 MAX_ATTEMPTS = 5
 #: a wrong password waits this long, doubled at each further one (seconds)
@@ -37,20 +39,31 @@ def hash_password(password: str) -> str:
     """`scrypt$N$r$p$salt$hash` (salt and hash in URL-safe base64)."""
     if not password:
         raise ValueError("the password is empty")
-    salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    salt = secrets.token_bytes(SALT_BYTES)
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, DIGEST_BYTES)
     return "$".join(["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), _b64(salt), _b64(digest)])
 
 
 def verify_password(password: str, stored: str) -> bool:
-    """Whether a password matches a stored hash; compared in constant time."""
+    """Whether a password matches a stored hash; compared in constant time. A hash weaker than the
+    ones `hash_password` makes (a lower cost, a shorter salt or digest: a truncated or hand-made
+    hash) is refused, never checked: a 1-byte digest would let one password in 256 through."""
     try:
         scheme, n, r, p, salt, digest = stored.strip().split("$")
         if scheme != "scrypt":
             raise ValueError(scheme)
-        expected = base64.urlsafe_b64decode(digest)
-        got = _scrypt(password, base64.urlsafe_b64decode(salt), int(n), int(r), int(p), len(expected))
+        n, r, p = int(n), int(r), int(p)
+        salt, expected = base64.urlsafe_b64decode(salt), base64.urlsafe_b64decode(digest)
     except (ValueError, TypeError) as exc:
+        raise PasswordHashError("RAG_MAINTAINER_PASSWORD_HASH is not a hash made by `python -m retrieval hash-password`") from exc
+    if n < SCRYPT_N or r < SCRYPT_R or p < SCRYPT_P or len(salt) < SALT_BYTES or len(expected) < DIGEST_BYTES:
+        raise PasswordHashError(
+            f"RAG_MAINTAINER_PASSWORD_HASH is weaker than `python -m retrieval hash-password` makes (N={n}, r={r}, p={p}, "
+            f"a {len(salt)}-byte salt, a {len(expected)}-byte digest; it makes N={SCRYPT_N}, r={SCRYPT_R}, p={SCRYPT_P}, "
+            f"a {SALT_BYTES}-byte salt, a {DIGEST_BYTES}-byte digest): truncated? make a new one with it")
+    try:
+        got = _scrypt(password, salt, n, r, p, len(expected))
+    except (ValueError, TypeError, MemoryError) as exc:
         raise PasswordHashError("RAG_MAINTAINER_PASSWORD_HASH is not a hash made by `python -m retrieval hash-password`") from exc
     return hmac.compare_digest(got, expected)
 

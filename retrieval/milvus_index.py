@@ -8,7 +8,7 @@ Where the files back end keeps index/v<time>-<id>/, Milvus keeps three collectio
     <prefix>_v<time>_<id>_meta        the manifest, each document (cleaned text, pages, sections) and
                                       the lexical document frequencies, as JSON split in parts
     alias <prefix>                    names the live chunks collection (moved by alter_alias)
-    <prefix>_build_lock               exists while a build runs
+    <prefix>_build_lock               exists while a build runs (retrieval/milvus_lock.py)
 
 A build writes a complete new version (the meta collection's "complete" record last) and only then
 moves the alias, so a reader never sees half a build and a killed build leaves the alias where it
@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import re
-import socket
 import threading
 import time
 import uuid
@@ -56,7 +55,6 @@ from retrieval.milvus_store import (
 PART_CHARS = 16_000
 #: the alias is read at most this often per process (each question asks whether it moved)
 ALIAS_TTL_S = 1.0
-LOCK_SUFFIX = "_build_lock"
 SENTENCES_SUFFIX = "_sentences"
 META_SUFFIX = "_meta"
 #: the lexical field holds text already tokenised, stop words removed and stemmed the way the files
@@ -194,53 +192,11 @@ class MilvusLocation:
 
     # ------------------------------------------------------------------- the build lock
 
-    @contextlib.contextmanager
     def build_lock(self):
-        """One build at a time across every machine: the lock is a collection that exists while a
-        build runs (creating it fails when it exists). A lock left by a killed build on this machine
-        (its process is gone) is taken over."""
-        name = self.prefix + LOCK_SUFFIX
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        for attempt in range(2):
-            if self._try_create_lock(name, holder):
-                break
-            other = self._lock_holder(name)
-            if attempt == 0 and other is not None and other.get("host") == holder["host"] and not _pid_alive(int(other.get("pid", 0))):
-                self._call("drop a stale build lock", self.client.drop_collection, name)
-                continue
-            who = f"pid {other.get('pid')} on {other.get('host')}, since {other.get('started')}" if other else "another process"
-            raise index_files.BuildLocked(f"another build is already running on {self.describe()} ({who}); wait for it to finish")
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                self.client.drop_collection(name)
+        """One build at a time across every machine (retrieval/milvus_lock.py)."""
+        from retrieval.milvus_lock import build_lock
 
-    def _try_create_lock(self, name: str, holder: dict) -> bool:
-        from pymilvus import DataType
-
-        client = self.client
-        if self._call("check the build lock", client.has_collection, name):
-            return False
-        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("value", DataType.VARCHAR, max_length=4096)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
-        params = client.prepare_index_params()
-        params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
-        try:
-            client.create_collection(name, schema=schema, index_params=params)
-        except Exception:
-            return False  # another build created it first
-        self._call("record the build lock's holder", client.insert, name, [{"key": "holder", "value": json.dumps(holder), "vector": [0.0, 0.0]}])
-        return True
-
-    def _lock_holder(self, name: str) -> dict | None:
-        """Who holds the lock (pid, host, started), or None when it cannot be read."""
-        with contextlib.suppress(Exception):
-            rows = self.client.query(name, filter='key == "holder"', output_fields=["value"], limit=1)
-            return json.loads(rows[0]["value"]) if rows else None
-        return None
+        return build_lock(self)
 
     # ------------------------------------------------------------------- writing
 
@@ -355,6 +311,13 @@ class MilvusLocation:
         rows = [{"key": f"{key}#{n:05d}", "value": part, "vector": [0.0, 0.0]} for key, value in records for n, part in enumerate(_json_parts(value))]
         self._insert(name, rows)
 
+    def drop_versions_after(self, live: str) -> None:
+        """Drop the versions newer than the live one: what killed builds wrote (call it under the
+        build lock, when no build is writing one)."""
+        for version in self.versions():
+            if version > live:
+                self._drop_version(version)
+
     def _drop_version(self, name: str) -> None:
         for collection in (name, name + SENTENCES_SUFFIX, name + META_SUFFIX):
             with contextlib.suppress(Exception):
@@ -417,14 +380,3 @@ class MilvusLocation:
         return index_files.Index(Path(self.uri), version, manifest, documents, chunks, store, lexical, spans, SentenceVectors(sentences),
                                  rows_by_doc=rows_by_doc, row_of=ChunkRows(dict(zip((e["doc"] for e in entries), starts))), sentence_store=sentences)
 
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -33,7 +33,7 @@ def read_pdf(data: bytes) -> tuple[list[str], str, list[set[str]]]:
         pages, runs = [], []
         for page in reader.pages:
             collect = _TextRuns()
-            pages.append(page.extract_text(visitor_text=collect) or "")
+            pages.append(fix_small_caps_residue(page.extract_text(visitor_text=collect) or "", collect.small_caps))
             runs.append(collect.runs)
         title = ""
         try:
@@ -49,18 +49,38 @@ def read_pdf(data: bytes) -> tuple[list[str], str, list[set[str]]]:
     return pages, title.strip(), footnote_lines(runs)
 
 
+#: a small-capitals font by its name ("Wessex-RomanTitling-SC700", "Minion-SmallCaps", "...-SmCp")
+_SMALL_CAPS_FONT = re.compile(r"(?:^|[-_+,])(?:SC\d*|SmallCaps?|SmCp)(?:$|[-_,])")
+_LETTERS = re.compile(r"[A-Za-z]{2,}")
+
+
 class _TextRuns:
-    """pypdf's text visitor: every run of text with its rendered font size and baseline height."""
+    """pypdf's text visitor: every run of text with its rendered font size and baseline height, and
+    the words a small-capitals font gave in mixed case (see `fix_small_caps_residue`)."""
 
     def __init__(self) -> None:
         self.runs: list[tuple[float, float, str]] = []
+        self.small_caps: set[str] = set()
 
     def __call__(self, text, cm, tm, font_dict, font_size) -> None:
         if not text or not text.strip() or not tm or not cm:
             return
+        font = str(font_dict.get("/BaseFont", "")) if font_dict else ""
+        if _SMALL_CAPS_FONT.search(font):
+            self.small_caps.update(w for w in _LETTERS.findall(text) if not (w.islower() or w.isupper() or w.istitle()))
         scale = abs(tm[3] * cm[3]) or abs(tm[0] * cm[0]) or 1.0
         y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
         self.runs.append((float(font_size) * scale, y, text))
+
+
+def fix_small_caps_residue(text: str, words: set[str]) -> str:
+    """A page's text with the words a small-capitals font gave in mixed case written plainly: such a
+    font maps its small capitals to lower-case letters and some of its glyphs to capitals, so "The
+    Conference" comes out "The ConferenCe" and "the States Parties" "the StAteS pArtieS". Each such
+    word keeps its first letter's case and the rest goes to lower case ("Conference", "parties")."""
+    if not words:
+        return text
+    return re.sub(r"[A-Za-z]+", lambda m: m.group(0)[0] + m.group(0)[1:].lower() if m.group(0) in words else m.group(0), text)  # one pass: linear
 
 
 #: a page on which at least this share of the lines are table-of-contents entries is a contents page
@@ -123,6 +143,7 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
         [line.rstrip() for line in cleaning.normalise_characters(text).split("\n") if line.strip()]
         for text in pages
     ]
+    page_lines = cleaning.strip_section_heads(page_lines)
     furniture = cleaning.find_furniture(page_lines)
     vocabulary = cleaning.document_vocabulary(pages)
     lines: list[tuple[int, str]] = []

@@ -52,8 +52,9 @@ def _common_words() -> frozenset[str]:
 class Job:
     """Work in a background thread with progress counts the page can poll."""
 
-    def __init__(self, kind: str, work: Callable[[Job], object]) -> None:
+    def __init__(self, kind: str, work: Callable[[Job], object], on_done: Callable[[Job], object] | None = None) -> None:
         self.kind = kind
+        self._on_done = on_done
         self.id = uuid.uuid4().hex[:8]
         self.stage = "starting"
         self.done = 0
@@ -75,6 +76,11 @@ class Job:
         except Exception as exc:  # noqa: BLE001 - reported on the page; the live index is untouched
             self.error = str(exc) or type(exc).__name__
         finally:
+            if self._on_done is not None:  # before the job counts as finished: whoever sees it finished sees its record
+                try:
+                    self._on_done(self)  # e.g. the audit log's record of the outcome
+                except Exception:  # noqa: BLE001 - a failing callback must not hide the job's own outcome
+                    pass
             self.finished = time.time()
 
     def progress(self, stage: str, done: int, total: int) -> None:
@@ -378,7 +384,7 @@ class Engine:
         """Take a document out of the corpus folder (kept, restorable); raises UploadError."""
         from retrieval.uploads import remove_document
 
-        return remove_document(Path(self.settings.corpus_dir), name)
+        return remove_document(Path(self.settings.corpus_dir), name, keep_versions=self.settings.kept_versions)
 
     def kept_documents(self) -> list[dict]:
         from retrieval.uploads import kept_documents
@@ -388,7 +394,7 @@ class Engine:
     def restore_document(self, kept: str, replace: bool = False) -> Path:
         from retrieval.uploads import restore_document
 
-        return restore_document(Path(self.settings.corpus_dir), kept, replace=replace)
+        return restore_document(Path(self.settings.corpus_dir), kept, replace=replace, keep_versions=self.settings.kept_versions)
 
     def save_upload(self, name: str, data: bytes, replace: bool = False) -> Path:
         """Validate an uploaded file and store it in the corpus folder; raises UploadError."""
@@ -397,16 +403,17 @@ class Engine:
         upload = validate_upload(
             name, data, int(self.settings.max_file_mb * 1e6), timeout_s=self.settings.parse_timeout_s, memory_mb=self.settings.parse_memory_mb
         )
-        return store_upload(Path(self.settings.corpus_dir), upload, replace=replace)
+        return store_upload(Path(self.settings.corpus_dir), upload, replace=replace, keep_versions=self.settings.kept_versions)
 
     # ----------------------------------------------------------------------- background jobs
 
-    def start_build(self, full: bool = False) -> Job:
-        """Start a rebuild in the background (or return the one running)."""
+    def start_build(self, full: bool = False, on_done: Callable[[Job], object] | None = None) -> Job:
+        """Start a rebuild in the background (or return the one running); `on_done(job)` is called
+        when it ends, in either way (the Index page records the outcome in the audit log)."""
         with self._lock:
             if self.build_job is not None and self.build_job.running:
                 return self.build_job
-            self.build_job = Job("build", lambda job: self._build(job, full)).start()
+            self.build_job = Job("build", lambda job: self._build(job, full), on_done=on_done).start()
             return self.build_job
 
     def _build(self, job: Job, full: bool):

@@ -10,6 +10,8 @@ named by its sha256) and can be restored.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
@@ -136,6 +138,10 @@ def validate_upload(name: str, data: bytes, max_bytes: int, timeout_s: float = 6
 
 #: where replaced and removed documents are kept, inside the corpus folder (hidden: never indexed)
 KEPT_DIR = ".kept"
+#: the lock file in the kept folder that orders changes to the corpus folder (`corpus_lock`)
+LOCK_FILE = ".lock"
+#: versions of each document kept by default (RAG_KEPT_VERSIONS)
+KEPT_VERSIONS = 10
 
 
 def _target(corpus_dir: Path, name: str) -> Path:
@@ -149,13 +155,31 @@ def _target(corpus_dir: Path, name: str) -> Path:
     return target
 
 
-def store_upload(corpus_dir: Path, upload: Upload, replace: bool = False) -> Path:
+@contextlib.contextmanager
+def corpus_lock(corpus_dir: Path):
+    """One change to the corpus folder at a time, across threads and processes (an advisory lock on
+    `.kept/.lock`): a replace keeps the current version and then puts the new one in its place, and
+    two replaces of one name must not interleave, or the first one's file would be in neither
+    corpus/ nor .kept/."""
+    kept = Path(corpus_dir) / KEPT_DIR
+    kept.mkdir(parents=True, exist_ok=True)
+    fd = os.open(kept / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def store_upload(corpus_dir: Path, upload: Upload, replace: bool = False, keep_versions: int = KEPT_VERSIONS) -> Path:
     """Write the upload into the corpus folder atomically, never over another document unless
     `replace`; a replaced document is kept first (see `keep`), so no upload destroys a file.
 
     No check-then-write: the new file is written to a hidden temporary name and then linked to its
     name with os.link, which fails if the name exists, so of two uploads of one new name at the
-    same moment exactly one is stored and the other is told the name is taken."""
+    same moment exactly one is stored and the other is told the name is taken. A replace (keep the
+    current version, then put the new one in its place) runs under `corpus_lock`, so two replaces
+    of one name at once both end up somewhere: the later in the corpus, the earlier kept."""
     corpus_dir = Path(corpus_dir).resolve()
     corpus_dir.mkdir(parents=True, exist_ok=True)
     target = _target(corpus_dir, upload.name)
@@ -166,17 +190,18 @@ def store_upload(corpus_dir: Path, upload: Upload, replace: bool = False) -> Pat
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        try:
-            os.link(tmp, target)
-        except FileExistsError:
-            if target.is_file() and not target.is_symlink() and target.read_bytes() == upload.data:
-                raise UploadError(f"{upload.name} is already in the corpus with the same content") from None
-            if not replace:
-                raise UploadError(f"a document named {upload.name} already exists: rename the file, or choose to replace it") from None
-            keep(corpus_dir, upload.name)
-            _target(corpus_dir, upload.name)  # still not a link
-            os.replace(tmp, target)
-            tmp = None
+        with corpus_lock(corpus_dir):
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                if target.is_file() and not target.is_symlink() and target.read_bytes() == upload.data:
+                    raise UploadError(f"{upload.name} is already in the corpus with the same content") from None
+                if not replace:
+                    raise UploadError(f"a document named {upload.name} already exists: rename the file, or choose to replace it") from None
+                keep(corpus_dir, upload.name, keep_versions)
+                _target(corpus_dir, upload.name)  # still not a link
+                os.replace(tmp, target)
+                tmp = None
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
@@ -184,8 +209,10 @@ def store_upload(corpus_dir: Path, upload: Upload, replace: bool = False) -> Pat
     return target
 
 
-def keep(corpus_dir: Path, name: str) -> Path:
-    """Copy a document into the kept folder under `<sha256 prefix>-<name>` before it is replaced."""
+def keep(corpus_dir: Path, name: str, keep_versions: int = KEPT_VERSIONS) -> Path:
+    """Copy a document into the kept folder under `<sha256 prefix>-<name>` before it is replaced;
+    only the `keep_versions` most recently kept versions of each name stay (0: all of them). Call
+    it under `corpus_lock`."""
     corpus_dir = Path(corpus_dir).resolve()
     source = _target(corpus_dir, name)
     data = source.read_bytes()
@@ -198,18 +225,28 @@ def keep(corpus_dir: Path, name: str) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    else:
+        os.utime(path)  # kept again: it counts as the newest
+    if keep_versions > 0:
+        versions = sorted((r for r in kept_documents(corpus_dir) if r["document"] == name), key=lambda r: -r["mtime"])
+        for row in versions[keep_versions:]:
+            if row["kept"] != path.name:
+                (kept / row["kept"]).unlink(missing_ok=True)
+    fsync_dir(kept)
     return path
 
 
-def remove_document(corpus_dir: Path, name: str) -> Path:
+def remove_document(corpus_dir: Path, name: str, keep_versions: int = KEPT_VERSIONS) -> Path:
     """Take a document out of the corpus folder into the kept folder (restorable); returns where."""
     corpus_dir = Path(corpus_dir).resolve()
     source = _target(corpus_dir, name)
-    if not source.is_file():
-        raise UploadError(f"no document named {name} in the corpus folder")
-    path = keep(corpus_dir, name)
-    source.unlink()
+    with corpus_lock(corpus_dir):
+        if not source.is_file():
+            raise UploadError(f"no document named {name} in the corpus folder")
+        path = keep(corpus_dir, name, keep_versions)
+        source.unlink()
     fsync_dir(corpus_dir)
     return path
 
@@ -226,7 +263,7 @@ def kept_documents(corpus_dir: Path) -> list[dict]:
     return sorted(rows, key=lambda r: -r["mtime"])
 
 
-def restore_document(corpus_dir: Path, kept_name: str, replace: bool = False) -> Path:
+def restore_document(corpus_dir: Path, kept_name: str, replace: bool = False, keep_versions: int = KEPT_VERSIONS) -> Path:
     """Put a kept document back under its name (the current one, if any, is kept first when `replace`)."""
     corpus_dir = Path(corpus_dir).resolve()
     path = corpus_dir / KEPT_DIR / kept_name
@@ -234,4 +271,4 @@ def restore_document(corpus_dir: Path, kept_name: str, replace: bool = False) ->
         raise UploadError(f"no kept document {kept_name!r}")
     name = kept_name.partition("-")[2]
     data = path.read_bytes()
-    return store_upload(corpus_dir, Upload(name, detect_kind(name, data), data), replace=replace)
+    return store_upload(corpus_dir, Upload(name, detect_kind(name, data), data), replace=replace, keep_versions=keep_versions)

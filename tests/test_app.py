@@ -500,3 +500,60 @@ def test_an_upload_can_be_described_and_the_uploader_is_emptied(writable, mainta
     assert at.text_input(key="meta_title").value == "" and at.text_input(key="meta_year").value == ""  # and its description
     upload(at, ("fake.pdf", b"not a pdf", "application/pdf"))
     assert any("fake.pdf: not a PDF" in e.value for e in at.error) and not at.file_uploader[0].value
+
+
+def test_a_description_with_a_del_character_or_a_broken_catalogue_never_crashes_the_page(writable, maintainer):
+    """Issue 29, item 7: a DEL character in the title (or a hand-written header in catalogue.toml)
+    crashed the page with a TOMLDecodeError traceback after the file was stored and audited. The
+    title is written escaped; a catalogue that is not valid TOML gets one line, the file is saved."""
+    import tomllib
+
+    corpus, _ = writable
+    with (corpus / "catalogue.toml").open("a", encoding="utf-8") as fh:
+        fh.write("\n['hand-written.md']  # a maintainer's own header form\ntitle = 'By hand'\n")
+    at = sign_in(switch(start(), "Index"))
+    at.text_input(key="meta_title").input("Bicycles\x7f for newcomers")
+    upload(at, ("bikes.md", b"# Bicycles\n\nEvery newly arrived refugee may borrow a bicycle for a year.\n", "text/markdown"))
+    catalogue = tomllib.loads((corpus / "catalogue.toml").read_text(encoding="utf-8"))
+    assert catalogue["bikes.md"]["title"] == "Bicycles\x7f for newcomers" and catalogue["hand-written.md"]["title"] == "By hand"
+    assert "# a maintainer's own header form" in (corpus / "catalogue.toml").read_text(encoding="utf-8")
+
+    (corpus / "catalogue.toml").write_text('["unclosed.md"\ntitle = "x"\n', encoding="utf-8")
+    at.text_input(key="meta_title").input("Trams")
+    upload(at, ("trams.md", b"# Trams\n\nA monthly tram pass is free for the first year.\n", "text/markdown"))
+    assert (corpus / "trams.md").exists() and any("saved as trams.md" in s.value for s in at.success)
+    errors = [e.value for e in at.error if "trams.md" in e.value]
+    assert errors and "catalogue.toml is not valid TOML" in errors[0] and "\n" not in errors[0]
+    assert "(it was title: Trams)" in errors[0]  # what the maintainer typed is on the page to write by hand
+
+
+def test_removal_restoring_and_the_rebuild_outcome_are_audited_with_hashes(writable, maintainer):
+    """Issue 29, item 13: rebuilds were logged as "started" only, remove and restore rows had no
+    sha256. Now the outcome of a rebuild is its own row, and remove / restore rows carry the
+    document's sha256."""
+    import hashlib
+    import json
+    import os
+
+    corpus, _ = writable
+    digest = hashlib.sha256((corpus / UK).read_bytes()).hexdigest()
+    at = sign_in(switch(start(), "Index"))
+    at.selectbox(key="remove_choice").select(UK).run()
+    at.checkbox(key="remove_sure").check().run()
+    next(b for b in at.button if b.label == "Remove").click().run()
+    kept = next(p.name for p in (corpus / ".kept").iterdir() if p.name.endswith(UK))
+    at.selectbox(key="restore_choice").select(kept).run()
+    next(b for b in at.button if b.label == "Restore").click().run()
+    assert not at.exception and (corpus / UK).exists()
+    next(b for b in at.button if b.label == "Rebuild the index").click().run()
+    deadline = time.time() + 600
+    while time.time() < deadline and not any(s.value.startswith("Rebuild finished") for s in at.success):
+        time.sleep(1)
+        at.run()
+    assert any(s.value.startswith("Rebuild finished") for s in at.success), [e.value for e in at.error]
+    log = [json.loads(line) for line in (Path(os.environ["RAG_DATA_DIR"]) / "audit.jsonl").read_text().splitlines()]
+    rows = {(e["action"], e["outcome"].split(" ")[0]): e for e in log}
+    assert rows[("remove", "kept")]["sha256"] == digest and rows[("restore", "restored")]["sha256"] == digest
+    assert ("rebuild", "started") in rows
+    outcome = rows[("rebuild", "completed")]["outcome"]
+    assert "0 added, 0 changed, 0 removed" in outcome and "live version v" in outcome

@@ -136,8 +136,11 @@ def test_rebuild_without_changes_embeds_nothing(work, embedder):
     assert report.embedded == 0
     assert sorted(report.unchanged) == ALL_DOCS
     assert report.added == report.changed == report.removed == [] and not report.failed
+    # issue 29, item 11: a build that changes nothing writes no version (links and conversations
+    # made with the live one stay current); the live version is the build's version
     after = open_index(work.index_dir)
-    assert after.version == report.version != before.version
+    assert after.version == report.version == before.version
+    assert sorted(p.name for p in work.index_dir.iterdir() if p.is_dir()) == [before.version]
     assert [c.chunk_id for c in after.chunks] == [c.chunk_id for c in before.chunks]
     assert np.array_equal(after.store.vectors(), before.store.vectors())
 
@@ -313,6 +316,11 @@ def test_leftovers_of_a_killed_build_are_cleared(work, embedder):
     # the half-written folder is never read
     assert open_index(work.index_dir).version == before.version
 
+    # a build that changes nothing writes no version, but clears a killed build's half-written folder
+    assert build_index(work, embedder=embedder, progress=False).version == before.version
+    assert staging_folders(work.index_dir) == [] and old_version.is_dir()
+
+    (work.corpus_dir / TXT_NAME).write_text(NEW_NOTES, encoding="utf-8")
     report = build_index(work, embedder=embedder, progress=False)
     versions = sorted(p.name for p in work.index_dir.iterdir() if p.is_dir())
     assert versions == sorted([before.version, report.version])  # the previous one stays for open readers

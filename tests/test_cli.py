@@ -143,3 +143,45 @@ def test_info_on_an_index_with_a_missing_vector_file(built, tmp_path, capsys):
     (damaged / version / "vectors.faiss").unlink()
     assert main(["info", "--index", str(damaged)]) == 2
     assert "rebuild" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("store", ["faiss", "milvus"])
+def test_a_build_that_changes_nothing_writes_no_version(tmp_path, store):
+    """Issue 29, item 11: `make run` builds before it starts the app; with nothing changed, the second
+    start's build wrote a new version, and every shared link and kept conversation then said "the
+    index has changed". Two real `python -m retrieval build` processes (a restart): the second keeps
+    the live version, in both stores; a changed description still makes a new one."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.txt").write_text(NOTES, encoding="utf-8")
+    (corpus / "broken.pdf").write_bytes(b"this is not a pdf at all")  # a failure is part of what stays the same
+    (corpus / "catalogue.toml").write_text('["notes.txt"]\ntitle = "District notes"\n', encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(repo), "RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index")}
+    if store == "milvus":
+        env.update(RAG_STORE="milvus", RAG_MILVUS_URI=str(tmp_path / "milvus.db"))
+
+    def run(*args):
+        result = subprocess.run([sys.executable, "-m", "retrieval", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def live():
+        return json.loads(run("info", "--json"))["version"]
+
+    run("build", "--quiet")
+    first = live()
+    folders = sorted(p.name for p in (tmp_path / "index").iterdir()) if store == "faiss" else None
+    out = run("build", "--quiet")
+    assert out.startswith("documents: 0 added, 0 changed, 0 removed, 1 unchanged, 1 failed"), out
+    assert live() == first and out.splitlines()[-1].endswith(f"({first})")
+    if store == "faiss":
+        assert sorted(p.name for p in (tmp_path / "index").iterdir()) == folders
+    (corpus / "catalogue.toml").write_text('["notes.txt"]\ntitle = "District notes, revised"\n', encoding="utf-8")
+    run("build", "--quiet")
+    assert live() != first

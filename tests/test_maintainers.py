@@ -59,3 +59,33 @@ def test_cli_prints_a_hash_for_the_environment(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["hash-password", "--stdin"]) == 2
     assert "at least 10 characters" in capsys.readouterr().err
+
+
+def _weak_hash(password: str, n: int = 2**15, r: int = 8, p: int = 1, salt_bytes: int = 16, digest_bytes: int = 32) -> str:
+    import base64
+    import hashlib
+
+    salt = b"s" * salt_bytes
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=digest_bytes)
+    return "$".join(["scrypt", str(n), str(r), str(p), base64.urlsafe_b64encode(salt).decode(), base64.urlsafe_b64encode(digest).decode()])
+
+
+@pytest.mark.parametrize("weakness", [dict(digest_bytes=1), dict(n=2), dict(r=1), dict(salt_bytes=2)])
+def test_a_truncated_or_weak_hash_is_refused_with_one_line(stored, weakness):
+    """Issue 29, item 8: a 1-byte digest (one password in 256 gets in) or N=2 was accepted. A hash
+    below what hash-password writes is refused for every password, the right one included."""
+    weak = _weak_hash("a long enough secret", **weakness)
+    for password in ("a long enough secret", "anything else"):
+        with pytest.raises(PasswordHashError) as caught:
+            verify_password(password, weak)
+        message = str(caught.value)
+        assert "weaker than `python -m retrieval hash-password` makes" in message and "\n" not in message
+    session = SignIn()
+    with pytest.raises(PasswordHashError):
+        session.attempt("Ada", "a long enough secret", weak)
+    assert not session.signed_in
+    # the same construction at full strength is accepted: the test refuses weakness, not the format
+    assert verify_password("a long enough secret", _weak_hash("a long enough secret"))
+    # a digest cut short in the environment (a shell ate its end) is refused too
+    with pytest.raises(PasswordHashError, match="weaker"):
+        verify_password("a long enough secret", stored[:-40])

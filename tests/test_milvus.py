@@ -219,6 +219,15 @@ def server(tmp_path):
     """Milvus Lite's own gRPC server on a free loopback port; stopped by the test."""
     port = free_port()
     data = tmp_path / "server.db"
+    uri = MilvusServer(f"http://127.0.0.1:{port}", None)
+    uri.start = lambda: _start_server(data, port)
+    uri.process = uri.start()
+    yield uri
+    uri.process.terminate()
+    uri.process.wait(30)
+
+
+def _start_server(data: Path, port: int) -> subprocess.Popen:
     process = subprocess.Popen([str(Path(sys.executable).parent / "milvus-lite"), "server", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -228,18 +237,22 @@ def server(tmp_path):
                 break
         assert process.poll() is None, process.stderr.read().decode()
         time.sleep(0.1)
-    yield MilvusServer(f"http://127.0.0.1:{port}", process)
-    process.terminate()
-    process.wait(30)
+    return process
 
 
 class MilvusServer(str):
     """The server's URI (a str), with its process."""
 
-    def __new__(cls, uri: str, process: subprocess.Popen) -> "MilvusServer":
+    def __new__(cls, uri: str, process: subprocess.Popen | None) -> "MilvusServer":
         self = super().__new__(cls, uri)
         self.process = process
         return self
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same data folder and port."""
+        self.process.terminate()
+        self.process.wait(30)
+        self.process = self.start()
 
 
 def cli(args: list[str], uri: str, corpus: Path, **kwargs) -> subprocess.CompletedProcess:
@@ -288,6 +301,68 @@ def test_build_killed_midway_leaves_the_alias_and_the_next_build_recovers(server
     assert {c.doc_id for c in index.chunks} == {"notes.txt"}
     report = build_index(settings, embedder=embedder, progress=False)  # the dead build's lock is taken over
     assert sorted(report.added) == sorted(SEEDS) and location.read_current(fresh=True) == report.version
+
+
+def _kill_while_embedding(args: list[str], uri: str, corpus: Path) -> str:
+    """Start `python -m retrieval build ...` on the URI, SIGKILL it once it is embedding; its stderr."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "RAG_STORE": "milvus", "RAG_MILVUS_URI": uri, "RAG_CORPUS_DIR": str(corpus)}
+    process = subprocess.Popen([sys.executable, "-m", "retrieval", *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        seen, deadline = "", time.monotonic() + 240
+        while "embedding" not in seen and time.monotonic() < deadline and process.poll() is None:
+            seen += process.stderr.read(1) or ""
+        assert "embedding" in seen and process.poll() is None, seen
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return seen
+
+
+def test_a_killed_embedded_build_does_not_block_the_next(tmp_path):
+    """Issue 29, item 1: `build --full` on Milvus Lite embedded (a .db path), SIGKILLed while it
+    embeds, left its build lock in a collection that reopens 'released'; the holder could not be
+    read, so every later build stopped with "another build is already running". Now the next build
+    takes the dead build's lock over (no other process can have the data folder open) and completes,
+    and the index it replaces stayed live meanwhile."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.txt").write_text(NOTES, encoding="utf-8")
+    uri = str(tmp_path / "embedded.db")
+    first = cli(["build", "--quiet"], uri, corpus)
+    assert first.returncode == 0, first.stderr
+    for name in SEEDS:
+        shutil.copyfile(REPO / "corpus" / name, corpus / name)
+    _kill_while_embedding(["build", "--full"], uri, corpus)
+    info = json.loads(cli(["info", "--json"], uri, corpus).stdout)
+    assert [d["doc"] for d in info["documents"]] == ["notes.txt"]  # the killed build changed nothing
+    again = cli(["build"], uri, corpus)
+    assert again.returncode == 0 and "another build" not in again.stderr, again.stderr
+    assert "2 added" in again.stdout, again.stdout
+    info = json.loads(cli(["info", "--json"], uri, corpus).stdout)
+    assert sorted(d["doc"] for d in info["documents"]) == sorted([*SEEDS, "notes.txt"])
+    # a build of this process still waits for another build of this process
+    settings = milvus_settings(corpus, uri, milvus_collection="rag")
+    location = index_backend.milvus(settings)
+    try:
+        with location.build_lock():
+            with pytest.raises(BuildError, match="another build is already running"):
+                build_index(settings, progress=False)
+    finally:
+        location.close(release=True)
+
+
+def test_a_build_killed_before_the_server_restarts_does_not_block_the_next(server, tmp_path):
+    """Item 1 against `milvus-lite server`: a build SIGKILLed while embedding, then the server
+    restarted (its collections reopen 'released'): the next build reads the dead holder and takes
+    its lock over."""
+    corpus = make_corpus(tmp_path / "corpus")
+    _kill_while_embedding(["build", "--full"], server, corpus)
+    server.restart()
+    again = cli(["build"], server, corpus)
+    assert again.returncode == 0 and "another build" not in again.stderr, again.stderr
+    assert "3 added" in again.stdout, again.stdout
 
 
 def test_a_stopped_server_gives_one_line(tmp_path):

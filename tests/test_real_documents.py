@@ -414,3 +414,49 @@ def test_reference_lists_are_told_from_body_text(shared_doc, embedder):
     assert all("This Regulation shall apply from 1 July 2026" not in c.text for c in refs)
     assert len(refs) <= 0.1 * len(chunks)
     assert all(may_answer_nothing(c.text) for c in refs)  # search's quick test lets every one through
+
+
+def test_refugee_convention_small_caps_residue_written_plainly(embedder):
+    """Issue 29, item 15: a small-capitals font (its name ends "-SC700") gave "The ConferenCe" and
+    "the StAteS pArtieS to the preSent protocol" in passages. Read from corpus/ (no shared folder
+    needed), every word of such a font comes out plainly, in the passages too."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "corpus" / "unhcr-1951-convention-1967-protocol-status-of-refugees.pdf"
+    doc = load_document(path)
+    for residue in ("ConferenCe", "StAteS", "pArtieS", "preSent", "ConTraCTing", "parTies"):
+        assert residue not in doc.text, residue
+    assert "The Conference, having considered the draft Protocol" in doc.text
+    assert "the States parties to the present protocol, considering" in doc.text
+    assert "The high Contracting parties, considering" in doc.text
+    chunks = chunk_document(doc, embedder.count_tokens, MAX_TOKENS, OVERLAP)
+    assert not [c.chunk_id for c in chunks if re.search(r"\b(ConferenCe|StAteS|pArtieS)\b", c.text)]
+    # words that are mixed case on purpose, in ordinary fonts, stay as written
+    uk = load_document(path.parent / "uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf")
+    assert "CoS" in uk.text and "PhD" in uk.text
+
+
+def test_bmwk_running_section_heads_with_page_numbers_removed(shared_doc, embedder):
+    """Issue 29, item 15: "10 6.  WHAT DO EMPLOYERS HAVE TO DO UNDER THE FAST-TRACK PROCEDURE FOR
+    SKILLED WORKERS?" (the page number and the section's title in capitals, over the section's
+    second page) was read into the passages. Gone, and the sections themselves stay."""
+    doc, chunks = shared_doc("bmwk-fast-track-procedure-skilled-workers-2024.pdf", embedder)
+    for head in ("WHAT DO EMPLOYERS HAVE TO DO", "WHICH DOCUMENTS ARE REQUIRED"):
+        assert head not in doc.text and not [c.chunk_id for c in chunks if head in c.text]
+    labels = [s.label for s in doc.sections]
+    assert "5. Which documents are required to use the fast-track procedure for skilled workers?" in labels
+    assert "6. What do employers have to do under the fast-track procedure for skilled workers?" in labels
+
+
+def test_a_numbered_heading_in_capitals_is_only_a_running_head_when_its_section_is_elsewhere():
+    from retrieval.cleaning import strip_section_heads
+
+    pages = [
+        ["3", "6. What do employers have to do", "under the procedure?", "Body text of the section."],
+        ["4 6. WHAT DO EMPLOYERS HAVE TO DO UNDER THE PROCEDURE?", "More body text.", "5"],
+        ["12 3. SCOPE AND DEFINITIONS OF TERMS", "The scope of this guide is narrow."],  # said nowhere else: a heading
+        ["Body text that goes on.", "7. WHAT DO EMPLOYERS HAVE TO DO UNDER THE PROCEDURE? 8"],
+    ]
+    out = strip_section_heads(pages)
+    assert out[0] == pages[0] and out[1] == ["More body text.", "5"] and out[2] == pages[2]
+    assert out[3] == pages[3]  # another section's number: "7." is not "6."

@@ -12,6 +12,7 @@ from retrieval import cleaning, presentation
 from retrieval.question_signals import key_words
 from retrieval.chunking import split_sentences
 from retrieval.markdown_text import markdown_blocks
+from retrieval.pdf_text import fix_small_caps_residue
 from retrieval.search import shorten_question
 
 SMALL, FACTOR, BOUND = 20_000, 8, 24
@@ -33,6 +34,10 @@ CASES = {
     "key words, spaces": lambda n: key_words("a" + " " * n + "B"),
     "trainer highlighting": lambda n: presentation.highlight("migration " * (n // 10), {"term": presentation.term_spans("migration " * (n // 10), {"migration"}, _stem)}),
     "question shortening": lambda n: shorten_question("word " * n),
+    # issue 29, item 15: running section heads and small-caps residue in PDF text
+    "running section heads, spaces": lambda n: cleaning.strip_section_heads([["1 1. " + " " * n + "x", "1 1. A" + " " * n + "1x"]] * 3),
+    "running section heads, many pages": lambda n: cleaning.strip_section_heads([[f"{i} 6. WHAT DO EMPLOYERS DO", "6. What do employers do"] for i in range(n // 40)]),
+    "small-caps residue, many words": lambda n: fix_small_caps_residue("ConferenCe StAteS " * (n // 18), {f"wOrd{i}" for i in range(n // 20)} | {"ConferenCe"}),
 }
 
 

@@ -183,3 +183,80 @@ def test_a_link_in_the_corpus_is_never_written_through(tmp_path):
     with pytest.raises(UploadError, match="link"):
         store_upload(corpus, upload, replace=True)
     assert outside.read_text(encoding="utf-8") == "# Outside\n\nNot part of the corpus."
+
+
+def _race(corpus, uploads, replace, use_processes=False):
+    """Store the uploads at the same moment (threads, or forked processes); what each was told."""
+    import multiprocessing
+
+    if use_processes:
+        context = multiprocessing.get_context("fork")
+        barrier, results = context.Barrier(len(uploads)), context.Queue()
+    else:
+        barrier, results = threading.Barrier(len(uploads)), __import__("queue").Queue()
+
+    def store(upload):
+        barrier.wait()
+        try:
+            store_upload(corpus, upload, replace=replace)
+            results.put(upload.data)
+        except UploadError:
+            results.put(None)
+
+    workers = [(context.Process if use_processes else threading.Thread)(target=store, args=(u,)) for u in uploads]
+    for w in workers:
+        w.start()
+    told = [results.get(timeout=60) for _ in uploads]
+    for w in workers:
+        w.join()
+    return told
+
+
+@pytest.mark.parametrize("use_processes", [False, True], ids=["threads", "processes"])
+def test_two_replace_uploads_of_one_name_at_once_lose_nothing(tmp_path, use_processes):
+    """Issue 29, item 5: two "replace" uploads of one name at once: in 18 of 20 trials an upload told
+    "saved" was in neither corpus/ nor corpus/.kept/ (keep, then os.replace, interleaved). Every
+    upload told it was saved is now the live file or a kept version, and so is the original."""
+    corpus = tmp_path / "corpus"
+    for trial in range(20):
+        name = f"race-{trial}.md"
+        original = validate_upload(name, f"# Race\n\nThe original of trial {trial}.".encode(), LIMIT)
+        store_upload(corpus, original)
+        uploads = [validate_upload(name, f"# Race\n\nReplacement {i} of trial {trial}.".encode(), LIMIT) for i in (1, 2, 3)]
+        told = _race(corpus, uploads, replace=True, use_processes=use_processes)
+        assert all(t is not None for t in told)  # every one was told "saved"
+        kept = {(corpus / ".kept" / r["kept"]).read_bytes() for r in kept_documents(corpus) if r["document"] == name}
+        present = kept | {(corpus / name).read_bytes()}
+        lost = [u.data for u in [original, *uploads] if u.data not in present]
+        assert not lost, f"trial {trial}: lost {lost}"
+    assert not [p for p in corpus.iterdir() if p.name.startswith(".upload-")]  # no temporary file left
+
+
+def test_kept_versions_are_capped_per_document(tmp_path):
+    """Issue 29, item 10: corpus/.kept grew without a cap. Only the last N versions of each document
+    stay (RAG_KEPT_VERSIONS; the Engine passes the setting), the most recent ones; other documents'
+    versions are untouched; 0 keeps all."""
+    corpus = tmp_path / "corpus"
+    versions = [validate_upload("a.md", f"# A\n\nVersion {i}.".encode(), LIMIT) for i in range(6)]
+    store_upload(corpus, validate_upload("b.md", b"# B\n\nThe only version of b.", LIMIT))
+    store_upload(corpus, versions[0], keep_versions=3)
+    for version in versions[1:]:
+        store_upload(corpus, version, replace=True, keep_versions=3)
+    remove_document(corpus, "b.md", keep_versions=3)
+    kept = kept_documents(corpus)
+    contents = {(corpus / ".kept" / r["kept"]).read_bytes() for r in kept if r["document"] == "a.md"}
+    assert contents == {v.data for v in versions[2:5]}  # the three replaced last; the live one is version 5
+    assert [r["document"] for r in kept].count("b.md") == 1
+    # a removal counts as a version too, and 0 keeps every version
+    remove_document(corpus, "a.md", keep_versions=0)
+    assert len([r for r in kept_documents(corpus) if r["document"] == "a.md"]) == 4
+
+    from retrieval.config import Settings
+    from retrieval.service import Engine
+
+    engine = Engine(Settings(corpus_dir=corpus, kept_versions=2), embedder=object(), load_model=False)
+    restored = next(r["kept"] for r in kept_documents(corpus) if r["document"] == "a.md")
+    engine.restore_document(restored)
+    engine.save_upload("a.md", b"# A\n\nVersion 6.", replace=True)
+    assert len([r for r in kept_documents(corpus) if r["document"] == "a.md"]) == 2
+    assert Settings.from_env({"RAG_KEPT_VERSIONS": "7"}).kept_versions == 7

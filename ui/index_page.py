@@ -9,7 +9,7 @@ import re
 
 import streamlit as st
 
-from retrieval.documents import set_catalogue_entry
+from retrieval.documents import CatalogueError, set_catalogue_entry
 from retrieval.embedding_journal import pending_vectors
 from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entries
 from retrieval.presentation import inert_markdown
@@ -93,7 +93,7 @@ def remove_and_restore(engine, settings, maintainer: str) -> None:
         if st.button("Remove", disabled=not (name and sure)):
             try:
                 kept = engine.remove_document(name)
-                audit(settings.data_dir, maintainer, "remove", f"kept as {kept.name}", name)
+                audit(settings.data_dir, maintainer, "remove", f"kept as {kept.name}", name, _sha256(kept))
                 st.success(inert_markdown(f"{name} removed from the corpus folder (kept as {kept.name}). Rebuild to drop it from the index."))
             except UploadError as exc:
                 audit(settings.data_dir, maintainer, "remove", f"refused: {exc}", name)
@@ -107,7 +107,7 @@ def remove_and_restore(engine, settings, maintainer: str) -> None:
         if st.button("Restore", disabled=choice is None):
             try:
                 path = engine.restore_document(choice, replace=over)
-                audit(settings.data_dir, maintainer, "restore", f"restored as {path.name}", choice)
+                audit(settings.data_dir, maintainer, "restore", f"restored as {path.name}", choice, _sha256(path))
                 st.success(inert_markdown(f"{path.name} restored. Rebuild the index to make it searchable."))
             except UploadError as exc:
                 audit(settings.data_dir, maintainer, "restore", f"refused: {exc}", choice)
@@ -142,8 +142,13 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
             messages.append(("ok", f"{f.name}: saved as {path.name}. Rebuild the index to make it searchable."))
             audit(settings.data_dir, maintainer, "upload" + (" (replace)" if replace else ""), f"saved as {path.name}", f.name, digest)
             if any(v.strip() for v in described.values()):
-                set_catalogue_entry(settings.corpus_dir, path.name, described)
-                audit(settings.data_dir, maintainer, "describe", "catalogue.toml updated", path.name, digest)
+                try:
+                    set_catalogue_entry(settings.corpus_dir, path.name, described)
+                    audit(settings.data_dir, maintainer, "describe", "catalogue.toml updated", path.name, digest)
+                except CatalogueError as exc:
+                    given = "; ".join(f"{key.replace('_', ' ')}: {value.strip()}" for key, value in described.items() if value.strip())
+                    messages.append(("error", f"{path.name}: saved, but {exc} (it was {given})"))  # nothing typed is lost
+                    audit(settings.data_dir, maintainer, "describe", f"refused: {exc}", path.name, digest)
         except UploadError as exc:
             messages.append(("error", f"{f.name}: {exc}"))
             audit(settings.data_dir, maintainer, "upload", f"refused: {exc}", f.name, digest)
@@ -169,8 +174,9 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
         st.info(f"An interrupted build left {left:,} embedded passages and sentences: the next rebuild takes them instead of "
                 "embedding them again (a full rebuild starts afresh).")
     if st.button("Rebuild the index", type="primary", disabled=running):
-        engine.start_build(full=full)
-        audit(settings.data_dir, maintainer, "rebuild" + (" (full)" if full else ""), "started")
+        action = "rebuild" + (" (full)" if full else "")
+        engine.start_build(full=full, on_done=lambda job: audit(settings.data_dir, maintainer, action, build_outcome(job)))
+        audit(settings.data_dir, maintainer, action, "started")
         st.rerun()
     job_panel(engine, "build", "Rebuild")
 
@@ -187,3 +193,19 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
         st.dataframe(job.result.rows, hide_index=True, width="stretch")
         with st.expander("Full report"):
             st.markdown(job.result.report)
+
+
+def build_outcome(job) -> str:
+    """What a finished rebuild did, for the audit log: its counts and version, or why it failed."""
+    if job.error:
+        return f"failed after {job.elapsed:.0f} s: {job.error}; the index in use is unchanged"
+    report = job.result
+    return f"completed in {job.elapsed:.0f} s: {report.summary().splitlines()[0].removeprefix('documents: ')}; live version {report.version}"
+
+
+def _sha256(path) -> str:
+    """The sha256 of a file the audit log names (a removed document's kept copy, a restored one)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""

@@ -143,34 +143,42 @@ def build_index(
 
 
 def _previous_index(index_dir: Path, settings: Settings, full: bool, report: BuildReport):
-    """(the live index whose documents an incremental build may reuse, the index whose vectors it
-    may reuse). An index made by another chunker or parser version lends only its vectors: every
-    document is read and chunked again, and a passage or sentence whose embedding input is
-    unchanged keeps its vector (same model, same text, same vector), so such an upgrade costs the
-    reading, not the embedding. Another model or index format lends nothing."""
+    """(the live index whose documents an incremental build may reuse, the index whose passage
+    vectors it may reuse, the index whose sentence vectors it may reuse). An index made by another
+    chunker or parser version lends only its vectors: every document is read and chunked again, and
+    a passage or sentence whose embedding input is unchanged keeps its vector (same model, same
+    text, same vector), so such an upgrade costs the reading, not the embedding. An index of another
+    passage model lends its sentence vectors where their model is the settings' (the quick first
+    index of the light model, upgraded: only the passages are embedded again). Another index format
+    lends nothing."""
     if full:
-        return None, None
+        return None, None, None
     try:
         previous = index_backend.open_live(settings)
     except index_files.IndexMissing:
-        return None, None
+        return None, None, None
     except index_files.StoreUnavailable:
         raise
     except index_files.IndexLoadError as exc:
         report.warnings.append(("index", f"previous index unusable, rebuilding everything ({exc})"))
-        return None, None
+        return None, None, None
     chunker = index_files.identity(model_id(settings.model), previous.manifest.get("dimension", 0), settings.chunk_tokens, settings.overlap_tokens,
                                    model_id(settings.sentence_model), previous.manifest.get("sentence_dimension"))
     try:
         index_backend.check_compatible(settings, previous.manifest, chunker)
     except index_files.IndexMismatch:
-        if all(previous.manifest.get(key) == chunker[key] for key in ("format_version", "model")) and (
-                index_files.sentence_model_of(previous.manifest) == chunker["sentence_model"]):  # the dimensions are the old one's
+        same_format = previous.manifest.get("format_version") == chunker["format_version"]
+        same_sentences = same_format and index_files.sentence_model_of(previous.manifest) == chunker["sentence_model"]
+        if same_sentences and previous.manifest.get("model") == chunker["model"]:  # the dimensions are the old one's
             report.warnings.append(("index", "previous index was built with other chunker settings: every document is read again; unchanged passages keep their vectors"))
-            return None, previous
+            return None, previous, previous
+        if same_sentences:
+            report.warnings.append(("index", f"previous index was built with the passage model {previous.manifest.get('model')}: "
+                                             "every passage is embedded again; unchanged sentences keep their vectors"))
+            return None, None, previous
         report.warnings.append(("index", "previous index was built with other settings: rebuilding everything"))
-        return None, None
-    return previous, previous
+        return None, None, None
+    return previous, previous, previous
 
 
 def _build(
@@ -179,14 +187,14 @@ def _build(
     started = time.perf_counter()
     report = BuildReport(full=full)
     embedder = embedder or Embedder.from_settings(settings)
-    previous, vector_source = _previous_index(index_dir, settings, full, report)
+    previous, vector_source, sentence_source = _previous_index(index_dir, settings, full, report)
     # what an interrupted build of the same model embedded is not embedded again (`--full` starts afresh)
     journal = EmbeddingJournal.for_index(index_dir, {
         "model": embedder.model_name, "precision": embedder.precision, "backend": resolve_backend(embedder.backend, embedder.precision)})
     if full:
         journal.discard()
     # what the live index held, also after a parser upgrade (then every document counts as changed)
-    previous_entries = {e["doc"]: e for e in vector_source.manifest["documents"]} if vector_source else {}
+    previous_entries = {e["doc"]: e for e in sentence_source.manifest["documents"]} if sentence_source else {}
     catalogue = load_catalogue(corpus_dir)
 
     parsed: dict[str, PreparedDocument] = {}
@@ -289,7 +297,7 @@ def _build(
     sentences = [spans for doc in documents for spans in chunk_sentences[doc.doc_id]]
     mark = _stage(report, "chunk", mark)
     vectors, sentence_spans, sentence_vectors, report.embedded, report.sentences_embedded, report.resumed = embed_passages_and_sentences(
-        chunks, sentences, vector_source, embedder, progress, on_progress, journal, journal.for_sentences(embedder)
+        chunks, sentences, vector_source, embedder, progress, on_progress, journal, journal.for_sentences(embedder), sentence_source
     )
     mark = _stage(report, "embed", mark)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}

@@ -67,12 +67,13 @@ def sentence_table(chunks: list[Chunk], sentences: list[list[tuple[int, int]]] |
 
 def embed_passages_and_sentences(
     chunks: list[Chunk], sentences: list[list[tuple[int, int]]], previous, embedder: Embedder, progress: bool, on_progress: ProgressCallback | None,
-    journal: EmbeddingJournal | None = None, sentence_journal: EmbeddingJournal | None = None,
+    journal: EmbeddingJournal | None = None, sentence_journal: EmbeddingJournal | None = None, sentence_previous=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
     """Chunk vectors, the sentence table and sentence vectors, how many chunks and sentences were
     sent to the model, and how many vectors came from the `journal` of an interrupted build (which
     also records every fresh vector; `sentence_journal` where another model embeds the sentences);
-    text whose embedding input `previous` (an index, or None) holds reuses its vector."""
+    text whose embedding input `previous` (an index, or None) holds reuses its vector; sentences
+    reuse those of `sentence_previous` where given (an index of another passage model)."""
     spans, sentence_texts = sentence_table(chunks, sentences)
     sentence_keys = [text_key(t) for t in sentence_texts]
     chunk_cache: dict[str, int] = {}
@@ -82,8 +83,11 @@ def embed_passages_and_sentences(
         old_chunks = list(previous.chunks)  # all at once: a Milvus index fetches chunks (and vectors) in pages
         chunk_cache = {c.content_hash: row for row, c in enumerate(old_chunks)}
         old_chunk_vectors = previous.store.vectors()
-        old_sentence_vectors = np.asarray(previous.sentence_vectors)
-        sentence_cache = {text_key(old_chunks[row].text[start:end]): i for i, (row, start, end) in enumerate(previous.sentence_spans.tolist())}
+    sentence_previous = sentence_previous if sentence_previous is not None else previous
+    if sentence_previous is not None and len(sentence_previous.chunks):
+        old_chunks = old_chunks if sentence_previous is previous else list(sentence_previous.chunks)
+        old_sentence_vectors = np.asarray(sentence_previous.sentence_vectors)
+        sentence_cache = {text_key(old_chunks[row].text[start:end]): i for i, (row, start, end) in enumerate(sentence_previous.sentence_spans.tolist())}
     # a chunk's key and a sentence's are the same hash of the text embedded: one journal serves both,
     # unless another model embeds the sentences
     sentence_journal = sentence_journal or journal

@@ -77,3 +77,14 @@ def test_the_app_answers_from_an_index_of_another_model_and_switches_when_the_up
     assert new_version != version and engine.upgrading_from is None
     assert engine.retriever().index.manifest["model"] == other_model
     assert "1,500 euros" in answer.text
+
+
+def test_upgrading_the_passage_model_embeds_the_passages_again_and_keeps_the_sentence_vectors(corpus, tmp_path, other_model):
+    from retrieval.build import build_index
+
+    index = tmp_path / "index"
+    assert _build(corpus, index, other_model).returncode == 0
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index, model=other_model, sentence_model=LIGHT), progress=False)
+    assert report.embedded == report.chunks > 0
+    assert report.sentences_embedded == 0 and report.sentences > 0
+    assert any("passage model" in warning for _, warning in report.warnings)

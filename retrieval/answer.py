@@ -100,6 +100,10 @@ class Citation:
     score: float = 0.0
 
 
+#: the answer's first sentence is its best one, even where the passage gives an earlier sentence too
+LEAD_WITH_BEST = True
+
+
 @dataclass(frozen=True)
 class AnswerSentence:
     text: str
@@ -407,7 +411,8 @@ class Answerer:
         chosen += self._what_follows(candidates, chosen, quotable)
         chosen += self._after_a_short_best(candidates, chosen, quotable, top)
 
-        # passages in the order of their best chosen sentence; sentences in text order inside each
+        # passages in the order of their best chosen sentence; sentences in text order inside each,
+        # except that the answer leads with its best sentence
         passage_order: list[int] = []
         for i in chosen:
             if candidates[i].hit_index not in passage_order:
@@ -415,7 +420,7 @@ class Answerer:
         numbers = {hit_index: n for n, hit_index in enumerate(passage_order, start=1)}
         sentences = []
         for hit_index in passage_order:
-            for i in sorted((i for i in chosen if candidates[i].hit_index == hit_index), key=lambda i: candidates[i].start):
+            for i in sorted((i for i in chosen if candidates[i].hit_index == hit_index), key=lambda i: (LEAD_WITH_BEST and i != best, candidates[i].start)):
                 sentences.append(AnswerSentence(candidates[i].text, numbers[hit_index]))
         citations = tuple(
             citation_for(top[h], numbers[h], [(candidates[i].start, candidates[i].end) for i in chosen if candidates[i].hit_index == h])

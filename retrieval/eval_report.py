@@ -72,9 +72,9 @@ def format_set(result: SetResult) -> list[str]:
             "",
             "Answers (`ask`):",
             "",
-            "| answer holds a gold quote | answered when covered | declined when not | balanced accuracy | AUROC of confidence | words per answer | answer p50 ms | answer p95 ms |",
-            "|---|---|---|---|---|---|---|---|",
-            f"| {coverage['answer_holds_gold']:.3f} | {coverage['answerable_accuracy']:.3f} of {coverage['n_answerable']} "
+            "| answer holds a gold quote | its first sentence does | answered when covered | declined when not | balanced accuracy | AUROC of confidence | words per answer | answer p50 ms | answer p95 ms |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {coverage['answer_holds_gold']:.3f} | {_f(coverage.get('answer_leads_with_gold'))} | {coverage['answerable_accuracy']:.3f} of {coverage['n_answerable']} "
             f"| {coverage['unanswerable_accuracy']:.3f} of {coverage['n_unanswerable']} | {coverage['balanced_accuracy']:.3f} "
             f"| {_f(coverage['auroc'])} | {coverage['answer_words']:.0f} | {coverage['answer_latency_ms']['p50']:.0f} | {coverage['answer_latency_ms']['p95']:.0f} |",
         ]

@@ -107,6 +107,13 @@ def overlap_band(share: float) -> str:
     return next(name for name, low, high in OVERLAP_BANDS if low <= share < high)
 
 
+def quote_starts_in(sentence: str, quote: str) -> bool:
+    """Whether a quote's first words (its first quarter) are in a sentence: a quote spread over two
+    answer sentences starts in the first."""
+    head = normalise(quote)[: max(12, len(normalise(quote)) // 4)]
+    return bool(head) and head in normalise(sentence)
+
+
 def holds_quote(text: str, quote: str) -> bool:
     """Whether a text (an answer, a passage) holds a gold quote, compared as `normalise` does."""
     return normalise(quote) in normalise(text)
@@ -247,8 +254,12 @@ def evaluate_coverage(answerer, questions: Sequence[Question]) -> dict:
         latencies.append((time.perf_counter() - started) * 1000)
         text = " ".join(s.text for s in answer.sentences) if answer.answerable else ""
         holds = any(holds_quote(text, quote) for _, quote in q.gold) if text else False
+        # the answer leads with the answer: its first sentence holds a gold quote, or one that
+        # straddles it and the next sentence starts in it
+        first = answer.sentences[0].text if text else ""
+        leads = bool(first) and any(holds_quote(first, quote) or (holds_quote(text, quote) and quote_starts_in(first, quote)) for _, quote in q.gold)
         rows.append((q, answer.answerable, answer.confidence, holds, len(text.split())))
-        answers[q.id] = {"answer": text, "lacks": answer.lacks, "docs": list(dict.fromkeys(h.doc_id for h in answer.hits[:5]))}
+        answers[q.id] = {"answer": text, "lacks": answer.lacks, "docs": list(dict.fromkeys(h.doc_id for h in answer.hits[:5])), "leads_with_gold": leads}
     answerable = [ok for q, ok, *_ in rows if q.answerable]
     unanswerable = [not ok for q, ok, *_ in rows if not q.answerable]
     a_acc, u_acc = mean([float(x) for x in answerable]), mean([float(x) for x in unanswerable])
@@ -259,6 +270,7 @@ def evaluate_coverage(answerer, questions: Sequence[Question]) -> dict:
         "balanced_accuracy": (a_acc + u_acc) / 2 if unanswerable else a_acc,
         "auroc": auroc([c for q, _, c, *_ in rows if q.answerable], [c for q, _, c, *_ in rows if not q.answerable]),
         "answer_holds_gold": mean([float(h) for q, _, _, h, _ in rows if q.answerable]),
+        "answer_leads_with_gold": mean([float(answers[q.id]["leads_with_gold"]) for q, *_ in rows if q.answerable]),
         "answer_holds_gold_by_source": {
             src: mean([float(h) for q, _, _, h, _ in rows if q.answerable and source_of(q) == src])
             for src in sorted({source_of(q) for q, *_ in rows if q.answerable})
@@ -290,6 +302,7 @@ def question_rows(label: str, questions: Sequence[Question], retrieval: dict, co
             "gold": [{"doc": doc, "quote": quote} for doc, quote in q.gold],
             "word_overlap": round(word_overlap(q.question, [quote for _, quote in q.gold]), 3) if q.gold else None,
             "answered": answer.get("answered"), "confidence": answer.get("confidence"), "holds_gold": answer.get("holds_gold"),
+            "leads_with_gold": answer.get("leads_with_gold"),
             "lacks": answer.get("lacks", ""), "answer": answer.get("answer", ""), "answer_docs": answer.get("docs", []),
             "ranks": ranks, "top5": top5,
         })

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.config import DEFAULT_MODEL
+from retrieval.config import DEFAULT_MODEL, SENTENCE_MODEL
 from retrieval.packaged_models import MINILM, MPNET, canonical_name, default_precision, mpnet_path
 
 # No hub: models come from installed packages or local folders.
@@ -125,7 +125,7 @@ class Embedder:
     answer's confidence stay on the model they were calibrated on."""
 
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 0, precision: str = "", backend: str = "auto", cache_dir: Path | str = Path(".cache"),
-                 sentence_model: str | None = None) -> None:
+                 sentence_model: str | None = SENTENCE_MODEL) -> None:
         self.model_name = model_id(model)
         self.path = resolve_model(model)
         #: texts per model call; 0 until the model loads and the backend's best size is known

@@ -153,8 +153,6 @@ def render_turn(i: int, turn: Turn) -> None:
             notes.append(f"Read as a follow-up to: {escape(turn.after)}")
         if answer.shortened:
             notes.append(f"The question was shortened to its first {MAX_QUESTION_CHARS} characters.")
-        if answer.spelling_note:
-            notes.append(escape(answer.spelling_note))
         if answer.lacks_note:
             notes.append(escape(answer.lacks_note))
         try:

@@ -123,16 +123,6 @@ class Answer:
     #: the kind of answer the question asks for ("amount", "duration", "date", "share", "count",
     #: "countries", "names"; `sentence_signals.expected_kind`) when no quoted sentence gives one: the closest the documents come
     lacks: str = ""
-    #: misspelt question words searched as the documents spell them ("asylym" -> "asylum"; retrieval/spelling.py)
-    corrections: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def spelling_note(self) -> str:
-        """Said with an answer to a question whose misspelt words were searched as the documents spell them."""
-        if not self.corrections:
-            return ""
-        return "Searched for " + ", ".join(f"“{new}” (typed “{old}”)" for old, new in self.corrections) + "."
-
     @property
     def lacks_note(self) -> str:
         """Said with an answer whose sentences do not give the figure or date asked for."""
@@ -332,10 +322,7 @@ class Answerer:
         if language:
             answer = Answer(question, " ".join(question.split()), False, 0.0, language=language)
         else:
-            corrected, corrections = self.retriever.speller.correct(question)
-            answer = self._in_conversation(corrected, history, docs)
-            if corrections:
-                answer = replace(answer, question=question, corrections=tuple((c.original, c.corrected) for c in corrections))
+            answer = self._in_conversation(question, history, docs)
         return replace(answer, shortened=True) if shortened else answer
 
     def _in_conversation(self, question: str, history: Sequence[str], docs: Sequence[str] | None) -> Answer:

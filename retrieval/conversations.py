@@ -184,7 +184,6 @@ def turn_from_dict(d: dict) -> Turn:
             "citations": tuple(_citation(c) for c in a.get("citations", ())),
             "related": tuple(_citation(c) for c in a.get("related", ())),
             "hits": tuple(_hit(h) for h in a.get("hits", ())),
-            "corrections": tuple(tuple(c) for c in a.get("corrections", ())),
         }
     )
     return Turn(**{**d, "answer": answer, "docs": tuple(d.get("docs", ()))})

@@ -196,16 +196,6 @@ class Retriever:
             self._names_of = self.index
         return self._names
 
-    @property
-    def speller(self):
-        """Corrects misspelt question words against the documents' own words (built once per index)."""
-        if getattr(self, "_speller", None) is None or self._speller_of is not self.index:
-            from retrieval.spelling import Speller
-
-            self._speller = Speller.from_texts(self.index.chunks[row].text for row in range(len(self.index.chunks)))
-            self._speller_of = self.index
-        return self._speller
-
     def search(self, query: str, k: int = 10, docs: Sequence[str] | None = None, mode: str = "hybrid") -> list[Hit]:
         """The k best passages for a question, optionally only in some documents.
 
@@ -217,7 +207,6 @@ class Retriever:
         query = shorten_question(query)
         if not query or len(self.index.chunks) == 0:
             return []
-        query, _ = self.speller.correct(query)
         if not docs:
             named = self.names.find(query)
             known = [d for d in named.docs if d in self.index.rows_by_doc]

@@ -500,3 +500,20 @@ def test_an_upload_can_be_described_and_the_uploader_is_emptied(writable, mainta
     assert at.text_input(key="meta_title").value == "" and at.text_input(key="meta_year").value == ""  # and its description
     upload(at, ("fake.pdf", b"not a pdf", "application/pdf"))
     assert any("fake.pdf: not a PDF" in e.value for e in at.error) and not at.file_uploader[0].value
+
+
+def test_a_reload_does_not_give_fresh_sign_in_tries(writable, maintainer):
+    """Issue 29, item 2: five wrong passwords in one session, then a new session (a reload) with the
+    right password: still refused, since the limit is per client address and not per session; the
+    audit log says the limit was hit."""
+    import json
+    import os
+
+    at = switch(start(), "Index")
+    for _ in range(5):
+        sign_in(at, password="a guess")
+    reloaded = sign_in(switch(start(), "Index"))
+    assert not reloaded.get("file_uploader")
+    assert any("Too many wrong passwords from your address" in e.value for e in reloaded.error)
+    log = [json.loads(line) for line in (Path(os.environ["RAG_DATA_DIR"]) / "audit.jsonl").read_text().splitlines()]
+    assert [e["action"] for e in log] == ["sign-in closed"]

@@ -60,13 +60,20 @@ def maintainer_panel(settings) -> str:
         submitted = st.form_submit_button("Sign in", disabled=sign.locked)
     if submitted:
         try:
-            error = sign.attempt(name, password, stored)
+            error = sign.attempt(name, password, stored, address=client_address(), data_dir=settings.data_dir)
         except PasswordHashError as exc:
             error = str(exc)
         if error is None:
             st.rerun()
         st.error(inert_markdown(error))
     return ""
+
+
+def client_address() -> str:
+    """The client's IP address as the server saw it ("" on localhost, where Streamlit gives None;
+    behind a proxy, the proxy's: every visitor then shares one address's limit)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else ""
 
 
 def draw_documents(engine, table) -> None:

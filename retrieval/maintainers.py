@@ -54,7 +54,10 @@ def verify_password(password: str, stored: str) -> bool:
         expected = base64.urlsafe_b64decode(digest)
         got = _scrypt(password, base64.urlsafe_b64decode(salt), int(n), int(r), int(p), len(expected))
     except (ValueError, TypeError) as exc:
-        raise PasswordHashError("RAG_MAINTAINER_PASSWORD_HASH is not a hash made by `python -m retrieval hash-password`") from exc
+        raise PasswordHashError(
+            "RAG_MAINTAINER_PASSWORD_HASH is not a hash made by `python -m retrieval hash-password`. It holds $ signs: "
+            "in a shell, put it in single quotes (RAG_MAINTAINER_PASSWORD_HASH='scrypt$...'), else the shell reads "
+            "its $ fields as variables and drops them") from exc
     return hmac.compare_digest(got, expected)
 
 

@@ -111,3 +111,18 @@ def test_guesses_spread_over_many_addresses_close_sign_in_for_a_while(stored, tm
         SignIn().attempt("Eve", "guess", stored, sleep=lambda s: None, address=f"192.0.2.{n}", limits=limits)
     clock.now += LOCK_S / 2 + 1
     assert SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits) is None
+
+
+def test_a_hash_whose_dollar_fields_a_shell_ate_is_refused_with_the_quoting_hint(stored):
+    """Issue 29, item 15: `export RAG_MAINTAINER_PASSWORD_HASH=scrypt$32768$...` unquoted loses its $
+    fields in a real shell; the error says to single-quote it."""
+    import subprocess
+
+    eaten = subprocess.run(["bash", "-c", f"export RAG_MAINTAINER_PASSWORD_HASH={stored}; printf %s \"$RAG_MAINTAINER_PASSWORD_HASH\""],
+                           capture_output=True, text=True, check=True).stdout
+    quoted = subprocess.run(["bash", "-c", f"export RAG_MAINTAINER_PASSWORD_HASH='{stored}'; printf %s \"$RAG_MAINTAINER_PASSWORD_HASH\""],
+                            capture_output=True, text=True, check=True).stdout
+    assert eaten != stored and quoted == stored
+    with pytest.raises(PasswordHashError, match="single quotes"):
+        verify_password("a long enough secret", eaten)
+    assert verify_password("a long enough secret", quoted)

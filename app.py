@@ -38,6 +38,7 @@ from retrieval.service import Engine
 from ui.conversation import browser_id, keep_turn, open_conversation, restore_conversation, write_browser_cookie
 from ui.index_page import page_index
 from ui.jobs import job_panel
+from ui.upload_gate import install as guard_uploads
 
 TITLE = "Migration policy assistant"
 VIEWS = ("Ask", "Presenter", "Index")
@@ -82,6 +83,7 @@ def get_conversations(data_dir: str, keep_days: int) -> ConversationStore:
     return ConversationStore(data_dir, keep_days)
 
 
+guard_uploads()  # only a signed-in maintainer's session may make the server hold uploaded bytes
 settings = Settings.from_env()
 engine = get_engine(repr(settings), settings)
 conversations = get_conversations(str(settings.data_dir), settings.conversation_days)

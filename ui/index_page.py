@@ -14,6 +14,7 @@ from retrieval.embedding_journal import pending_vectors
 from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entries
 from retrieval.presentation import inert_markdown
 from retrieval.uploads import UploadError
+from ui import upload_gate
 from ui.jobs import job_panel
 
 ss = st.session_state
@@ -47,9 +48,11 @@ def maintainer_panel(settings) -> str:
                 "RAG_MAINTAINER_PASSWORD_HASH to the output of `python -m retrieval hash-password`.")
         return ""
     if sign.signed_in:
+        upload_gate.allow()  # this session, and only such a one, may make the server hold uploaded bytes
         left, right = st.columns([4, 1])
         left.caption(f"Signed in as maintainer: {inert_markdown(sign.name)}. Every change is recorded in the audit log below.")
         if right.button("Sign out"):
+            upload_gate.revoke()
             ss.signin = SignIn(failures=sign.failures)
             st.rerun()
         return sign.name

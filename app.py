@@ -35,12 +35,14 @@ from retrieval.presentation import (
     term_spans,
 )
 from retrieval.service import Engine
-from ui.conversation import browser_id, keep_turn, open_conversation, restore_conversation, write_browser_cookie
-from ui.index_page import page_index
+from ui.conversation import browser_id, conversation_notice, keep_turn, open_conversation, restore_conversation, write_browser_cookie
+from ui.index_page import damaged_index, page_index
 from ui.jobs import job_panel
 from ui.upload_gate import install as guard_uploads
 
 TITLE = "Migration policy assistant"
+#: turns of a conversation drawn on each run; the earlier ones are folded behind a button
+SHOWN_TURNS = 10
 VIEWS = ("Ask", "Presenter", "Index")
 EXAMPLES = (
     "What are the three dimensions of integration policies?",
@@ -269,6 +271,7 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
     st.title(TITLE)
     if ss.pop("conversation_missing", False):
         st.info("The conversation in this address is not kept here (an old or mistyped address): a new one starts.")
+    notice = st.container()  # whose conversation this is: the same place on every run, filled once this run's turn is kept
     prompt = st.chat_input("Ask a question about the documents", key="chat", max_chars=MAX_QUESTION_CHARS)
     prompt = prompt if prompt and prompt.strip() else None  # whitespace only: nothing is sent, the page stays as it was
     pending = ss.pop("pending", None)
@@ -281,8 +284,13 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
             if st.button(example, key=f"example-{n}"):
                 ss.pending = example
                 st.rerun()
-    for i, turn in enumerate(ss.turns):
-        render_turn(i, turn)
+    earlier = st.container()  # the same place on every run, whether or not there are folded turns
+    first = 0 if ss.get("show_earlier") else max(0, len(ss.turns) - SHOWN_TURNS)
+    if first:  # a long conversation: only its last turns are drawn, so each question costs the same
+        earlier.button(f"Show the {first} earlier turn{'s' if first != 1 else ''}", key="show-earlier", type="tertiary",
+                       on_click=lambda: ss.update(show_earlier=True), help="Earlier turns are folded so that each answer comes quickly.")
+    for i in range(first, len(ss.turns)):
+        render_turn(i, ss.turns[i])
     if snapshot:
         ask(snapshot, note)
     elif alone:
@@ -291,6 +299,8 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
         ask(Snapshot(prompt or pending, tuple(ss.docs)))
     else:
         wait_for_model()  # after the first paint: the page is already visible behind the spinner
+    if conversation_notice():
+        notice.info(conversation_notice())
 
 
 def page_presenter(index, *_) -> None:
@@ -362,11 +372,7 @@ if live_index is None and load_error is None:
 
 if load_error is not None:
     st.title(TITLE)
-    st.error(inert_markdown(str(load_error)))
-    if st.button("Rebuild the index now (full)"):
-        engine.start_build(full=True)
-        st.rerun()
-    job_panel(engine, "build", "Rebuild")
+    damaged_index(engine, settings, load_error)  # only a signed-in maintainer may rebuild it; no server paths shown
     st.stop()
 
 actions = sidebar_corpus(live_index)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from pathlib import Path
 
 import streamlit as st
 
@@ -70,6 +71,34 @@ def maintainer_panel(settings) -> str:
             st.rerun()
         st.error(inert_markdown(error))
     return ""
+
+
+def without_server_paths(message: str, settings) -> str:
+    """An error message with no path of the server in it: the index, corpus and data folders by the
+    setting that names them, any other absolute path by its last part."""
+    named = {}
+    for value, name in ((settings.index_dir, "$RAG_INDEX_DIR"), (settings.corpus_dir, "$RAG_CORPUS_DIR"), (settings.data_dir, "$RAG_DATA_DIR")):
+        named[str(value)] = named[str(Path(value).resolve())] = name
+    for path in sorted(named, key=len, reverse=True):
+        if path.startswith("/"):
+            message = message.replace(path, named[path])
+    return _ABSOLUTE_PATH.sub(lambda m: Path(m.group()).name or "/", message)
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.$~/:])/[^\s'\"`,;:()<>]*")
+
+
+def damaged_index(engine, settings, error: Exception) -> None:
+    """An index that cannot be read: the reason without server paths; a signed-in maintainer may
+    rebuild it from scratch (audited), nobody else."""
+    st.error(inert_markdown(without_server_paths(str(error), settings)))
+    maintainer = maintainer_panel(settings)
+    running = engine.build_job is not None and engine.build_job.running
+    if maintainer and st.button("Rebuild the index now (full)", disabled=running):
+        engine.start_build(full=True)
+        audit(settings.data_dir, maintainer, "rebuild (full)", "started: the index could not be read")
+        st.rerun()
+    job_panel(engine, "build", "Rebuild")
 
 
 def client_address() -> str:

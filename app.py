@@ -23,11 +23,14 @@ from retrieval.presentation import (
     citation_html,
     context_html,
     conversation_markdown,
+    counted,
     escape,
     inert_markdown,
+    is_blank,
     parse_snapshot,
     plain_text_html,
     presenter_html,
+    presenter_position_html,
     question_html,
     scores_html,
     scroll_into_view_html,
@@ -230,7 +233,7 @@ def sidebar_corpus(index):
         st.subheader(f"Documents ({len(entries)})")
         items = []
         for e in entries:
-            facts = " · ".join(x for x in (str(e.get("year") or ""), f"{e['pages']} pages" if e.get("pages") else "", f"{e.get('chunks', 0)} passages") if x)
+            facts = " · ".join(x for x in (str(e.get("year") or ""), counted(e.get("pages") or 0, "page"), counted(e.get("chunks", 0), "passage", zero=True)) if x)
             items.append(f'<li title="{escape(e.get("title", ""))}"><b>{escape(e.get("short_title") or e.get("title") or e["doc"])}</b><br><small>{escape(facts)}</small></li>')
         st.html('<ul style="padding-left:1.1em;margin:0">' + "".join(items) + "</ul>")
         options = [e["doc"] for e in entries]
@@ -273,7 +276,7 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
         st.info("The conversation in this address is not kept here (an old or mistyped address): a new one starts.")
     notice = st.container()  # whose conversation this is: the same place on every run, filled once this run's turn is kept
     prompt = st.chat_input("Ask a question about the documents", key="chat", max_chars=MAX_QUESTION_CHARS)
-    prompt = prompt if prompt and prompt.strip() else None  # whitespace only: nothing is sent, the page stays as it was
+    prompt = None if is_blank(prompt) else prompt  # whitespace or invisible characters only: nothing is sent, the page stays as it was
     pending = ss.pop("pending", None)
     alone = ss.pop("pending_alone", None)
     if not ss.turns and not (prompt or pending or snapshot):
@@ -295,7 +298,7 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
         ask(snapshot, note)
     elif alone:
         ask(Snapshot(alone[0], tuple(alone[1])), alone=True)
-    elif (prompt or pending or "").strip():
+    elif not is_blank(prompt or pending):
         ask(Snapshot(prompt or pending, tuple(ss.docs)))
     else:
         wait_for_model()  # after the first paint: the page is already visible behind the spinner
@@ -305,9 +308,10 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
 
 def page_presenter(index, *_) -> None:
     st.html(HIDE_SIDEBAR)
-    st.button("◀ Leave the presenter view", on_click=lambda: ss.update(view="Ask"), type="tertiary")
+    st.button("◀ Leave the presenter view", key="presenter-leave", on_click=lambda: ss.update(view="Ask"), type="tertiary")
     prompt = st.chat_input("Ask a question", key="presenter_chat", max_chars=MAX_QUESTION_CHARS)
-    if prompt and prompt.strip():
+    prompt = None if is_blank(prompt) else prompt
+    if prompt:
         with st.spinner("Finding the passages…"):
             answer_turn(Snapshot(prompt, tuple(ss.get("docs") or ())))
     if not ss.turns:
@@ -329,6 +333,11 @@ def page_presenter(index, *_) -> None:
     st.html(f'<div class="rag-presenter"><div class="rag-q"><b>{escape(answer.question)}</b></div></div>')
     if turn.note:
         st.html(f'<div class="rag-warning">{escape(" ".join(turn.note.split()))}</div>')
+    # the controls and which source this is, right under the question: in view at 1280 x 720 without scrolling
+    left, middle, right = st.columns([1, 2, 1], vertical_alignment="center")
+    left.button("◀ Previous", key="presenter-prev", on_click=move, args=(-1,), disabled=pos == 0, width="stretch")
+    middle.html(presenter_position_html(answer, pos + 1, len(cited)))
+    right.button("Next ▶", key="presenter-next", on_click=move, args=(1,), disabled=pos >= len(cited) - 1, width="stretch")
     st.html(presenter_html(answer, cited[pos] if cited else None, pos + 1, len(cited)))
     shown = (ss.presenter_turn, pos)
     if prompt or ss.get("presenter_shown") != shown:  # a new answer or passage, or the view just opened: read from its top
@@ -336,12 +345,9 @@ def page_presenter(index, *_) -> None:
     ss.presenter_shown = shown
     if cited and cited[pos].page_start is not None and st.toggle(f"Show the original page {cited[pos].page_start}", key=f"presenter-page-{ss.presenter_turn}-{pos}"):
         original_page(cited[pos], turn.version, answer.answerable)
-    left, middle, right = st.columns([1, 2, 1])
-    left.button("◀ Previous", on_click=move, args=(-1,), disabled=pos == 0, width="stretch")
     labels = [f"{i + 1}. {t.answer.question}" for i, t in enumerate(ss.turns)]
-    middle.selectbox("Question", questions, key="presenter_turn", format_func=labels.__getitem__, label_visibility="collapsed",
-                     on_change=lambda: ss.update(presenter_pos=0))
-    right.button("Next ▶", on_click=move, args=(1,), disabled=pos >= len(cited) - 1, width="stretch")
+    st.selectbox("Question", questions, key="presenter_turn", format_func=labels.__getitem__, label_visibility="collapsed",
+                 on_change=lambda: ss.update(presenter_pos=0))
 
 
 # --------------------------------------------------------------------------- layout

@@ -19,6 +19,7 @@ from ui import upload_gate
 from ui.jobs import job_panel
 
 ss = st.session_state
+DESCRIPTION_KEYS = ("meta_title", "meta_short_title", "meta_author", "meta_year")
 
 
 def page_index(engine, settings, index) -> None:
@@ -109,12 +110,14 @@ def client_address() -> str:
 
 
 def draw_documents(engine, table) -> None:
+    # a document without pages (Markdown, text) shows an empty cell, not "None"
+    rows = [{**r, "pages": str(r["pages"]) if r.get("pages") else ""} for r in engine.document_rows()]
     table.dataframe(
-        engine.document_rows(), hide_index=True, width="stretch",
+        rows, hide_index=True, width="stretch",
         column_order=("status", "document", "reason", "year", "pages", "passages"),  # titles: in the sidebar
         # widths that add up to less than the wide page: no horizontal scrolling; long names and
         # reasons are cut with an ellipsis and shown whole on hover
-        column_config={"pages": st.column_config.NumberColumn(format="%d", width="small"),
+        column_config={"pages": st.column_config.TextColumn(width="small"),
                        "passages": st.column_config.NumberColumn(format="%d", width="small"),
                        "year": st.column_config.TextColumn(width="small"), "status": st.column_config.TextColumn(width="small"),
                        "document": st.column_config.TextColumn(width="medium"), "reason": st.column_config.TextColumn(width="medium")},
@@ -157,6 +160,11 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
     """Upload, rebuild and evaluation, for a signed-in maintainer; each change goes to the audit log."""
     st.subheader("Add documents")
     limit = settings.max_file_mb
+    if ss.pop("clear_description", False):
+        # set to "" before the fields are drawn: the browser shows them empty and sends "" back (a key
+        # only deleted came back with the browser's old value, and the next file got the last title)
+        for key in DESCRIPTION_KEYS:
+            ss[key] = ""
     with st.expander("Describe what you upload (optional: shown with its answers and citations)"):
         left, right = st.columns(2)
         described = {
@@ -190,8 +198,7 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
         # each file is handled once; the uploader starts empty again, refused files included, and the
         # description is cleared so that it is not given to the next upload by mistake
         ss.uploader_round = ss.get("uploader_round", 0) + 1
-        for key in ("meta_title", "meta_short_title", "meta_author", "meta_year"):
-            ss.pop(key, None)
+        ss.clear_description = True
         st.rerun()
     for kind, message in messages[-10:]:
         (st.success if kind == "ok" else st.error)(inert_markdown(message))

@@ -56,7 +56,9 @@ CSS = """
 .rag-nav small {font-size: 1.9rem;}
 .st-key-presenter-prev button, .st-key-presenter-next button {min-height: 3.4rem;}
 .st-key-presenter-prev button p, .st-key-presenter-next button p {font-size: 1.7rem;}
-.st-key-presenter-leave {position: fixed; top: 0.6rem; right: 1.2rem; z-index: 999990; width: auto !important;}
+.st-key-presenter-leave {position: fixed; top: 0.6rem; right: 1.2rem; z-index: 999990; width: auto !important;
+  background: rgba(255, 255, 255, 0.94); border-radius: 0.5rem; padding: 0 0.4rem;}
+.rag-presenter .rag-q {scroll-margin-top: 3rem;}
 </style>
 """
 

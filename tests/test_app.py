@@ -610,3 +610,19 @@ def test_the_index_table_shows_no_none_pages_and_counts_read_right(live):
     pages = table.loc[table["document"].str.endswith(".md"), "pages"]
     assert len(pages) and all(p == "" for p in pages), list(pages)
     assert " 1 passages" not in page_html(at) and " 1 pages" not in page_html(at)
+
+
+def test_a_one_passage_document_is_listed_as_one_passage(tmp_path, embedder, monkeypatch):
+    """Issue 29, item 15: the sidebar said "1 passages"."""
+    from retrieval.build import build_index
+    from retrieval.config import Settings
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "housing.md").write_text("# Housing support\n\nNewly recognised refugees may stay in the reception centre for "
+                                       "three months while the municipality finds them a flat.\n", encoding="utf-8")
+    build_index(Settings(corpus_dir=corpus, index_dir=index), embedder=embedder, progress=False)
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index))
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus))
+    html = page_html(start())
+    assert "<small>1 passage</small>" in html and "1 passages" not in html

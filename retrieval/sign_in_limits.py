@@ -11,7 +11,10 @@ five times per tab. These counts are kept per process (every session of the app 
 
 A lock-out ends after `LOCK_S` whatever is tried meanwhile: attempts while it lasts are refused
 before the password is checked (no scrypt run) and are not counted, so they do not lengthen it, and
-a maintainer can sign in once it is over. A success clears its address's count. Each guess that is
+a maintainer can sign in once it is over. A success clears its address's count, and marks the
+address as a maintainer's for `TRUST_S`: guesses spread over other addresses, which close sign-in for
+everyone, do not close it there, so a maintainer need not wait out a lock-out that an attacker can
+start again every `LOCK_S`. Each guess that is
 checked costs a 32 MiB scrypt run, so these limits also cap what guessing costs the server.
 """
 
@@ -29,6 +32,8 @@ SERVER_ATTEMPTS = 20
 #: the window the counts are kept over, and how long a reached limit closes sign-in (seconds)
 WINDOW_S = 15 * 60
 LOCK_S = 15 * 60
+#: how long an address a maintainer signed in from is exempt from the lock-out for everyone (seconds)
+TRUST_S = 30 * 24 * 3600
 #: addresses remembered at most (the oldest are forgotten first): bounded memory under a spray
 MAX_ADDRESSES = 10_000
 
@@ -53,9 +58,9 @@ class SignInLimits:
     """Wrong-password counts per client address and for the server, shared by all sessions."""
 
     def __init__(self, address_attempts: int = ADDRESS_ATTEMPTS, server_attempts: int = SERVER_ATTEMPTS,
-                 window_s: float = WINDOW_S, lock_s: float = LOCK_S, clock=time.time) -> None:
+                 window_s: float = WINDOW_S, lock_s: float = LOCK_S, trust_s: float = TRUST_S, clock=time.time) -> None:
         self.address_attempts, self.server_attempts = address_attempts, server_attempts
-        self.window_s, self.lock_s, self.clock = window_s, lock_s, clock
+        self.window_s, self.lock_s, self.trust_s, self.clock = window_s, lock_s, trust_s, clock
         self._lock = threading.Lock()
         self.reset()
 
@@ -65,6 +70,7 @@ class SignInLimits:
             self._server: deque[float] = deque()
             self._closed: dict[str, float] = {}  # address -> end of its lock-out
             self._server_closed = 0.0
+            self._trusted: dict[str, float] = {}  # address -> when a maintainer last signed in from it
 
     def _prune(self, now: float) -> None:
         cutoff = now - self.window_s
@@ -80,7 +86,8 @@ class SignInLimits:
         with self._lock:
             now = self.clock()
             self._prune(now)
-            if self._server_closed > now:
+            trusted = self._trusted.get(address, -self.trust_s) > now - self.trust_s
+            if self._server_closed > now and not trusted:
                 return (f"Too many wrong passwords on this server: sign-in is closed for everyone for "
                         f"{_minutes(self._server_closed - now)}.")
             if address in self._closed:
@@ -119,6 +126,9 @@ class SignInLimits:
     def succeeded(self, address: str) -> None:
         with self._lock:
             self._failures.pop(address, None)
+            self._trusted[address] = self.clock()
+            while len(self._trusted) > MAX_ADDRESSES:
+                del self._trusted[next(iter(self._trusted))]
 
 
 def _minutes(seconds: float) -> str:

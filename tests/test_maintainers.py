@@ -113,6 +113,22 @@ def test_guesses_spread_over_many_addresses_close_sign_in_for_a_while(stored, tm
     assert SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits) is None
 
 
+def test_an_address_a_maintainer_signed_in_from_is_not_shut_out_by_guesses_from_elsewhere(stored):
+    """The lock-out for everyone, which guesses from many addresses can start again every 15 minutes,
+    does not close sign-in where a maintainer signed in before; that address's own limit still holds."""
+    from retrieval.sign_in_limits import SERVER_ATTEMPTS, SignInLimits
+
+    limits = SignInLimits(clock=Clock())
+    assert SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits) is None
+    for n in range(SERVER_ATTEMPTS):
+        SignIn().attempt("Eve", "guess", stored, sleep=lambda s: None, address=f"203.0.113.{n}", limits=limits)
+    assert "closed for everyone" in SignIn().attempt("Bob", "a long enough secret", stored, address="192.0.2.1", limits=limits)
+    assert SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits) is None
+    for _ in range(5):
+        SignIn().attempt("Eve", "guess", stored, sleep=lambda s: None, address="198.51.100.7", limits=limits)
+    assert "from your address" in SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits)
+
+
 def test_a_hash_whose_dollar_fields_a_shell_ate_is_refused_with_the_quoting_hint(stored):
     """Issue 29, item 15: `export RAG_MAINTAINER_PASSWORD_HASH=scrypt$32768$...` unquoted loses its $
     fields in a real shell; the error says to single-quote it."""

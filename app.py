@@ -23,11 +23,14 @@ from retrieval.presentation import (
     citation_html,
     context_html,
     conversation_markdown,
+    counted,
     escape,
     inert_markdown,
+    is_blank,
     parse_snapshot,
     plain_text_html,
     presenter_html,
+    presenter_position_html,
     question_html,
     scores_html,
     scroll_into_view_html,
@@ -35,11 +38,14 @@ from retrieval.presentation import (
     term_spans,
 )
 from retrieval.service import Engine
-from ui.conversation import browser_id, keep_turn, open_conversation, restore_conversation, write_browser_cookie
-from ui.index_page import page_index
+from ui.conversation import browser_id, conversation_notice, keep_turn, open_conversation, restore_conversation, write_browser_cookie
+from ui.index_page import damaged_index, page_index
 from ui.jobs import job_panel
+from ui.upload_gate import install as guard_uploads
 
 TITLE = "Migration policy assistant"
+#: turns of a conversation drawn on each run; the earlier ones are folded behind a button
+SHOWN_TURNS = 10
 VIEWS = ("Ask", "Presenter", "Index")
 EXAMPLES = (
     "What are the three dimensions of integration policies?",
@@ -82,6 +88,7 @@ def get_conversations(data_dir: str, keep_days: int) -> ConversationStore:
     return ConversationStore(data_dir, keep_days)
 
 
+guard_uploads()  # only a signed-in maintainer's session may make the server hold uploaded bytes
 settings = Settings.from_env()
 engine = get_engine(repr(settings), settings)
 conversations = get_conversations(str(settings.data_dir), settings.conversation_days)
@@ -226,7 +233,7 @@ def sidebar_corpus(index):
         st.subheader(f"Documents ({len(entries)})")
         items = []
         for e in entries:
-            facts = " · ".join(x for x in (str(e.get("year") or ""), f"{e['pages']} pages" if e.get("pages") else "", f"{e.get('chunks', 0)} passages") if x)
+            facts = " · ".join(x for x in (str(e.get("year") or ""), counted(e.get("pages") or 0, "page"), counted(e.get("chunks", 0), "passage", zero=True)) if x)
             items.append(f'<li title="{escape(e.get("title", ""))}"><b>{escape(e.get("short_title") or e.get("title") or e["doc"])}</b><br><small>{escape(facts)}</small></li>')
         st.html('<ul style="padding-left:1.1em;margin:0">' + "".join(items) + "</ul>")
         options = [e["doc"] for e in entries]
@@ -267,8 +274,9 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
     st.title(TITLE)
     if ss.pop("conversation_missing", False):
         st.info("The conversation in this address is not kept here (an old or mistyped address): a new one starts.")
+    notice = st.container()  # whose conversation this is: the same place on every run, filled once this run's turn is kept
     prompt = st.chat_input("Ask a question about the documents", key="chat", max_chars=MAX_QUESTION_CHARS)
-    prompt = prompt if prompt and prompt.strip() else None  # whitespace only: nothing is sent, the page stays as it was
+    prompt = None if is_blank(prompt) else prompt  # whitespace or invisible characters only: nothing is sent, the page stays as it was
     pending = ss.pop("pending", None)
     alone = ss.pop("pending_alone", None)
     if not ss.turns and not (prompt or pending or snapshot):
@@ -279,23 +287,31 @@ def page_ask(index, snapshot: Snapshot | None, note: str) -> None:
             if st.button(example, key=f"example-{n}"):
                 ss.pending = example
                 st.rerun()
-    for i, turn in enumerate(ss.turns):
-        render_turn(i, turn)
+    earlier = st.container()  # the same place on every run, whether or not there are folded turns
+    first = 0 if ss.get("show_earlier") else max(0, len(ss.turns) - SHOWN_TURNS)
+    if first:  # a long conversation: only its last turns are drawn, so each question costs the same
+        earlier.button(f"Show the {first} earlier turn{'s' if first != 1 else ''}", key="show-earlier", type="tertiary",
+                       on_click=lambda: ss.update(show_earlier=True), help="Earlier turns are folded so that each answer comes quickly.")
+    for i in range(first, len(ss.turns)):
+        render_turn(i, ss.turns[i])
     if snapshot:
         ask(snapshot, note)
     elif alone:
         ask(Snapshot(alone[0], tuple(alone[1])), alone=True)
-    elif (prompt or pending or "").strip():
+    elif not is_blank(prompt or pending):
         ask(Snapshot(prompt or pending, tuple(ss.docs)))
     else:
         wait_for_model()  # after the first paint: the page is already visible behind the spinner
+    if conversation_notice():
+        notice.info(conversation_notice())
 
 
 def page_presenter(index, *_) -> None:
     st.html(HIDE_SIDEBAR)
-    st.button("◀ Leave the presenter view", on_click=lambda: ss.update(view="Ask"), type="tertiary")
+    st.button("◀ Leave the presenter view", key="presenter-leave", on_click=lambda: ss.update(view="Ask"), type="tertiary")
     prompt = st.chat_input("Ask a question", key="presenter_chat", max_chars=MAX_QUESTION_CHARS)
-    if prompt and prompt.strip():
+    prompt = None if is_blank(prompt) else prompt
+    if prompt:
         with st.spinner("Finding the passages…"):
             answer_turn(Snapshot(prompt, tuple(ss.get("docs") or ())))
     if not ss.turns:
@@ -317,6 +333,11 @@ def page_presenter(index, *_) -> None:
     st.html(f'<div class="rag-presenter"><div class="rag-q"><b>{escape(answer.question)}</b></div></div>')
     if turn.note:
         st.html(f'<div class="rag-warning">{escape(" ".join(turn.note.split()))}</div>')
+    # the controls and which source this is, right under the question: in view at 1280 x 720 without scrolling
+    left, middle, right = st.columns([1, 2, 1], vertical_alignment="center")
+    left.button("◀ Previous", key="presenter-prev", on_click=move, args=(-1,), disabled=pos == 0, width="stretch")
+    middle.html(presenter_position_html(answer, pos + 1, len(cited)))
+    right.button("Next ▶", key="presenter-next", on_click=move, args=(1,), disabled=pos >= len(cited) - 1, width="stretch")
     st.html(presenter_html(answer, cited[pos] if cited else None, pos + 1, len(cited)))
     shown = (ss.presenter_turn, pos)
     if prompt or ss.get("presenter_shown") != shown:  # a new answer or passage, or the view just opened: read from its top
@@ -324,12 +345,9 @@ def page_presenter(index, *_) -> None:
     ss.presenter_shown = shown
     if cited and cited[pos].page_start is not None and st.toggle(f"Show the original page {cited[pos].page_start}", key=f"presenter-page-{ss.presenter_turn}-{pos}"):
         original_page(cited[pos], turn.version, answer.answerable)
-    left, middle, right = st.columns([1, 2, 1])
-    left.button("◀ Previous", on_click=move, args=(-1,), disabled=pos == 0, width="stretch")
     labels = [f"{i + 1}. {t.answer.question}" for i, t in enumerate(ss.turns)]
-    middle.selectbox("Question", questions, key="presenter_turn", format_func=labels.__getitem__, label_visibility="collapsed",
-                     on_change=lambda: ss.update(presenter_pos=0))
-    right.button("Next ▶", on_click=move, args=(1,), disabled=pos >= len(cited) - 1, width="stretch")
+    st.selectbox("Question", questions, key="presenter_turn", format_func=labels.__getitem__, label_visibility="collapsed",
+                 on_change=lambda: ss.update(presenter_pos=0))
 
 
 # --------------------------------------------------------------------------- layout
@@ -360,11 +378,7 @@ if live_index is None and load_error is None:
 
 if load_error is not None:
     st.title(TITLE)
-    st.error(inert_markdown(str(load_error)))
-    if st.button("Rebuild the index now (full)"):
-        engine.start_build(full=True)
-        st.rerun()
-    job_panel(engine, "build", "Rebuild")
+    damaged_index(engine, settings, load_error)  # only a signed-in maintainer may rebuild it; no server paths shown
     st.stop()
 
 actions = sidebar_corpus(live_index)

@@ -3,7 +3,8 @@ brings them back.
 
 One SQLite file under the data folder (`RAG_DATA_DIR`, never inside index/). A conversation is
 addressed by an unguessable id (128 random bits, URL-safe) that the app puts in the page's URL
-(`?c=...`); whoever has the id can read it, as with a shared link. Each turn is stored whole: the
+(`?c=...`); whoever has the id can read it, as with a shared link, but only the browser that started
+it (its browser id) may add to it: anyone else who asks there continues in a copy of their own. Each turn is stored whole: the
 question, the answer's sentences and citations with their passages, the ranked passages behind it
 (for the trainer view) and the index version it came from. A random browser id, kept in a cookie,
 lists a browser's recent conversations. Nothing else about a person is stored: no name, no address,
@@ -36,6 +37,8 @@ CONVERSATIONS_FILE = "conversations.sqlite3"
 ID = re.compile(r"[A-Za-z0-9_-]{22}")
 #: turns stored per conversation at most (the oldest stay; a longer one starts a new conversation)
 MAX_TURNS = 200
+#: conversations kept per browser at most: starting one more deletes that browser's least recently used
+MAX_PER_BROWSER = 50
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -110,12 +113,26 @@ class ConversationStore:
         finally:
             db.close()
 
-    def create(self, browser: str) -> str:
-        """A new, empty conversation of a browser; returns its id."""
+    def create(self, browser: str, copy_of: str | None = None) -> str:
+        """A new conversation of a browser, empty or holding a copy of the turns of `copy_of`; returns
+        its id. A browser keeps MAX_PER_BROWSER conversations at most: its least recently used ones
+        beyond that are deleted."""
         conversation, now = new_id(), _now()
         with self._connect() as db:
-            db.execute("INSERT INTO conversations (id, browser, created_at, updated_at) VALUES (?, ?, ?, ?)", (conversation, browser, now, now))
+            db.execute("INSERT INTO conversations (id, browser, created_at, updated_at, title) VALUES (?, ?, ?, ?, "
+                       "COALESCE((SELECT title FROM conversations WHERE id = ?), ''))", (conversation, browser, now, now, copy_of))
+            if copy_of is not None:
+                db.execute("INSERT INTO turns SELECT ?, position, version, turn FROM turns WHERE conversation = ?", (conversation, copy_of))
+            db.execute(
+                "DELETE FROM conversations WHERE id IN (SELECT id FROM conversations WHERE browser = ? "
+                "ORDER BY updated_at DESC, rowid DESC LIMIT -1 OFFSET ?)", (browser, MAX_PER_BROWSER))
         return conversation
+
+    def owner(self, conversation: str) -> str | None:
+        """The browser id that started a conversation (the only one that may add to it); None when unknown."""
+        with self._connect() as db:
+            row = db.execute("SELECT browser FROM conversations WHERE id = ?", (conversation,)).fetchone()
+        return row[0] if row else None
 
     def append(self, conversation: str, turn: Turn) -> bool:
         """Add a turn at the end; False when the conversation is unknown or full."""

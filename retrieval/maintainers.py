@@ -1,5 +1,6 @@
 """Who may change the corpus: a maintainer password (stored only as a scrypt hash), sign-in
-attempts slowed and limited per session, and an append-only audit log of every change.
+attempts slowed and limited per session, per client address and for the whole server
+(retrieval.sign_in_limits), and an append-only audit log of every change.
 
 `RAG_MAINTAINER_PASSWORD_HASH` holds the hash (`python -m retrieval hash-password` prints one).
 Without it nobody can upload, remove or rebuild from the app: the Index page is read-only. The
@@ -19,6 +20,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from retrieval.sign_in_limits import LIMITS, SignInLimits
 
 #: scrypt cost: 2**15 blocks of 8 x 128 bytes (32 MiB, about 0.1 s here): slow to guess, quick to check once
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
@@ -55,7 +58,10 @@ def verify_password(password: str, stored: str) -> bool:
         n, r, p = int(n), int(r), int(p)
         salt, expected = base64.urlsafe_b64decode(salt), base64.urlsafe_b64decode(digest)
     except (ValueError, TypeError) as exc:
-        raise PasswordHashError("RAG_MAINTAINER_PASSWORD_HASH is not a hash made by `python -m retrieval hash-password`") from exc
+        raise PasswordHashError(
+            "RAG_MAINTAINER_PASSWORD_HASH is not a hash made by `python -m retrieval hash-password`. It holds $ signs: "
+            "in a shell, put it in single quotes (RAG_MAINTAINER_PASSWORD_HASH='scrypt$...'), else the shell reads "
+            "its $ fields as variables and drops them") from exc
     if n < SCRYPT_N or r < SCRYPT_R or p < SCRYPT_P or len(salt) < SALT_BYTES or len(expected) < DIGEST_BYTES:
         raise PasswordHashError(
             f"RAG_MAINTAINER_PASSWORD_HASH is weaker than `python -m retrieval hash-password` makes (N={n}, r={r}, p={p}, "
@@ -91,9 +97,15 @@ class SignIn:
     def locked(self) -> bool:
         return self.failures >= MAX_ATTEMPTS
 
-    def attempt(self, name: str, password: str, stored: str, sleep=time.sleep) -> str | None:
+    def attempt(self, name: str, password: str, stored: str, sleep=time.sleep, address: str = "",
+                limits: SignInLimits | None = None, data_dir: Path | None = None) -> str | None:
         """Sign in; None on success, else the one-line reason. A wrong password waits before
-        answering (longer at each), and after MAX_ATTEMPTS the session may not try again."""
+        answering (longer at each, counted per session and per client `address`); after
+        MAX_ATTEMPTS the session may not try again, and the limits per address and for the server
+        (`limits`, the process's by default) close sign-in for a while, which goes to the audit log
+        under `data_dir`."""
+        limits = LIMITS if limits is None else limits
+        address = address or "unknown"
         name = " ".join(name.split())[:80]
         if self.locked:
             return f"Too many wrong passwords ({MAX_ATTEMPTS}) in this session: sign-in is closed here."
@@ -101,11 +113,20 @@ class SignIn:
             return "Give your name: it goes into the audit log with each change you make."
         if not stored:
             return "No maintainer password is configured: the Index page is read-only."
+        closed = limits.closed(address)
+        if closed:
+            return closed
         if verify_password(password, stored):
+            limits.succeeded(address)
             self.name = name
             return None
-        sleep(FIRST_DELAY_S * 2**self.failures)
+        sleep(FIRST_DELAY_S * 2 ** min(4, max(self.failures, limits.recent_failures(address))))
         self.failures += 1
+        hit = limits.failed(address)
+        if hit is not None:
+            if data_dir is not None:
+                audit(data_dir, name, "sign-in closed", hit.describe())
+            return "Wrong password. " + (limits.closed(address) or "Sign-in is now closed for a while.")
         left = MAX_ATTEMPTS - self.failures
         return "Wrong password." + (f" {left} more tries in this session." if left else " Sign-in is now closed in this session.")
 

@@ -52,6 +52,13 @@ CSS = """
 .rag-presenter .rag-passage {font-size: 1.5rem; line-height: 1.5;}
 .rag-presenter .rag-where {font-size: 1.1rem;}
 .rag-presenter .rag-answer {font-size: 1.7rem;}
+.rag-nav {text-align: center; font-size: 1.9rem; font-weight: 600; color: #1f2937;}
+.rag-nav small {font-size: 1.9rem;}
+.st-key-presenter-prev button, .st-key-presenter-next button {min-height: 3.4rem;}
+.st-key-presenter-prev button p, .st-key-presenter-next button p {font-size: 1.7rem;}
+.st-key-presenter-leave {position: fixed; top: 0.6rem; right: 1.2rem; z-index: 999990; width: auto !important;
+  background: rgba(255, 255, 255, 0.94); border-radius: 0.5rem; padding: 0 0.4rem;}
+.rag-presenter .rag-q {scroll-margin-top: 3rem;}
 </style>
 """
 
@@ -75,9 +82,29 @@ _AUTOLINK = re.compile(r"(?i)(https?|ftp)(:)(//)|\b(www)(\.)|(@)")
 def inert_markdown(text: str) -> str:
     """`escape_markdown`, and bare URLs, "www." names and e-mail addresses kept from turning into
     links (GitHub-flavoured Markdown links them by itself): an invisible word joiner (U+2060) breaks
-    the pattern without changing what the reader sees. For messages shown with st.error and the like."""
+    the pattern without changing what the reader sees; the same joiner after a colon keeps a question's
+    `:material/...:` or `:smile:` from being drawn as an icon. For messages shown with st.error,
+    button labels and the like."""
 
-    return _AUTOLINK.sub(_join_autolink, escape_markdown(text))
+    return _SHORTCODE.sub(":\u2060", _AUTOLINK.sub(_join_autolink, escape_markdown(text)))
+
+
+#: a colon that opens a Streamlit shortcode: `:material/icon:`, an emoji `:smile:`, a colour `:red[...]`
+_SHORTCODE = re.compile(r":(?=[A-Za-z])")
+_INVISIBLE = {"Cf", "Cc", "Zs", "Zl", "Zp", "Mn"}
+
+
+def counted(n: int, noun: str, zero: bool = False) -> str:
+    """"1 passage", "12 passages"; "" for none unless `zero`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}" if n or zero else ""
+
+
+def is_blank(text: str | None) -> bool:
+    """Whether a question holds nothing to read: only whitespace and invisible characters (zero-width
+    spaces and joiners, bidirectional marks, combining marks on nothing)."""
+    import unicodedata
+
+    return not any(not ch.isspace() and unicodedata.category(ch) not in _INVISIBLE for ch in text or "")
 
 
 def _join_autolink(m: re.Match) -> str:
@@ -292,12 +319,20 @@ def scores_html(hits: Sequence, stem: Callable[[str], str], terms: Iterable[str]
 
 
 def presenter_html(answer, citation, position: int, total: int) -> str:
-    """Large type for a projector: the answer, then one cited passage."""
+    """Large type for a projector: the answer, then one cited passage (which one of how many is
+    `presenter_position_html`, drawn between the Previous and Next buttons above)."""
     head = f'<div class="rag-presenter">{answer_html(answer)}'
     if citation is None:
         return head + "</div>"
+    return head + f"{citation_html(citation, number=answer.answerable)}</div>"
+
+
+def presenter_position_html(answer, position: int, total: int) -> str:
+    """"Source 1 of 2" in large type, for the row of the presenter's Previous and Next buttons."""
+    if not total:
+        return '<div class="rag-nav"><small>No sources</small></div>'
     label = "Source" if answer.answerable else "Related reading"
-    return head + f"<p><small>{label} {position} of {total}</small></p>{citation_html(citation, number=answer.answerable)}</div>"
+    return f'<div class="rag-nav"><small>{label} {position} of {total}</small></div>'
 
 
 # --------------------------------------------------------------------------- context windows
@@ -362,7 +397,7 @@ def parse_snapshot(params: Mapping | str) -> Snapshot | None:
     if isinstance(params, str):
         params = parse_qs(params.lstrip("?"), keep_blank_values=True)
     question = " ".join(" ".join(_values(params, "q"))[: 4 * LINK_TEXT_CHARS].split())
-    if not question:
+    if is_blank(question):
         return None
     docs = tuple(dict.fromkeys(" ".join(d.split())[:LINK_DOC_CHARS] for raw in _values(params, "doc")[:LINK_DOCS]
                                for d in raw.split(",")[:LINK_DOCS] if d.strip()))[:LINK_DOCS]

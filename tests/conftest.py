@@ -41,6 +41,16 @@ def _offline_and_isolated(monkeypatch, tmp_path_factory):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_limits():
+    """The process's wrong-password counts (per address, per server) start empty in every test."""
+    from retrieval.sign_in_limits import LIMITS
+
+    LIMITS.reset()
+    yield
+    LIMITS.reset()
+
+
 # --------------------------------------------------------------------------- the model
 
 

@@ -557,3 +557,135 @@ def test_removal_restoring_and_the_rebuild_outcome_are_audited_with_hashes(writa
     assert ("rebuild", "started") in rows
     outcome = rows[("rebuild", "completed")]["outcome"]
     assert "0 added, 0 changed, 0 removed" in outcome and "live version v" in outcome
+
+
+def test_a_reload_does_not_give_fresh_sign_in_tries(writable, maintainer):
+    """Issue 29, item 2: five wrong passwords in one session, then a new session (a reload) with the
+    right password: still refused, since the limit is per client address and not per session; the
+    audit log says the limit was hit."""
+    import json
+    import os
+
+    at = switch(start(), "Index")
+    for _ in range(5):
+        sign_in(at, password="a guess")
+    reloaded = sign_in(switch(start(), "Index"))
+    assert not reloaded.get("file_uploader")
+    assert any("Too many wrong passwords from your address" in e.value for e in reloaded.error)
+    log = [json.loads(line) for line in (Path(os.environ["RAG_DATA_DIR"]) / "audit.jsonl").read_text().splitlines()]
+    assert [e["action"] for e in log] == ["sign-in closed"]
+
+
+def test_a_damaged_index_is_rebuilt_only_by_a_signed_in_maintainer_and_no_server_path_shows(tmp_path, embedder, password_hash, monkeypatch):
+    """Issue 29, item 6: with an index that cannot be read a visitor was offered "Rebuild the index
+    now (full)", it worked unaudited, and the error showed the server's paths."""
+    import json
+    import os
+
+    from retrieval.build import build_index
+    from retrieval.config import Settings
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "housing.md").write_text("# Housing support\n\nNewly recognised refugees may stay in the reception centre for "
+                                       "three months while the municipality finds them a flat.\n", encoding="utf-8")
+    build_index(Settings.from_env(corpus_dir=corpus, index_dir=index), embedder=embedder, progress=False)
+    version = (index / "CURRENT").read_text(encoding="utf-8").strip()
+    (index / version / "manifest.json").write_text("{not json at all", encoding="utf-8")
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index))
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus))
+
+    def shown(at: AppTest) -> str:
+        return "\n".join(str(getattr(e, "value", "")) + str(getattr(e, "label", "")) for e in at.main)
+
+    visitor = start()
+    assert visitor.error, "the damage is reported"
+    assert not [b for b in visitor.button if "Rebuild" in b.label]  # no password configured: nobody
+    assert str(tmp_path) not in shown(visitor) and "/tmp" not in shown(visitor)
+
+    monkeypatch.setenv("RAG_MAINTAINER_PASSWORD_HASH", password_hash)
+    visitor = start()
+    assert not [b for b in visitor.button if "Rebuild" in b.label]  # not signed in: no rebuild
+    assert str(tmp_path) not in shown(visitor) and "$RAG\\_INDEX\\_DIR" in shown(visitor)
+    maintainer = sign_in(visitor)
+    next(b for b in maintainer.button if b.label == "Rebuild the index now (full)").click().run()
+    log = [json.loads(line) for line in (Path(os.environ["RAG_DATA_DIR"]) / "audit.jsonl").read_text().splitlines()]
+    assert [(e["who"], e["action"]) for e in log] == [("Ada Maintainer", "rebuild (full)")]
+    deadline = time.time() + 300  # the rebuild runs in a background thread; the page polls it
+    while time.time() < deadline:
+        maintainer.run()
+        if maintainer.title and maintainer.title[0].value == "Migration policy assistant" and not maintainer.error:
+            break
+        time.sleep(1)
+    assert not maintainer.exception and maintainer.title[0].value == "Migration policy assistant", [e.value for e in maintainer.error]
+    assert (index / "CURRENT").read_text(encoding="utf-8").strip() != version
+    import threading
+
+    while any(t.name.startswith("rag-build-") and t.is_alive() for t in threading.enumerate()) and time.time() < deadline:
+        time.sleep(0.5)  # the job ends (it opens the new index last) before the next test starts
+
+
+def test_a_long_conversation_draws_only_its_last_turns(live):
+    """Issue 29, item 9: every turn was drawn on every run (6.3 s a question at 180 turns); now the
+    last SHOWN_TURNS are, the rest folded behind a button."""
+    import os
+
+    from retrieval.conversations import ConversationStore
+
+    at = start()
+    ask(at, DIMENSIONS)
+    cid = at.query_params["c"]
+    store = ConversationStore(os.environ["RAG_DATA_DIR"])
+    turn = at.session_state["turns"][0]
+    for _ in range(39):
+        assert store.append(cid, turn)
+    reloaded = start({"c": cid})
+    assert len(reloaded.session_state["turns"]) == 40
+    assert len(reloaded.chat_message) == 2 * 10  # the last ten turns, a question and an answer each
+    more = next(b for b in reloaded.button if b.label == "Show the 30 earlier turns")
+    more.click().run()
+    assert len(reloaded.chat_message) == 2 * 40
+
+
+def test_shortcodes_in_a_question_are_not_drawn_as_icons_and_an_invisible_question_is_not_sent(live):
+    """Issue 29, item 10: `:material/...:` in a question (typed, or in a crafted ?q= link) became an
+    icon in the Recent conversations label; a question of zero-width characters only was answered."""
+    import re
+
+    icon = re.compile(r":(material/[a-z_]+|[a-z_]+):")
+    at = start()
+    ask(at, ":material/warning: :smile: What are the three dimensions of integration policies?")
+    linked = start({"q": [":material/home: What are the three dimensions of integration policies?"]})
+    for app in (at, linked):
+        labels = [b.label for b in app.sidebar.button if "three dimensions" in b.label]
+        assert labels and not any(icon.search(label) for label in labels), labels
+
+    blank = start()
+    blank.chat_input(key="chat").set_value("\u200b\u200c\u2060\ufeff \u200d").run()
+    assert not blank.exception and blank.session_state["turns"] == [] and not blank.chat_message
+    assert start({"q": ["\u200b\u200b"]}).session_state["turns"] == []
+
+
+def test_the_index_table_shows_no_none_pages_and_counts_read_right(live):
+    """Issue 29, item 15: "None" pages for Markdown documents; "1 passages"."""
+    at = switch(start(), "Index")
+    table = at.dataframe[0].value
+    pages = table.loc[table["document"].str.endswith(".md"), "pages"]
+    assert len(pages) and all(p == "" for p in pages), list(pages)
+    assert " 1 passages" not in page_html(at) and " 1 pages" not in page_html(at)
+
+
+def test_a_one_passage_document_is_listed_as_one_passage(tmp_path, embedder, monkeypatch):
+    """Issue 29, item 15: the sidebar said "1 passages"."""
+    from retrieval.build import build_index
+    from retrieval.config import Settings
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "housing.md").write_text("# Housing support\n\nNewly recognised refugees may stay in the reception centre for "
+                                       "three months while the municipality finds them a flat.\n", encoding="utf-8")
+    build_index(Settings.from_env(corpus_dir=corpus, index_dir=index), embedder=embedder, progress=False)
+    monkeypatch.setenv("RAG_INDEX_DIR", str(index))
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus))
+    html = page_html(start())
+    assert "<small>1 passage</small>" in html and "1 passages" not in html

@@ -437,3 +437,169 @@ def test_an_opened_link_shows_its_stale_index_warning_in_view(browser, official_
     top = warning.evaluate("(el) => el.getBoundingClientRect().top")
     assert 0 <= top <= 800 - 40, f"the warning is out of view (top {top:.0f} px)"
     screenshot(page, tmp_path, "stale-link-warning")
+
+
+# --------------------------------------------------------------------------- issue 29
+
+
+def sign_in_page(page, password: str = MAINTAINER_PASSWORD) -> None:
+    """Open the Index view and sign in as a maintainer."""
+    from playwright.sync_api import expect
+
+    sidebar(page).get_by_text("Index", exact=True).click()
+    page.get_by_label("Your name (recorded with each change)").fill("Ada Maintainer")
+    page.get_by_label("Maintainer password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as maintainer")).to_be_visible(timeout=30_000)
+    settled(page)
+
+
+def put_upload(url: str, session_id: str, xsrf: str, data: bytes) -> int | str:
+    """A real HTTP PUT of one file to Streamlit's upload endpoint for a session; the status code, or
+    "closed" when the server answered and closed the connection before taking the whole body."""
+    import urllib.error
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.pdf\"\r\n"
+            f"Content-Type: application/pdf\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"{url}_stcore/upload_file/{session_id}/{uuid.uuid4()}", data=body, method="PUT", headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Xsrftoken": xsrf, "Cookie": f"_streamlit_xsrf={xsrf}"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, ConnectionError) as exc:
+        if isinstance(getattr(exc, "reason", exc), ConnectionError):
+            return "closed"
+        raise
+
+
+#: a refused upload: 400 from the session check (the body not read: the server may close the
+#: connection while the client still sends it), 403 from the file manager
+REFUSED = (400, 403, "closed")
+
+
+def test_only_a_signed_in_maintainer_can_make_the_server_hold_uploaded_bytes(browser, maintainer_app, tmp_path):
+    """Issue 29, item 3: a visitor's session, its id read from its own websocket and its XSRF cookie,
+    PUTs 5 MB to /_stcore/upload_file/<session>/<any id>: refused (Streamlit 1.67 itself takes any
+    file id for any live session). The same session, once a maintainer signed in, may upload."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    url, _ = maintainer_app
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    page = context.new_page()
+    sessions: list[str] = []
+
+    def frame(payload) -> None:
+        if isinstance(payload, bytes):
+            msg = ForwardMsg()
+            msg.ParseFromString(payload)
+            if msg.HasField("new_session") and msg.new_session.initialize.session_id:
+                sessions.append(msg.new_session.initialize.session_id)
+
+    page.on("websocket", lambda ws: ws.on("framereceived", frame))
+    page.goto(url)
+    page.get_by_test_id("stChatInputTextArea").wait_for(timeout=90_000)
+    xsrf = next(c["value"] for c in context.cookies() if c["name"] == "_streamlit_xsrf")
+    assert sessions, "no session id seen on the websocket"
+    data = os.urandom(5 * 1024 * 1024)
+    assert put_upload(url, sessions[-1], xsrf, data) in REFUSED  # a visitor: refused
+    sidebar(page).get_by_text("Index", exact=True).click()
+    assert put_upload(url, sessions[-1], xsrf, data) in REFUSED  # on the Index page, not signed in: refused
+    sign_in_page(page)
+    assert put_upload(url, sessions[-1], xsrf, data) == 204  # the same session, signed in: taken
+    page.get_by_role("button", name="Sign out").click()
+    settled(page)
+    assert put_upload(url, sessions[-1], xsrf, data) in REFUSED  # signed out again: refused
+    context.close()
+
+
+def test_only_the_browser_that_started_a_conversation_writes_into_it(browser, official_app, tmp_path):
+    """Issue 29, item 4: browser B opens A's conversation by its address: B reads it, and B's
+    question goes into B's own copy at a new address, saying so; A's conversation is unchanged."""
+    from playwright.sync_api import expect
+
+    a = new_page(browser, official_app)
+    ask(a, FOLLOW_UP)
+    expect(a).to_have_url(re.compile(r"[?&]c=[A-Za-z0-9_-]{22}"), timeout=30_000)
+    address = a.url
+    original = re.search(r"[?&]c=([A-Za-z0-9_-]{22})", address).group(1)
+
+    b = browser.new_context(viewport={"width": 1280, "height": 1100}).new_page()  # another browser: its own cookies
+    b.goto(address)
+    expect(b.locator(".rag-answer, .rag-notcovered")).to_have_count(1, timeout=60_000)  # reading by address still works
+    expect(b.get_by_text("This conversation was started in another browser")).to_be_visible()
+    ask(b, "What does the principle of non-refoulement prohibit?", answers=2)
+    expect(b).not_to_have_url(re.compile(f"c={original}"), timeout=30_000)
+    expect(b.get_by_text("This is your own copy of a conversation started in another browser")).to_be_visible()
+    screenshot(b, tmp_path, "conversation-copied")
+
+    a.reload()
+    expect(a.locator(".rag-answer, .rag-notcovered")).to_have_count(1, timeout=60_000)
+    a.wait_for_timeout(1_500)
+    expect(a.locator(".rag-answer, .rag-notcovered")).to_have_count(1)  # B's turn is not in A's conversation
+    expect(a.get_by_text("started in another browser")).to_have_count(0)  # A's own
+    ask(a, "and for people who return?", answers=2)
+    expect(a).to_have_url(re.compile(f"c={original}"))  # A still writes into it
+
+
+def test_the_upload_description_is_not_given_to_the_next_file(browser, maintainer_app, tmp_path):
+    """Issue 29, item 12: after an upload the title / short title / year fields are empty, and the
+    next file gets no description from the previous one."""
+    import tomllib
+
+    from playwright.sync_api import expect
+
+    url, data_dir = maintainer_app
+    corpus = data_dir.parent / "corpus"
+    page = new_page(browser, url, height=1400)
+    sign_in_page(page)
+    page.get_by_text("Describe what you upload").click()
+    for label, value in (("Title", "Ferry timetables for newcomers"), ("Short title", "Ferries"), ("Year", "2023")):
+        page.get_by_label(label, exact=True).fill(value)
+        page.get_by_label(label, exact=True).press("Enter")
+        settled(page)
+    dropzone = page.get_by_test_id("stFileUploaderDropzoneInput")
+    dropzone.set_input_files(files=[{"name": "ferries.md", "mimeType": "text/markdown",
+                                     "buffer": b"# Ferries\n\nThe ferry to the island runs twice a day for newcomers.\n"}])
+    expect(page.get_by_text("saved as ferries.md")).to_be_visible(timeout=30_000)
+    settled(page)
+    for label in ("Title", "Short title", "Year"):
+        expect(page.get_by_label(label, exact=True)).to_have_value("", timeout=10_000)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "buses.md", "mimeType": "text/markdown", "buffer": b"# Buses\n\nThe night bus runs on Fridays.\n"}])
+    expect(page.get_by_text("saved as buses.md")).to_be_visible(timeout=30_000)
+    settled(page)
+    catalogue = tomllib.loads((corpus / "catalogue.toml").read_text(encoding="utf-8"))
+    assert catalogue["ferries.md"]["title"] == "Ferry timetables for newcomers"
+    assert "buses.md" not in catalogue, catalogue.get("buses.md")
+
+
+def test_the_presenter_controls_are_in_view_at_1280_by_720(browser, official_app, tmp_path):
+    """Issue 29, item 14: Previous / Next and "Source 1 of N" sat below the fold in small type; a
+    trainer at a projector sees them without scrolling."""
+    from playwright.sync_api import expect
+
+    page = new_page(browser, official_app, width=1280, height=720)
+    ask(page, QUESTION)
+    sidebar(page).get_by_text("Presenter", exact=True).click()
+    expect(page.locator(".rag-presenter .rag-q").first).to_have_text(QUESTION, timeout=30_000)
+    settled(page)
+    page.wait_for_timeout(4_000)  # the view scrolls the question to its top as the last elements arrive
+    label = page.get_by_text(re.compile(r"^(Source|Related reading) 1 of \d+$")).first
+    expect(label).to_be_visible()
+    for control in (label, page.get_by_role("button", name="Next ▶"), page.get_by_role("button", name="◀ Previous"),
+                    page.get_by_role("button", name="◀ Leave the presenter view")):
+        box = control.bounding_box()
+        assert box and 0 <= box["y"] and box["y"] + box["height"] <= 720, f"out of view at 1280 x 720: {box}"
+    leave = page.get_by_role("button", name="◀ Leave the presenter view").bounding_box()
+    question = page.locator(".rag-presenter .rag-q").first.bounding_box()
+    assert leave["y"] + leave["height"] <= question["y"] + 2, (leave, question)  # the way back covers no part of the question
+    assert float(label.evaluate("(el) => parseFloat(getComputedStyle(el).fontSize)")) >= 28
+    assert float(page.get_by_role("button", name="Next ▶").locator("p").evaluate("(el) => parseFloat(getComputedStyle(el).fontSize)")) >= 24
+    shot = tmp_path / "presenter-720.png"
+    page.screenshot(path=str(shot))
+    if os.environ.get("RAG_SCREENSHOTS"):
+        shutil.copyfile(shot, Path(os.environ["RAG_SCREENSHOTS"]) / shot.name)

@@ -109,3 +109,32 @@ def test_conversations_unused_for_the_kept_days_are_deleted_with_their_turns(tmp
         assert db.execute("SELECT COUNT(*) FROM turns WHERE conversation = ?", (old,)).fetchone() == (0,)
     ConversationStore(tmp_path, keep_days=0)  # 0 keeps everything
     assert len(reopened.turns(recent)) == 1
+
+
+def test_only_the_browser_that_started_a_conversation_owns_it_and_a_copy_starts_from_it(tmp_path, answers):
+    """Issue 29, item 4 (the store's part; the app's in test_browser)."""
+    store = ConversationStore(tmp_path / "data")
+    original = store.create("browser-a")
+    store.append(original, Turn(answers[0], (), "v1"))
+    assert store.owner(original) == "browser-a" and store.owner("B" * 22) is None
+    copy = store.create("browser-b", copy_of=original)
+    assert copy != original and store.owner(copy) == "browser-b"
+    assert store.turns(copy) == store.turns(original)
+    store.append(copy, Turn(answers[1], (), "v1"))
+    assert len(store.turns(original)) == 1 and len(store.turns(copy)) == 2
+    assert [s.id for s in store.recent("browser-b")] == [copy] and store.recent("browser-b")[0].title == store.recent("browser-a")[0].title
+
+
+def test_a_browser_keeps_a_bounded_number_of_conversations(tmp_path, answers):
+    """Issue 29, item 9: a quota per browser; its least recently used conversations go first."""
+    from retrieval.conversations import MAX_PER_BROWSER
+
+    store = ConversationStore(tmp_path / "data")
+    other = store.create("browser-b")
+    ids = [store.create("browser-a") for _ in range(MAX_PER_BROWSER)]
+    store.append(ids[0], Turn(answers[0], (), "v1"))  # the first made, but used since: not the least recently used
+    ids += [store.create("browser-a") for _ in range(6)]
+    with sqlite3.connect(tmp_path / "data" / "conversations.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM conversations WHERE browser = 'browser-a'").fetchone()[0] == MAX_PER_BROWSER
+    assert store.turns(ids[0]) is not None and store.turns(ids[1]) is None and store.turns(ids[-1]) == []
+    assert store.turns(other) == []

@@ -89,3 +89,86 @@ def test_a_truncated_or_weak_hash_is_refused_with_one_line(stored, weakness):
     # a digest cut short in the environment (a shell ate its end) is refused too
     with pytest.raises(PasswordHashError, match="weaker"):
         verify_password("a long enough secret", stored[:-40])
+
+
+# --------------------------------------------------------------------------- limits past a session (issue 29, item 2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_reload_does_not_reset_the_guesses_of_an_address(stored, tmp_path):
+    """Five wrong passwords from one address close sign-in there for a while, whatever the session:
+    a new session (a reload) gets no fresh tries, even with the right password; another address still
+    may sign in; the limit goes to the audit log; and it ends, so the maintainer gets in afterwards."""
+    from retrieval.sign_in_limits import LOCK_S, SignInLimits
+
+    clock = Clock()
+    limits = SignInLimits(clock=clock)
+    for _ in range(3):  # a session, then reloads: each a new SignIn
+        session = SignIn()
+        assert "Wrong password" in session.attempt("Eve", "guess", stored, sleep=lambda s: None, address="203.0.113.9", limits=limits, data_dir=tmp_path)
+    session = SignIn()
+    for _ in range(2):
+        reply = session.attempt("Eve", "guess", stored, sleep=lambda s: None, address="203.0.113.9", limits=limits, data_dir=tmp_path)
+    assert "closed" in reply
+    reloaded = SignIn()
+    assert "Too many wrong passwords from your address" in reloaded.attempt("Ada", "a long enough secret", stored, address="203.0.113.9", limits=limits)
+    assert not reloaded.signed_in
+    entry = audit_entries(tmp_path)[0]
+    assert entry["action"] == "sign-in closed" and "203.0.113.9" in entry["outcome"] and "5 wrong passwords" in entry["outcome"]
+    assert SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits) is None  # another address
+    clock.now += LOCK_S + 1
+    assert SignIn().attempt("Ada", "a long enough secret", stored, address="203.0.113.9", limits=limits) is None  # over: not for ever
+
+
+def test_guesses_spread_over_many_addresses_close_sign_in_for_a_while(stored, tmp_path):
+    from retrieval.sign_in_limits import LOCK_S, SERVER_ATTEMPTS, SignInLimits
+
+    clock = Clock()
+    limits = SignInLimits(clock=clock)
+    for n in range(SERVER_ATTEMPTS):
+        SignIn().attempt("Eve", "guess", stored, sleep=lambda s: None, address=f"203.0.113.{n}", limits=limits, data_dir=tmp_path)
+    assert "everyone" in audit_entries(tmp_path)[0]["outcome"]
+    assert "closed for everyone" in SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits)
+    for n in range(50):  # tries during the lock-out are refused unchecked and do not lengthen it
+        clock.now += LOCK_S / 100
+        SignIn().attempt("Eve", "guess", stored, sleep=lambda s: None, address=f"192.0.2.{n}", limits=limits)
+    clock.now += LOCK_S / 2 + 1
+    assert SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits) is None
+
+
+def test_an_address_a_maintainer_signed_in_from_is_not_shut_out_by_guesses_from_elsewhere(stored):
+    """The lock-out for everyone, which guesses from many addresses can start again every 15 minutes,
+    does not close sign-in where a maintainer signed in before; that address's own limit still holds."""
+    from retrieval.sign_in_limits import SERVER_ATTEMPTS, SignInLimits
+
+    limits = SignInLimits(clock=Clock())
+    assert SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits) is None
+    for n in range(SERVER_ATTEMPTS):
+        SignIn().attempt("Eve", "guess", stored, sleep=lambda s: None, address=f"203.0.113.{n}", limits=limits)
+    assert "closed for everyone" in SignIn().attempt("Bob", "a long enough secret", stored, address="192.0.2.1", limits=limits)
+    assert SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits) is None
+    for _ in range(5):
+        SignIn().attempt("Eve", "guess", stored, sleep=lambda s: None, address="198.51.100.7", limits=limits)
+    assert "from your address" in SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits)
+
+
+def test_a_hash_whose_dollar_fields_a_shell_ate_is_refused_with_the_quoting_hint(stored):
+    """Issue 29, item 15: `export RAG_MAINTAINER_PASSWORD_HASH=scrypt$32768$...` unquoted loses its $
+    fields in a real shell; the error says to single-quote it."""
+    import subprocess
+
+    eaten = subprocess.run(["bash", "-c", f"export RAG_MAINTAINER_PASSWORD_HASH={stored}; printf %s \"$RAG_MAINTAINER_PASSWORD_HASH\""],
+                           capture_output=True, text=True, check=True).stdout
+    quoted = subprocess.run(["bash", "-c", f"export RAG_MAINTAINER_PASSWORD_HASH='{stored}'; printf %s \"$RAG_MAINTAINER_PASSWORD_HASH\""],
+                            capture_output=True, text=True, check=True).stdout
+    assert eaten != stored and quoted == stored
+    with pytest.raises(PasswordHashError, match="single quotes"):
+        verify_password("a long enough secret", eaten)
+    assert verify_password("a long enough secret", quoted)

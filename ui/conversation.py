@@ -33,8 +33,13 @@ def write_browser_cookie() -> None:
 
 
 def keep_turn(conversations: ConversationStore, turn: Turn) -> None:
-    """Store the turn in this conversation (made on its first turn; its id goes into the URL)."""
+    """Store the turn in this conversation (made on its first turn; its id goes into the URL). A
+    conversation another browser started (opened by its address) is only read here: the turn goes
+    into a new conversation of this browser that starts from a copy of it, at a new address."""
     cid = ss.get("conversation")
+    if cid is not None and conversations.owner(cid) not in (None, browser_id()):
+        cid = ss.conversation = conversations.create(browser_id(), copy_of=cid)
+        ss.conversation_notice = "copied"
     if cid is None or not conversations.append(cid, turn):
         cid = ss.conversation = conversations.create(browser_id())
         conversations.append(cid, turn)
@@ -48,12 +53,27 @@ def open_conversation(conversations: ConversationStore, cid: str | None) -> bool
     turns = conversations.turns(cid) if cid else None
     ss.turns = turns or []
     ss.conversation = cid if turns else None
+    ss.conversation_notice = "foreign" if ss.conversation and conversations.owner(cid) != browser_id() else None
     ss.pop("presenter_turn", None)
+    ss.pop("show_earlier", None)
     if ss.conversation:
         st.query_params["c"] = cid
     else:
         st.query_params.pop("c", None)
     return turns is not None
+
+
+NOTICES = {
+    "foreign": "This conversation was started in another browser: you can read it here, and a question you ask "
+               "starts your own copy of it, at a new address (the original stays as it is).",
+    "copied": "This is your own copy of a conversation started in another browser, at a new address: your questions "
+              "go here, and the original stays as it is.",
+}
+
+
+def conversation_notice() -> str | None:
+    """What the screen says about whose conversation this is, when it is not simply this browser's."""
+    return NOTICES.get(ss.get("conversation_notice"))
 
 
 def restore_conversation(conversations: ConversationStore) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from pathlib import Path
 
 import streamlit as st
 
@@ -14,9 +15,11 @@ from retrieval.embedding_journal import pending_vectors
 from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entries
 from retrieval.presentation import inert_markdown
 from retrieval.uploads import UploadError
+from ui import upload_gate
 from ui.jobs import job_panel
 
 ss = st.session_state
+DESCRIPTION_KEYS = ("meta_title", "meta_short_title", "meta_author", "meta_year")
 
 
 def page_index(engine, settings, index) -> None:
@@ -47,9 +50,11 @@ def maintainer_panel(settings) -> str:
                 "RAG_MAINTAINER_PASSWORD_HASH to the output of `python -m retrieval hash-password`.")
         return ""
     if sign.signed_in:
+        upload_gate.allow()  # this session, and only such a one, may make the server hold uploaded bytes
         left, right = st.columns([4, 1])
         left.caption(f"Signed in as maintainer: {inert_markdown(sign.name)}. Every change is recorded in the audit log below.")
         if right.button("Sign out"):
+            upload_gate.revoke()
             ss.signin = SignIn(failures=sign.failures)
             st.rerun()
         return sign.name
@@ -60,7 +65,7 @@ def maintainer_panel(settings) -> str:
         submitted = st.form_submit_button("Sign in", disabled=sign.locked)
     if submitted:
         try:
-            error = sign.attempt(name, password, stored)
+            error = sign.attempt(name, password, stored, address=client_address(), data_dir=settings.data_dir)
         except PasswordHashError as exc:
             error = str(exc)
         if error is None:
@@ -69,13 +74,50 @@ def maintainer_panel(settings) -> str:
     return ""
 
 
+def without_server_paths(message: str, settings) -> str:
+    """An error message with no path of the server in it: the index, corpus and data folders by the
+    setting that names them, any other absolute path by its last part."""
+    named = {}
+    for value, name in ((settings.index_dir, "$RAG_INDEX_DIR"), (settings.corpus_dir, "$RAG_CORPUS_DIR"), (settings.data_dir, "$RAG_DATA_DIR")):
+        named[str(value)] = named[str(Path(value).resolve())] = name
+    for path in sorted(named, key=len, reverse=True):
+        if path.startswith("/"):
+            message = message.replace(path, named[path])
+    return _ABSOLUTE_PATH.sub(lambda m: Path(m.group()).name or "/", message)
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.$~/:])/[^\s'\"`,;:()<>]*")
+
+
+def damaged_index(engine, settings, error: Exception) -> None:
+    """An index that cannot be read: the reason without server paths; a signed-in maintainer may
+    rebuild it from scratch (audited), nobody else."""
+    st.error(inert_markdown(without_server_paths(str(error), settings)))
+    maintainer = maintainer_panel(settings)
+    running = engine.build_job is not None and engine.build_job.running
+    if maintainer and st.button("Rebuild the index now (full)", disabled=running):
+        engine.start_build(full=True)
+        audit(settings.data_dir, maintainer, "rebuild (full)", "started: the index could not be read")
+        st.rerun()
+    job_panel(engine, "build", "Rebuild")
+
+
+def client_address() -> str:
+    """The client's IP address as the server saw it ("" on localhost, where Streamlit gives None;
+    behind a proxy, the proxy's: every visitor then shares one address's limit)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else ""
+
+
 def draw_documents(engine, table) -> None:
+    # a document without pages (Markdown, text) shows an empty cell, not "None"
+    rows = [{**r, "pages": str(r["pages"]) if r.get("pages") else ""} for r in engine.document_rows()]
     table.dataframe(
-        engine.document_rows(), hide_index=True, width="stretch",
+        rows, hide_index=True, width="stretch",
         column_order=("status", "document", "reason", "year", "pages", "passages"),  # titles: in the sidebar
         # widths that add up to less than the wide page: no horizontal scrolling; long names and
         # reasons are cut with an ellipsis and shown whole on hover
-        column_config={"pages": st.column_config.NumberColumn(format="%d", width="small"),
+        column_config={"pages": st.column_config.TextColumn(width="small"),
                        "passages": st.column_config.NumberColumn(format="%d", width="small"),
                        "year": st.column_config.TextColumn(width="small"), "status": st.column_config.TextColumn(width="small"),
                        "document": st.column_config.TextColumn(width="medium"), "reason": st.column_config.TextColumn(width="medium")},
@@ -118,6 +160,11 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
     """Upload, rebuild and evaluation, for a signed-in maintainer; each change goes to the audit log."""
     st.subheader("Add documents")
     limit = settings.max_file_mb
+    if ss.pop("clear_description", False):
+        # set to "" before the fields are drawn: the browser shows them empty and sends "" back (a key
+        # only deleted came back with the browser's old value, and the next file got the last title)
+        for key in DESCRIPTION_KEYS:
+            ss[key] = ""
     with st.expander("Describe what you upload (optional: shown with its answers and citations)"):
         left, right = st.columns(2)
         described = {
@@ -156,8 +203,7 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
         # each file is handled once; the uploader starts empty again, refused files included, and the
         # description is cleared so that it is not given to the next upload by mistake
         ss.uploader_round = ss.get("uploader_round", 0) + 1
-        for key in ("meta_title", "meta_short_title", "meta_author", "meta_year"):
-            ss.pop(key, None)
+        ss.clear_description = True
         st.rerun()
     for kind, message in messages[-10:]:
         (st.success if kind == "ok" else st.error)(inert_markdown(message))

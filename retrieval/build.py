@@ -319,7 +319,8 @@ def _build(
     report.chunks = len(chunks)
     report.sentences = len(sentence_spans)
     manifest["build"]["seconds"] = round(time.perf_counter() - started, 2)
-    if previous is not None and same_index(previous.manifest, manifest):
+    if previous is not None and same_index(previous.manifest, manifest) and str(previous.manifest.get("store", "")).startswith(
+            index_backend.planned_store(settings, len(chunks))):
         # nothing changed: the live version stays, so links and conversations made with it stay
         # current across a restart (`make run` builds first); only a killed build's leftovers go
         report.version = previous.version

@@ -76,6 +76,18 @@ def build_lock(settings: Settings):
             yield
 
 
+def planned_store(settings: Settings, n_chunks: int) -> str:
+    """How a version of `n_chunks` would be searched, as the start of its manifest's "store": "exact" or
+    "approximate" for the files back end, the whole description of the Milvus index type for Milvus.
+    A build that changes nothing else still writes a version when this changes (a corpus grown past
+    the IVF threshold, another RAG_MILVUS_INDEX)."""
+    if is_milvus(settings):
+        return milvus(settings).describe_index()
+    from retrieval import store
+
+    return "approximate" if n_chunks >= store.APPROXIMATE_FROM else "exact"
+
+
 def write_version(settings: Settings, manifest, documents, chunks, vectors, lexical, lexical_texts, sentence_spans, sentence_vectors, previous=None) -> str:
     """Write a complete new version and make it live; returns its name."""
     if is_milvus(settings):

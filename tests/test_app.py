@@ -350,7 +350,7 @@ def test_the_server_upload_limit_follows_the_setting(monkeypatch):
     shipped = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
     from retrieval.config import Settings
 
-    assert shipped == Settings.from_env().max_file_mb  # before the first page runs, the file's value holds
+    assert shipped == Settings().max_file_mb  # before the first page runs, the file's value holds
 
 
 def test_the_index_page_says_when_an_interrupted_build_left_work_to_resume(writable, maintainer):

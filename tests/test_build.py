@@ -352,11 +352,12 @@ def test_index_of_another_model_is_refused(tmp_path, embedder):
     with pytest.raises(IndexMismatch, match="chunker"):
         open_index(index_dir, expected=identity(str(Path(model_dir).resolve()), None, 150, 40, "all-MiniLM-L6-v2"))
 
-    # building with the default model never mixes vectors: everything is embedded again
+    # building with the default model never mixes vectors: every passage is embedded again (the
+    # sentences, of the same sentence model, keep theirs)
     count = embedder.embedded_by_kind.get("chunk", 0)
     report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
     assert report.embedded == report.chunks == embedder.embedded_by_kind["chunk"] - count > 0
-    assert any("other settings" in warning for _, warning in report.warnings)
+    assert any("passage model" in warning for _, warning in report.warnings)
     assert open_index(index_dir, expected=identity("all-MiniLM-L6-v2", 384, 200, 40)).model == "all-MiniLM-L6-v2"
 
 

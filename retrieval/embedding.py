@@ -135,7 +135,7 @@ class Embedder:
         #: the embedder of the sentences, when another model embeds them (None: this one does)
         self.sentences: Embedder | None = None
         if sentence_model and model_id(sentence_model) != self.model_name:
-            self.sentences = Embedder(sentence_model, batch_size=batch_size, backend=backend, cache_dir=cache_dir)
+            self.sentences = Embedder(sentence_model, batch_size=batch_size, backend=backend, cache_dir=cache_dir, sentence_model=None)
         #: "onnx" or "torch"; "auto" settles on first use, where a model ONNX cannot reproduce falls back to torch
         self.backend = backend
         resolve_backend(backend, self.precision)  # refuse impossible pairs at once, before any loading

@@ -88,3 +88,18 @@ def test_upgrading_the_passage_model_embeds_the_passages_again_and_keeps_the_sen
     assert report.embedded == report.chunks > 0
     assert report.sentences_embedded == 0 and report.sentences > 0
     assert any("passage model" in warning for _, warning in report.warnings)
+
+
+def test_sentences_go_to_the_sentence_model_and_passages_and_questions_to_the_other(other_model):
+    from retrieval.embedding import Embedder
+
+    embedder = Embedder(LIGHT, sentence_model=other_model)
+    assert embedder.sentences is not None and embedder.sentences.sentences is None
+    assert (embedder.model_name, embedder.sentence_model_name) == (LIGHT, other_model)
+    embedder.embed(["A returnee receives a grant."], kind="sentence")
+    embedder.embed(["Reintegration assistance: a grant."], kind="chunk")
+    embedder.embed_query("How large is the grant?", kind="sentence")
+    assert embedder.sentences.embedded_by_kind == {"sentence": 1}
+    assert embedder.embedded_by_kind == {"sentence": 1, "chunk": 1}
+    same = Embedder(LIGHT, sentence_model=LIGHT)
+    assert same.sentences is None and same.sentence_model_name == LIGHT

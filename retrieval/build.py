@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,11 +18,12 @@ from pathlib import Path
 
 from retrieval import index as index_files
 from retrieval import index_backend
+from retrieval.build_reuse import previous_index, unchanged
 from retrieval.build_vectors import embed_passages_and_sentences
 from retrieval.chunking import Chunk, answer_sentences, chunk_document
 from retrieval.config import Settings
 from retrieval.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue
-from retrieval.embedding import Embedder, model_id, resolve_backend
+from retrieval.embedding import Embedder, resolve_backend
 from retrieval.embedding_journal import EmbeddingJournal
 from retrieval.lexical import LexicalIndex
 from retrieval.progress import Progress, ProgressCallback
@@ -142,52 +142,13 @@ def build_index(
         raise BuildError(str(exc)) from exc
 
 
-def _previous_index(index_dir: Path, settings: Settings, full: bool, report: BuildReport):
-    """(the live index whose documents an incremental build may reuse, the index whose passage
-    vectors it may reuse, the index whose sentence vectors it may reuse). An index made by another
-    chunker or parser version lends only its vectors: every document is read and chunked again, and
-    a passage or sentence whose embedding input is unchanged keeps its vector (same model, same
-    text, same vector), so such an upgrade costs the reading, not the embedding. An index of another
-    passage model lends its sentence vectors where their model is the settings' (the quick first
-    index of the light model, upgraded: only the passages are embedded again). Another index format
-    lends nothing."""
-    if full:
-        return None, None, None
-    try:
-        previous = index_backend.open_live(settings)
-    except index_files.IndexMissing:
-        return None, None, None
-    except index_files.StoreUnavailable:
-        raise
-    except index_files.IndexLoadError as exc:
-        report.warnings.append(("index", f"previous index unusable, rebuilding everything ({exc})"))
-        return None, None, None
-    chunker = index_files.identity(model_id(settings.model), previous.manifest.get("dimension", 0), settings.chunk_tokens, settings.overlap_tokens,
-                                   model_id(settings.sentence_model), previous.manifest.get("sentence_dimension"))
-    try:
-        index_backend.check_compatible(settings, previous.manifest, chunker)
-    except index_files.IndexMismatch:
-        same_format = previous.manifest.get("format_version") == chunker["format_version"]
-        same_sentences = same_format and index_files.sentence_model_of(previous.manifest) == chunker["sentence_model"]
-        if same_sentences and previous.manifest.get("model") == chunker["model"]:  # the dimensions are the old one's
-            report.warnings.append(("index", "previous index was built with other chunker settings: every document is read again; unchanged passages keep their vectors"))
-            return None, previous, previous
-        if same_sentences:
-            report.warnings.append(("index", f"previous index was built with the passage model {previous.manifest.get('model')}: "
-                                             "every passage is embedded again; unchanged sentences keep their vectors"))
-            return None, None, previous
-        report.warnings.append(("index", "previous index was built with other settings: rebuilding everything"))
-        return None, None, None
-    return previous, previous, previous
-
-
 def _build(
     settings: Settings, corpus_dir: Path, index_dir: Path, full: bool, embedder: Embedder | None, progress: bool, on_progress: ProgressCallback | None
 ) -> BuildReport:
     started = time.perf_counter()
     report = BuildReport(full=full)
     embedder = embedder or Embedder.from_settings(settings)
-    previous, vector_source, sentence_source = _previous_index(index_dir, settings, full, report)
+    previous, vector_source, sentence_source = previous_index(settings, full, report.warnings)
     # what an interrupted build of the same model embedded is not embedded again (`--full` starts afresh)
     journal = EmbeddingJournal.for_index(index_dir, {
         "model": embedder.model_name, "precision": embedder.precision, "backend": resolve_backend(embedder.backend, embedder.precision)})
@@ -319,8 +280,7 @@ def _build(
     report.chunks = len(chunks)
     report.sentences = len(sentence_spans)
     manifest["build"]["seconds"] = round(time.perf_counter() - started, 2)
-    if previous is not None and same_index(previous.manifest, manifest) and str(previous.manifest.get("store", "")).startswith(
-            index_backend.planned_store(settings, len(chunks))):
+    if unchanged(previous, manifest, settings, len(chunks)):
         # nothing changed: the live version stays, so links and conversations made with it stay
         # current across a restart (`make run` builds first); only a killed build's leftovers go
         report.version = previous.version
@@ -331,20 +291,6 @@ def _build(
     _stage(report, "write", mark)
     report.seconds = time.perf_counter() - started
     return report
-
-
-#: what a manifest records of the build itself rather than of the index it describes
-_BUILD_ONLY = ("built_at", "build", "store")
-
-
-def same_index(previous: dict, manifest: dict) -> bool:
-    """Whether a build's manifest describes the index `previous` describes: the same settings, the
-    same documents with the same content and catalogue entries, the same passages and failures.
-    When it does, the chunks, vectors and BM25 made from them are the previous version's too."""
-    def described(m: dict) -> str:
-        return json.dumps({k: v for k, v in m.items() if k not in _BUILD_ONLY}, sort_keys=True, ensure_ascii=False, default=str)
-
-    return described(previous) == described(manifest)
 
 
 def _stage(report: BuildReport, name: str, since: float) -> float:

@@ -7,7 +7,6 @@ vectors at the light model's speed, but a different model as far as the index is
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -69,9 +68,9 @@ def test_the_app_answers_from_an_index_of_another_model_and_switches_when_the_up
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index, model=other_model, sentence_model=LIGHT)
     engine = Engine(settings, load_model=False)
     answer, version = engine.ask("How large is the reintegration grant that returnees receive?")
-    assert engine.upgrading_from == LIGHT
+    assert engine.retriever(version).index.manifest["model"] == LIGHT  # answered from the quick index, with its own model
     assert answer.answerable and "1,500 euros" in answer.text
-    assert engine.build_job is not None
+    assert engine.build_job is not None  # the upgrade started (on a corpus this small it may already be done)
     assert engine.build_job.wait(300) and engine.build_job.error is None
     answer, new_version = engine.ask("How large is the reintegration grant that returnees receive?")
     assert new_version != version and engine.upgrading_from is None

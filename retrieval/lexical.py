@@ -21,6 +21,21 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+_THREAD = threading.local()
+
+
+def thread_stemmer():
+    """This thread's English stemmer: PyStemmer objects are not thread-safe, so each thread gets its own."""
+    stemmer = getattr(_THREAD, "stemmer", None)
+    if stemmer is None:
+        stemmer = _THREAD.stemmer = _stemmer()
+    return stemmer
+
+
+def stem(word: str) -> str:
+    return thread_stemmer().stemWord(word)
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
     import bm25s
 
@@ -33,19 +48,12 @@ def stemmed_texts(texts: list[str]) -> list[str]:
 
 
 class QueryTerms:
-    """A question's BM25 terms: lower-cased, stop words out, stemmed. PyStemmer objects are not
-    thread-safe, so each thread gets its own."""
-
-    def __init__(self) -> None:
-        self._stemmers = threading.local()
+    """A question's BM25 terms: lower-cased, stop words out, stemmed (with this thread's stemmer)."""
 
     def __call__(self, query: str) -> list[str]:
         import bm25s
 
-        stemmer = getattr(self._stemmers, "stemmer", None)
-        if stemmer is None:
-            stemmer = self._stemmers.stemmer = _stemmer()
-        return bm25s.tokenize(query, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)[0]
+        return bm25s.tokenize(query, stopwords="en", stemmer=thread_stemmer(), return_ids=False, show_progress=False)[0]
 
 
 class LexicalIndex:

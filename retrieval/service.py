@@ -23,16 +23,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
-import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval.config import Settings
 from retrieval.embedding import Embedder, ModelError
-from retrieval import index_backend
+from retrieval import index_backend, lexical
 from retrieval.index import IndexLoadError, IndexMismatch, identity, sentence_model_of
+from retrieval.jobs import Job
 
 #: how many index versions stay open: the live one and the one before it (turns asked before a
 #: rebuild still show their surrounding text)
@@ -42,65 +41,9 @@ KEEP_VERSIONS = 2
 @functools.cache
 def _common_words() -> frozenset[str]:
     """bm25s's fuller English stopword list, as written and as stemmed (made once per process)."""
-    import Stemmer
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    stemmer = Stemmer.Stemmer("english")
-    return frozenset(STOPWORDS_EN_PLUS) | frozenset(stemmer.stemWord(w) for w in STOPWORDS_EN_PLUS)
-
-
-class Job:
-    """Work in a background thread with progress counts the page can poll."""
-
-    def __init__(self, kind: str, work: Callable[[Job], object], on_done: Callable[[Job], object] | None = None) -> None:
-        self.kind = kind
-        self._on_done = on_done
-        self.id = uuid.uuid4().hex[:8]
-        self.stage = "starting"
-        self.done = 0
-        self.total = 0
-        self.result: object = None
-        self.error: str | None = None
-        self.started = time.time()
-        self.finished: float | None = None
-        self._work = work
-        self._thread = threading.Thread(target=self._run, name=f"rag-{kind}-{self.id}", daemon=True)
-
-    def start(self) -> Job:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        try:
-            self.result = self._work(self)
-        except Exception as exc:  # noqa: BLE001 - reported on the page; the live index is untouched
-            self.error = str(exc) or type(exc).__name__
-        finally:
-            if self._on_done is not None:  # before the job counts as finished: whoever sees it finished sees its record
-                try:
-                    self._on_done(self)  # e.g. the audit log's record of the outcome
-                except Exception:  # noqa: BLE001 - a failing callback must not hide the job's own outcome
-                    pass
-            self.finished = time.time()
-
-    def progress(self, stage: str, done: int, total: int) -> None:
-        self.stage, self.done, self.total = stage, done, total
-
-    @property
-    def running(self) -> bool:
-        return self.finished is None
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.done / self.total) if self.total else 0.0
-
-    @property
-    def elapsed(self) -> float:
-        return (self.finished or time.time()) - self.started
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self.running
+    return frozenset(STOPWORDS_EN_PLUS) | frozenset(lexical.stem(w) for w in STOPWORDS_EN_PLUS)
 
 
 @dataclass(frozen=True)
@@ -128,7 +71,6 @@ class Engine:
         self._spare: Embedder | None = None
         self._open: dict[str, object] = {}  # version -> Retriever, most recent last
         self._answerers: dict[str, object] = {}
-        self._stemmers = threading.local()
         self._hashes: dict[tuple[str, int, int], str] = {}
         self._contexts: dict[tuple[str, str], Context] = {}
         self.build_job: Job | None = None
@@ -261,13 +203,9 @@ class Engine:
         answer = answerer.ask(question, history=list(history), docs=list(docs) if docs else None)
         return answer, retriever.index.version
 
-    def stem(self, word: str) -> str:
-        stemmer = getattr(self._stemmers, "stemmer", None)
-        if stemmer is None:  # PyStemmer objects are not thread-safe: one per thread
-            import Stemmer
-
-            stemmer = self._stemmers.stemmer = Stemmer.Stemmer("english")
-        return stemmer.stemWord(word)
+    @staticmethod
+    def stem(word: str) -> str:
+        return lexical.stem(word)
 
     def question_terms(self, question: str) -> set[str]:
         """The question's stemmed search terms, as the lexical index reads them, less the common

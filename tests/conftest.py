@@ -44,7 +44,7 @@ def _offline_and_isolated(monkeypatch, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _fresh_sign_in_limits():
     """The process's wrong-password counts (per address, per server) start empty in every test."""
-    from retrieval.sign_in_limits import LIMITS
+    from retrieval.serve.sign_in_limits import LIMITS
 
     LIMITS.reset()
     yield
@@ -57,7 +57,7 @@ def _fresh_sign_in_limits():
 @pytest.fixture(scope="session")
 def embedder():
     """The real packaged model of the test tier (all-MiniLM-L6-v2), loaded once for the whole session."""
-    from retrieval.embedding import Embedder
+    from retrieval.model.embedding import Embedder
 
     return Embedder(os.environ["RAG_MODEL"])
 
@@ -92,7 +92,7 @@ def seed_docs(shared_dir) -> list[Path]:
 @pytest.fixture(scope="session")
 def corpus_index(embedder, tmp_path_factory) -> Path:
     """The project corpus (corpus/) built once into a temporary index folder; yields that folder."""
-    from retrieval.build import build_index
+    from retrieval.build.pipeline import build_index
     from retrieval.config import Settings
 
     index_dir = tmp_path_factory.mktemp("corpus-index")
@@ -104,9 +104,9 @@ def corpus_index(embedder, tmp_path_factory) -> Path:
 @pytest.fixture
 def small_retriever(tmp_path, embedder):
     """Builds a Retriever over a corpus of Markdown documents given as {name: text}, in tmp_path."""
-    from retrieval.build import build_index
+    from retrieval.ask.search import Retriever
+    from retrieval.build.pipeline import build_index
     from retrieval.config import Settings
-    from retrieval.search import Retriever
 
     def build(documents: dict[str, str]):
         corpus = tmp_path / "corpus"

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.answer import NOT_COVERED, Answerer
-from retrieval.question_signals import describes_a_case, is_followup, key_names, key_words, resolve_followup
-from retrieval.evaluate import load_questions
+from retrieval.ask.answer import NOT_COVERED, Answerer
+from retrieval.ask.question_signals import describes_a_case, is_followup, key_names, key_words, resolve_followup
+from retrieval.evaluation.evaluate import load_questions
 
 
 @pytest.fixture(scope="module")
 def answerer(corpus_index, embedder):
+    from retrieval.ask.search import Retriever
     from retrieval.config import Settings
-    from retrieval.search import Retriever
 
     return Answerer(Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder))
 
@@ -163,7 +163,7 @@ def test_describes_a_case():
 
 
 def test_cli_ask_queries_jsonl(corpus_index, tmp_path, capsys):
-    from retrieval.cli import main
+    from retrieval.cli.main import main
 
     queries = tmp_path / "q.jsonl"
     queries.write_text(
@@ -381,6 +381,6 @@ def test_which_member_states_is_declined_when_the_answer_names_none(small_retrie
     answerer = Answerer(small_retriever(documents))
     answer = answerer.ask(question)
     assert not answer.answerable, [s.text for s in answer.sentences]
-    monkeypatch.setattr("retrieval.answer.NAMING_KINDS", frozenset())
+    monkeypatch.setattr("retrieval.ask.answer.NAMING_KINDS", frozenset())
     unchecked = answerer.ask(question)
     assert unchecked.answerable and unchecked.lacks == "countries", (unchecked.confidence, [s.text for s in unchecked.sentences])

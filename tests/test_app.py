@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from retrieval.answer import NOT_COVERED
-from retrieval.presentation import snapshot_link
+from retrieval.ask.answer import NOT_COVERED
+from retrieval.serve.presentation import snapshot_link
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
@@ -52,7 +52,7 @@ MAINTAINER_PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="module")
 def password_hash() -> str:
-    from retrieval.maintainers import hash_password
+    from retrieval.serve.maintainers import hash_password
 
     return hash_password(MAINTAINER_PASSWORD)
 
@@ -311,7 +311,7 @@ def test_presenter_shows_one_passage_at_a_time(live):
 def test_index_page_lists_documents_with_status(live):
     at = switch(start(), "Index")
     rows = at.dataframe[0].value
-    from retrieval.build import corpus_files
+    from retrieval.build.pipeline import corpus_files
 
     assert set(rows["status"]) == {"indexed"} and len(rows) == len(corpus_files(REPO / "corpus"))
     assert UK in set(rows["document"])
@@ -356,7 +356,7 @@ def test_the_server_upload_limit_follows_the_setting(monkeypatch):
 def test_the_index_page_says_when_an_interrupted_build_left_work_to_resume(writable, maintainer):
     import numpy as np
 
-    from retrieval.embedding_journal import EmbeddingJournal
+    from retrieval.build.journal import EmbeddingJournal
 
     _, index = writable
     at = sign_in(switch(start(), "Index"))
@@ -582,7 +582,7 @@ def test_a_damaged_index_is_rebuilt_only_by_a_signed_in_maintainer_and_no_server
     import json
     import os
 
-    from retrieval.build import build_index
+    from retrieval.build.pipeline import build_index
     from retrieval.config import Settings
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
@@ -630,7 +630,7 @@ def test_a_long_conversation_draws_only_its_last_turns(live):
     last SHOWN_TURNS are, the rest folded behind a button."""
     import os
 
-    from retrieval.conversations import ConversationStore
+    from retrieval.serve.conversations import ConversationStore
 
     at = start()
     ask(at, DIMENSIONS)
@@ -677,7 +677,7 @@ def test_the_index_table_shows_no_none_pages_and_counts_read_right(live):
 
 def test_a_one_passage_document_is_listed_as_one_passage(tmp_path, embedder, monkeypatch):
     """Issue 29, item 15: the sidebar said "1 passages"."""
-    from retrieval.build import build_index
+    from retrieval.build.pipeline import build_index
     from retrieval.config import Settings
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"

@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.build import BuildError, build_index
-from retrieval.chunking import chunk_document
+from retrieval.build.pipeline import BuildError, build_index
 from retrieval.config import Settings
-from retrieval.documents import Document, DocumentError, assemble, load_document, markdown_blocks
-from retrieval.index import build_lock, open_index
-from retrieval.workers import ParserPool, parse_isolated
+from retrieval.store.index import build_lock, open_index
+from retrieval.text.chunking import chunk_document
+from retrieval.text.documents import Document, DocumentError, assemble, load_document, markdown_blocks
+from retrieval.text.workers import ParserPool, parse_isolated
 
 REPO = Path(__file__).resolve().parents[1]
 NOTES = (
@@ -250,8 +250,8 @@ def test_second_build_in_process_is_refused_while_one_runs(tmp_path, embedder):
 
 @pytest.fixture(scope="module")
 def answerer(corpus_index, embedder):
-    from retrieval.answer import Answerer
-    from retrieval.search import Retriever
+    from retrieval.ask.answer import Answerer
+    from retrieval.ask.search import Retriever
 
     return Answerer(Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder))
 

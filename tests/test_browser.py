@@ -137,7 +137,7 @@ def official_app(chromium, corpus_index, tmp_path_factory) -> Iterator[str]:
 def maintainer_app(chromium, corpus_index, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """The app with a maintainer password, on its own copy of the corpus and the index; yields the
     URL and the data folder (the audit log)."""
-    from retrieval.maintainers import hash_password
+    from retrieval.serve.maintainers import hash_password
 
     folder = tmp_path_factory.mktemp("maintainer-app")
     shutil.copytree(REPO / "corpus", folder / "corpus")

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import index as index_files
-from retrieval.build import BuildError, build_index
-from retrieval.chunking import CHUNKER_VERSION
-from retrieval.documents import PARSER_VERSION
+from retrieval.build.pipeline import BuildError, build_index
 from retrieval.config import Settings
-from retrieval.embedding import Embedder
-from retrieval.index import IndexMismatch, build_lock, identity, open_index
+from retrieval.model.embedding import Embedder
+from retrieval.store import index as index_files
+from retrieval.store.index import IndexMismatch, build_lock, identity, open_index
+from retrieval.text.chunking import CHUNKER_VERSION
+from retrieval.text.documents import PARSER_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = ["budapest-process-integration-reintegration-2016.md", "interact-expert-survey-2015.md"]
@@ -469,7 +469,7 @@ def test_manifest_records_identity_and_documents(base):
 
 
 def test_a_list_stays_whole_with_the_sentence_that_introduces_it():
-    from retrieval.chunking import keep_lists_whole
+    from retrieval.text.chunking import keep_lists_whole
 
     text = "Intro sentence here. The conditions are the following:\n- first item\n- second item\n- third item\nAfter the list."
     pieces = ["Intro sentence here.", "The conditions are the following:", "- first item", "- second item", "- third item", "After the list."]
@@ -486,7 +486,7 @@ def test_a_list_stays_whole_with_the_sentence_that_introduces_it():
 
 @pytest.mark.parametrize("pointer", ["../elsewhere", "/etc", "v1/../../x", "not-a-version"])
 def test_current_must_name_a_version_folder(tmp_path, pointer):
-    from retrieval.index import IndexCorrupt, open_index, read_current
+    from retrieval.store.index import IndexCorrupt, open_index, read_current
 
     (tmp_path / "CURRENT").write_text(pointer + "\n", encoding="utf-8")
     with pytest.raises(IndexCorrupt, match="does not name a version folder"):

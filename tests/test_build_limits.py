@@ -8,11 +8,11 @@ import os
 import time
 from pathlib import Path
 
-from retrieval import build
-from retrieval.bench_bad_input import CRAFTED
-from retrieval.build import build_index
+from retrieval.bench.bad_input import CRAFTED
+from retrieval.build import pipeline as build
+from retrieval.build.pipeline import build_index
 from retrieval.config import Settings
-from retrieval.workers import LimitExceeded, ParserPool
+from retrieval.text.workers import LimitExceeded, ParserPool
 
 REPO = Path(__file__).resolve().parent.parent
 NOTES = "# Notes\n\nIntegration courses teach the language of the host country. They last six months.\n"
@@ -93,7 +93,7 @@ def test_a_pool_step_after_parsing_is_under_the_same_time_limit(tmp_path):
 def test_crafted_documents_build_with_the_good_ones_indexed(tmp_path, embedder):
     """The attacks of issue 13 at full size (a 300 KB run-on word, `<sup>` and 20,000 spaces,
     50,000 dots, ...): each crafted document is indexed or named, every good one indexed.
-    How long it takes is measured by `python -m retrieval.bench_bad_input`, not here."""
+    How long it takes is measured by `python -m retrieval.bench.bad_input`, not here."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "good.md").write_text(NOTES, encoding="utf-8")

@@ -1,4 +1,4 @@
-"""corpus/catalogue.toml written from the app's upload form (retrieval.documents.set_catalogue_entry):
+"""corpus/catalogue.toml written from the app's upload form (retrieval.text.documents.set_catalogue_entry):
 the maintainer's comments and header forms kept, any title written, the file's permissions kept."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.documents import CatalogueError, load_catalogue, set_catalogue_entry
+from retrieval.text.documents import CatalogueError, load_catalogue, set_catalogue_entry
 
 REPO = Path(__file__).resolve().parents[1]
 

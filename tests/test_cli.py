@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
-from retrieval import index as index_files
-from retrieval.cli import main
+from retrieval.cli.main import main
+from retrieval.store import index as index_files
 
 NOTES = (
     "Integration course attendance in the district\n\n"
@@ -71,8 +71,8 @@ def test_info_json(built, capsys):
     info = json.loads(captured.out)
     assert info["model"] == "all-MiniLM-L6-v2"
     assert info["dimension"] == 384
-    from retrieval.chunking import CHUNKER_VERSION
-    from retrieval.documents import PARSER_VERSION
+    from retrieval.text.chunking import CHUNKER_VERSION
+    from retrieval.text.documents import PARSER_VERSION
 
     assert info["chunker"] == {"version": CHUNKER_VERSION, "parser": PARSER_VERSION, "chunk_tokens": 200, "overlap_tokens": 40}
     assert info["chunks"] == 1

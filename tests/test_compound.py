@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.answer import Answerer
-from retrieval.compound import compound_parts
+from retrieval.ask.answer import Answerer
+from retrieval.ask.compound import compound_parts
 
 SPONSOR = "uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf"
 DUBLIN = "eu-regulation-604-2013-dublin-iii.pdf"
@@ -14,8 +14,8 @@ TWO_THINGS = "What must a sponsor pay for a skilled worker, and how long can an 
 
 @pytest.fixture(scope="module")
 def retriever(corpus_index, embedder):
+    from retrieval.ask.search import Retriever
     from retrieval.config import Settings
-    from retrieval.search import Retriever
 
     return Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder)
 

@@ -9,14 +9,14 @@ import threading
 import pytest
 
 from retrieval.config import Settings
-from retrieval.conversations import MAX_TURNS, ConversationStore, valid_id
-from retrieval.presentation import Turn
+from retrieval.serve.conversations import MAX_TURNS, ConversationStore, valid_id
+from retrieval.serve.presentation import Turn
 
 
 @pytest.fixture(scope="module")
 def answers(corpus_index, embedder):
-    from retrieval.answer import Answerer
-    from retrieval.search import Retriever
+    from retrieval.ask.answer import Answerer
+    from retrieval.ask.search import Retriever
 
     answerer = Answerer(Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder))
     return [
@@ -76,7 +76,7 @@ def test_turns_appended_from_many_threads_are_all_kept_in_order_per_conversation
 
 
 def test_a_conversation_holds_at_most_max_turns(tmp_path, answers, monkeypatch):
-    import retrieval.conversations as conversations
+    import retrieval.serve.conversations as conversations
 
     monkeypatch.setattr(conversations, "MAX_TURNS", 3)
     store = ConversationStore(tmp_path)
@@ -127,7 +127,7 @@ def test_only_the_browser_that_started_a_conversation_owns_it_and_a_copy_starts_
 
 def test_a_browser_keeps_a_bounded_number_of_conversations(tmp_path, answers):
     """Issue 29, item 9: a quota per browser; its least recently used conversations go first."""
-    from retrieval.conversations import MAX_PER_BROWSER
+    from retrieval.serve.conversations import MAX_PER_BROWSER
 
     store = ConversationStore(tmp_path / "data")
     other = store.create("browser-b")

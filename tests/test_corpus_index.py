@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.index import identity, open_index
+from retrieval.store.index import identity, open_index
 
 REPO = Path(__file__).resolve().parents[1]
 

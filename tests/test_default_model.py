@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import packaged_models
 from retrieval.config import DEFAULT_MODEL, Settings
-from retrieval.embedding import Embedder, ModelError, model_id
+from retrieval.model import packaged_models
+from retrieval.model.embedding import Embedder, ModelError, model_id
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.default_model
@@ -70,7 +70,7 @@ def test_a_build_and_an_answer_with_no_model_set_use_mpnet(default_model_env, tm
 
 
 def test_an_index_of_the_light_model_is_refused_by_the_default_one_with_a_rebuild_hint(default_model_env, corpus_index):
-    from retrieval.search import Retriever
+    from retrieval.ask.search import Retriever
 
     with pytest.raises(Exception, match="rebuild"):
         Retriever.open(Settings(index_dir=corpus_index))

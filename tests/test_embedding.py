@@ -10,8 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
-from retrieval.embedding import Embedder, ModelError, resolve_backend
-from retrieval.onnx_encoder import OnnxUnsupported, export, pooling_mode
+from retrieval.model.embedding import Embedder, ModelError, resolve_backend
+from retrieval.model.onnx_encoder import OnnxUnsupported, export, pooling_mode
 
 #: the test tier's model (conftest.py): these tests check the two backends, not a model's quality
 TEST_MODEL = os.environ["RAG_MODEL"]
@@ -110,7 +110,7 @@ def test_models_onnx_cannot_reproduce_are_recognised(tmp_path):
 
 
 def test_auto_falls_back_to_torch_when_the_onnx_export_fails(monkeypatch, tmp_path, caplog):
-    import retrieval.onnx_encoder as onnx_encoder
+    import retrieval.model.onnx_encoder as onnx_encoder
 
     def broken_export(*args, **kwargs):
         raise RuntimeError("exporter crashed (injected)")
@@ -124,7 +124,7 @@ def test_auto_falls_back_to_torch_when_the_onnx_export_fails(monkeypatch, tmp_pa
 
 
 def test_a_failed_export_leaves_no_file_behind(tmp_path):
-    from retrieval.onnx_encoder import _temporary
+    from retrieval.model.onnx_encoder import _temporary
 
     target = tmp_path / "model.onnx"
     with pytest.raises(RuntimeError):
@@ -141,8 +141,8 @@ def test_word_pieces_match_transformers_on_the_whole_corpus(corpus_index, embedd
     """The tokenizers-based counts and model inputs are those of transformers' AutoTokenizer."""
     from transformers import AutoTokenizer
 
-    from retrieval.build_vectors import sentence_table
-    from retrieval.index import open_index
+    from retrieval.build.vectors import sentence_table
+    from retrieval.store.index import open_index
 
     index = open_index(corpus_index)
     _, sentences = sentence_table(index.chunks)

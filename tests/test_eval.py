@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.evaluate import RelevanceJudge, calibrate_threshold, load_questions, score_ranking
+from retrieval.evaluation.evaluate import RelevanceJudge, calibrate_threshold, load_questions, score_ranking
 
 REPO = Path(__file__).resolve().parents[1]
 #: how far hybrid Recall@5 may fall below the committed figure before the suite fails
@@ -27,7 +27,7 @@ def test_score_ranking_exact():
 
 
 def test_relevance_judge_normalises_and_handles_split_quotes():
-    from retrieval.chunking import Chunk
+    from retrieval.text.chunking import Chunk
 
     def chunk(i, text):
         return Chunk(f"d#{i}", "d", "", 0, len(text), None, None, text, 10)
@@ -53,9 +53,9 @@ def test_eval_set_is_well_formed():
 
 
 def test_hybrid_recall_does_not_regress(corpus_index, embedder):
+    from retrieval.ask.search import Retriever
     from retrieval.config import Settings
-    from retrieval.evaluate import evaluate_retrieval
-    from retrieval.search import Retriever
+    from retrieval.evaluation.evaluate import evaluate_retrieval
 
     committed = json.loads((REPO / "docs" / "evaluation.json").read_text())["modes"]["hybrid"]["metrics"]["all"]
     retriever = Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder)
@@ -67,7 +67,7 @@ def test_hybrid_recall_does_not_regress(corpus_index, embedder):
 
 
 def test_blind_set_is_split_and_well_formed():
-    from retrieval.evaluate import BLIND_QUESTIONS, splits_of
+    from retrieval.evaluation.evaluate import BLIND_QUESTIONS, splits_of
 
     questions = load_questions(BLIND_QUESTIONS)
     assert len(questions) >= 150 and len({q.id for q in questions}) == len(questions)
@@ -106,8 +106,8 @@ def test_the_question_checker_refuses_an_unknown_split(tmp_path):
 def test_blind_quotes_are_in_the_corpus_index(corpus_index, embedder):
     """Every gold quote of a document the corpus holds is found in some chunk; questions on the
     test-only PDFs are set aside, not failed."""
-    from retrieval.evaluate import BLIND_QUESTIONS, answerable_here
-    from retrieval.index import open_index
+    from retrieval.evaluation.evaluate import BLIND_QUESTIONS, answerable_here
+    from retrieval.store.index import open_index
 
     index = open_index(corpus_index)
     kept, skipped = answerable_here(load_questions(BLIND_QUESTIONS), index.rows_by_doc)
@@ -116,7 +116,7 @@ def test_blind_quotes_are_in_the_corpus_index(corpus_index, embedder):
 
 
 def test_answer_level_helpers():
-    from retrieval.evaluate import auroc, holds_quote
+    from retrieval.evaluation.evaluate import auroc, holds_quote
 
     assert holds_quote("It saved us about six-months, compared to the standard", "about six months compared")
     assert not holds_quote("It saved us time.", "about six months")
@@ -126,7 +126,7 @@ def test_answer_level_helpers():
 
 
 def test_the_source_of_a_question_is_the_kind_of_its_gold_documents():
-    from retrieval.evaluate import Question, source_of
+    from retrieval.evaluation.evaluate import Question, source_of
 
     def q(*docs):
         return Question("x", "factual", "?", True, tuple((d, "quote") for d in docs))
@@ -140,7 +140,7 @@ def test_the_source_of_a_question_is_the_kind_of_its_gold_documents():
 def test_eval_writes_each_question_s_answer_for_reading_failures(corpus_index, tmp_path, capsys):
     """`eval --answers FILE`: a JSONL row per question with the answer given, whether it holds a gold
     quote, and where each mode ranked the gold passages; a declined question has no answer text."""
-    from retrieval.cli import main
+    from retrieval.cli.main import main
 
     questions = tmp_path / "q.jsonl"
     questions.write_text(
@@ -187,7 +187,7 @@ def test_eval_writes_each_question_s_answer_for_reading_failures(corpus_index, t
 
 
 def test_word_overlap_counts_the_questions_content_words_found_in_the_best_answering_quote():
-    from retrieval.evaluate import overlap_band, word_overlap
+    from retrieval.evaluation.evaluate import overlap_band, word_overlap
 
     quotes = ["Member States shall ensure that beneficiaries of international protection have access to employment",
               "the right to work"]
@@ -200,7 +200,7 @@ def test_word_overlap_counts_the_questions_content_words_found_in_the_best_answe
 def test_the_second_blind_set_is_written_as_officials_ask():
     """Most of its answerable questions share under a quarter of their words with the answer, and
     it has its own dev and test split."""
-    from retrieval.evaluate import BLIND_QUESTIONS_2, load_questions, word_overlap
+    from retrieval.evaluation.evaluate import BLIND_QUESTIONS_2, load_questions, word_overlap
 
     questions = load_questions(BLIND_QUESTIONS_2)
     answerable = [q for q in questions if q.answerable]

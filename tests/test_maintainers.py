@@ -6,7 +6,15 @@ import io
 
 import pytest
 
-from retrieval.maintainers import MAX_ATTEMPTS, PasswordHashError, SignIn, audit, audit_entries, hash_password, verify_password
+from retrieval.serve.maintainers import (
+    MAX_ATTEMPTS,
+    PasswordHashError,
+    SignIn,
+    audit,
+    audit_entries,
+    hash_password,
+    verify_password,
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +58,7 @@ def test_the_audit_log_appends_and_reads_newest_first(tmp_path):
 
 
 def test_cli_prints_a_hash_for_the_environment(monkeypatch, capsys):
-    from retrieval.cli import main
+    from retrieval.cli.main import main
 
     monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
     assert main(["hash-password", "--stdin"]) == 0
@@ -106,7 +114,7 @@ def test_a_reload_does_not_reset_the_guesses_of_an_address(stored, tmp_path):
     """Five wrong passwords from one address close sign-in there for a while, whatever the session:
     a new session (a reload) gets no fresh tries, even with the right password; another address still
     may sign in; the limit goes to the audit log; and it ends, so the maintainer gets in afterwards."""
-    from retrieval.sign_in_limits import LOCK_S, SignInLimits
+    from retrieval.serve.sign_in_limits import LOCK_S, SignInLimits
 
     clock = Clock()
     limits = SignInLimits(clock=clock)
@@ -128,7 +136,7 @@ def test_a_reload_does_not_reset_the_guesses_of_an_address(stored, tmp_path):
 
 
 def test_guesses_spread_over_many_addresses_close_sign_in_for_a_while(stored, tmp_path):
-    from retrieval.sign_in_limits import LOCK_S, SERVER_ATTEMPTS, SignInLimits
+    from retrieval.serve.sign_in_limits import LOCK_S, SERVER_ATTEMPTS, SignInLimits
 
     clock = Clock()
     limits = SignInLimits(clock=clock)
@@ -146,7 +154,7 @@ def test_guesses_spread_over_many_addresses_close_sign_in_for_a_while(stored, tm
 def test_an_address_a_maintainer_signed_in_from_is_not_shut_out_by_guesses_from_elsewhere(stored):
     """The lock-out for everyone, which guesses from many addresses can start again every 15 minutes,
     does not close sign-in where a maintainer signed in before; that address's own limit still holds."""
-    from retrieval.sign_in_limits import SERVER_ATTEMPTS, SignInLimits
+    from retrieval.serve.sign_in_limits import SERVER_ATTEMPTS, SignInLimits
 
     limits = SignInLimits(clock=Clock())
     assert SignIn().attempt("Ada", "a long enough secret", stored, address="198.51.100.7", limits=limits) is None

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import index_backend
-from retrieval.build import BuildError, build_index
+from retrieval.ask.search import Retriever
+from retrieval.build.pipeline import BuildError, build_index
 from retrieval.config import Settings
-from retrieval.index import IndexMismatch, identity
-from retrieval.search import Retriever
-from retrieval.service import Engine
+from retrieval.serve.engine import Engine
+from retrieval.store import backend as index_backend
+from retrieval.store.index import IndexMismatch, identity
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = ["budapest-process-integration-reintegration-2016.md", "interact-expert-survey-2015.md"]
@@ -79,7 +79,7 @@ def both(tmp_path_factory, embedder):
 
 
 def test_milvus_gives_the_same_passages_and_answers_as_faiss(both):
-    from retrieval.answer import Answerer
+    from retrieval.ask.answer import Answerer
 
     files, milvus, _ = both
     assert milvus.index.sentence_store is not None and "Milvus" in milvus.index.store.describe()
@@ -102,7 +102,7 @@ def test_milvus_gives_the_same_passages_and_answers_as_faiss(both):
 def test_an_app_server_holds_neither_the_chunk_table_nor_the_documents(both, embedder):
     """Opening a Milvus index reads the manifest and the sentence spans; chunks and documents are
     fetched when a question needs them (a bounded cache), so app servers stay small at any size."""
-    from retrieval.milvus_store import MilvusChunks, MilvusDocuments
+    from retrieval.store.milvus_search import MilvusChunks, MilvusDocuments
 
     _, _, settings = both
     index = index_backend.open_live(settings)
@@ -264,7 +264,7 @@ def test_a_second_process_answers_from_the_same_uri(server, tmp_path, embedder):
     corpus = make_corpus(tmp_path / "corpus")
     settings = milvus_settings(corpus, server)
     build_index(settings, embedder=embedder, progress=False)
-    from retrieval.answer import Answerer
+    from retrieval.ask.answer import Answerer
 
     question = "How many experts did the INTERACT survey interview?"
     here = Answerer(Retriever.open(settings, embedder=embedder)).ask(question)
@@ -392,7 +392,7 @@ def test_settings_come_from_the_environment():
 
 
 def test_a_server_that_stops_after_opening_gives_one_line(server, tmp_path, embedder, monkeypatch):
-    from retrieval.index import StoreUnavailable
+    from retrieval.store.index import StoreUnavailable
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.naming import DocumentNames, names_from_entry
+from retrieval.ask.naming import DocumentNames, names_from_entry
 
 DUBLIN = "eu-regulation-604-2013-dublin-iii.pdf"
 QUALIFICATION = "eu-regulation-2024-1347-qualification-international-protection.pdf"
@@ -54,7 +54,7 @@ def test_the_corpus_catalogue_sends_questions_about_iom_management_to_its_respon
     what "IOM management" said or committed to is searched there, not in the evaluation it answers."""
     from pathlib import Path
 
-    from retrieval.documents import load_catalogue
+    from retrieval.text.documents import load_catalogue
 
     corpus = Path(__file__).resolve().parent.parent / "corpus"
     entries = [

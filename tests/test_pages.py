@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from retrieval.pages import DPI, quote_boxes, render_page
+from retrieval.serve.pages import DPI, quote_boxes, render_page
 
 CASES = [
     # (file, page, quote): a two-column page, then single-column pages with a sentence the test picks

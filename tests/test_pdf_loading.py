@@ -11,10 +11,10 @@ import re
 
 import pytest
 
-from retrieval import cleaning
-from retrieval.chunking import chunk_document, split_sentences
-from retrieval.documents import DocumentError, load_document
-from retrieval.sections import Heading, SectionTracker, heading_number, legal_heading, numbered_heading
+from retrieval.text import cleaning
+from retrieval.text.chunking import chunk_document, split_sentences
+from retrieval.text.documents import DocumentError, load_document
+from retrieval.text.sections import Heading, SectionTracker, heading_number, legal_heading, numbered_heading
 
 HEADER = "Journal of Migration Policy"
 
@@ -422,7 +422,7 @@ def test_section_tracker_nests_by_numbering():
 
 
 def test_drop_caps_and_unmapped_ligatures_are_repaired():
-    from retrieval import cleaning
+    from retrieval.text import cleaning
 
     vocabulary = {"the", "he", "has", "for", "where", "here", "letter", "a"}
     assert cleaning.repair_drop_cap("2. T he Contracting States", vocabulary) == "2. The Contracting States"
@@ -441,7 +441,7 @@ def test_drop_caps_and_unmapped_ligatures_are_repaired():
 def test_footnote_numbers_glued_to_words_are_taken_off():
     """A superscript footnote number extracted glued to the word or punctuation before it is a
     reference, when the page has a footnote with that number; codes and figures keep their digits."""
-    from retrieval.cleaning import strip_note_markers
+    from retrieval.text.cleaning import strip_note_markers
 
     notes = {96, 97, 350, 233, 3, 20, 2, 19}
     assert strip_note_markers("lacked emphasis on climate change96. Under the current", notes) == "lacked emphasis on climate change. Under the current"
@@ -455,7 +455,7 @@ def test_footnote_numbers_glued_to_words_are_taken_off():
 def test_footnotes_are_found_above_a_page_number_set_in_body_type():
     """Footnotes sit below every line of body text; the page's number, set in body type under them,
     is not body text ("14" at the foot of the case management study's pages hid all its footnotes)."""
-    from retrieval.pdf_text import footnote_lines
+    from retrieval.text.pdf import footnote_lines
 
     body = [(12.0, 700.0 - 18 * i, f"Body text line {i} of the page, set in the document's body type.") for i in range(30)]
     page = body + [(9.9, 104.0, "3 In this report, pre-return is considered as the host country"), (12.0, 39.0, "14")]
@@ -468,7 +468,7 @@ def test_footnotes_are_found_above_a_page_number_set_in_body_type():
 def test_a_numbered_list_is_not_read_as_headings():
     """"1. Enhance efforts ..." straight before "2. Strengthen ..." (and "3. ..." right after "2.") is a
     numbered list: its items stay text, where search finds them, and a real heading keeps its number."""
-    from retrieval.pdf_text import pdf_blocks
+    from retrieval.text.pdf import pdf_blocks
 
     page = [
         "KEY RECOMMENDATIONS",
@@ -491,7 +491,7 @@ def test_a_markdown_bulleted_list_is_one_paragraph_per_item():
     """A Markdown "- item" list is read as a PDF's list is: each item its own paragraph and sentence
     (an item's continuation line joined to it, nested items apart), the lead sentence before it
     apart, so one item can be quoted and a lead ending in ':' brings its items."""
-    from retrieval.markdown_text import markdown_blocks
+    from retrieval.text.markdown import markdown_blocks
 
     text = (
         "The meeting will discuss the following **questions**:\n\n"
@@ -518,7 +518,7 @@ def test_a_markdown_bulleted_list_is_one_paragraph_per_item():
 
 def test_text_after_a_table_s_last_row_of_figures_starts_a_paragraph():
     """"Total 19 25 26 ... 154" has no full stop, yet the sentence after it is not part of the table."""
-    from retrieval.pdf_text import pdf_blocks
+    from retrieval.text.pdf import pdf_blocks
 
     page = [
         "Table 1: Overview of the interviews conducted in each mission",

@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.answer import NOT_COVERED, Answer, AnswerSentence, Citation
-from retrieval.chunking import Chunk
-from retrieval.presentation import (
+from retrieval.ask.answer import NOT_COVERED, Answer, AnswerSentence, Citation
+from retrieval.ask.search import Hit
+from retrieval.serve.presentation import (
     Snapshot,
     Turn,
     answer_html,
@@ -30,7 +30,7 @@ from retrieval.presentation import (
     term_spans,
     window,
 )
-from retrieval.search import Hit
+from retrieval.text.chunking import Chunk
 
 EVIL = [
     "<img src=x onerror=alert(1)>",
@@ -265,7 +265,7 @@ def test_conversation_markdown_says_when_an_answer_lacks_the_figure_asked_for():
 
 
 def test_a_long_question_is_folded_and_escaped():
-    from retrieval.presentation import FOLD_QUESTION_CHARS, question_html
+    from retrieval.serve.presentation import FOLD_QUESTION_CHARS, question_html
 
     short = question_html("<b>short</b>")
     assert "&lt;b&gt;short&lt;/b&gt;" in short and "<details>" not in short
@@ -275,7 +275,7 @@ def test_a_long_question_is_folded_and_escaped():
 
 
 def test_snapshot_links_are_capped_and_their_version_must_be_a_version():
-    from retrieval.presentation import LINK_DOCS, LINK_TEXT_CHARS, parse_snapshot
+    from retrieval.serve.presentation import LINK_DOCS, LINK_TEXT_CHARS, parse_snapshot
 
     snap = parse_snapshot({"q": ["x" * 100_000], "doc": [",".join(f"d{i}" for i in range(500))], "v": ["../../etc/passwd"], "after": ["y" * 50_000]})
     assert len(snap.question) == LINK_TEXT_CHARS and len(snap.after) == LINK_TEXT_CHARS

@@ -8,14 +8,13 @@ must have, plus section paths read off the documents' own numbering.
 from __future__ import annotations
 
 import functools
-
 import re
 
 import pytest
 
-from retrieval.chunking import chunk_document
-from retrieval.documents import load_document
-from retrieval.sections import heading_number
+from retrieval.text.chunking import chunk_document
+from retrieval.text.documents import load_document
+from retrieval.text.sections import heading_number
 
 PDFS = [
     "bmwk-fast-track-procedure-skilled-workers-2024.pdf",
@@ -388,8 +387,8 @@ def test_contents_pages_leave_no_sections_behind(name, shared_doc):
 def test_the_evaluation_matrix_is_told_from_answers_under_question_headings(shared_doc, embedder):
     """The final evaluation's annex tables of evaluation questions (from p. 112) ask rather than
     answer; the brochure's and the report's body text under question headings does not."""
-    from retrieval.chunking import split_sentences
-    from retrieval.sentence_signals import is_questionnaire, may_answer_nothing
+    from retrieval.ask.sentence_signals import is_questionnaire, may_answer_nothing
+    from retrieval.text.chunking import split_sentences
 
     def asking(name):
         _, chunks = shared_doc(name, embedder)
@@ -405,8 +404,8 @@ def test_the_evaluation_matrix_is_told_from_answers_under_question_headings(shar
 def test_reference_lists_are_told_from_body_text(shared_doc, embedder):
     """The Regulation's references to the Official Journal answer nothing; its articles, the one on
     when it applies among them, do."""
-    from retrieval.chunking import split_sentences
-    from retrieval.sentence_signals import is_reference_list, may_answer_nothing
+    from retrieval.ask.sentence_signals import is_reference_list, may_answer_nothing
+    from retrieval.text.chunking import split_sentences
 
     _, chunks = shared_doc("eu-regulation-2024-1347-qualification-international-protection.pdf", embedder)
     refs = [c for c in chunks if is_reference_list([c.text[s:e] for s, e in split_sentences(c.text)])]
@@ -449,7 +448,7 @@ def test_bmwk_running_section_heads_with_page_numbers_removed(shared_doc, embedd
 
 
 def test_a_numbered_heading_in_capitals_is_only_a_running_head_when_its_section_is_elsewhere():
-    from retrieval.cleaning import strip_section_heads
+    from retrieval.text.cleaning import strip_section_heads
 
     pages = [
         ["3", "6. What do employers have to do", "under the procedure?", "Body text of the section."],

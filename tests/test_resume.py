@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import embedding_journal
-from retrieval.build import build_index
-from retrieval.build_vectors import text_key
+from retrieval.build import journal as embedding_journal
+from retrieval.build.journal import EmbeddingJournal, pending_vectors
+from retrieval.build.pipeline import build_index
+from retrieval.build.vectors import text_key
 from retrieval.config import Settings
-from retrieval.embedding import Embedder
-from retrieval.embedding_journal import EmbeddingJournal, pending_vectors
-from retrieval.index import open_index
+from retrieval.model.embedding import Embedder
+from retrieval.store.index import open_index
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = ["budapest-process-integration-reintegration-2016.md", "eu-regulation-604-2013-dublin-iii.pdf"]

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from retrieval.search import Retriever, rrf, top_k
-from retrieval.store import FaissStore
+from retrieval.ask.search import Retriever, rrf
+from retrieval.store.scores import top_k
+from retrieval.store.vectors import FaissStore
 
 DIMENSIONS_Q = "What are the three dimensions of integration policies?"
 BUDAPEST = "budapest-process-integration-reintegration-2016.md"
@@ -83,7 +84,7 @@ def test_modes_and_empty_query(retriever):
 
 
 def test_cli_search_queries_jsonl(corpus_index, tmp_path, capsys):
-    from retrieval.cli import main
+    from retrieval.cli.main import main
 
     queries = tmp_path / "q.jsonl"
     queries.write_text(
@@ -104,7 +105,7 @@ def test_cli_search_queries_jsonl(corpus_index, tmp_path, capsys):
 
 
 def test_cli_search_doc_filter_and_unknown_doc(corpus_index, capsys):
-    from retrieval.cli import main
+    from retrieval.cli.main import main
 
     assert main(["search", DIMENSIONS_Q, "--doc", INTERACT, "--json", "--index", str(corpus_index)]) == 0
     row = json.loads(capsys.readouterr().out)
@@ -115,7 +116,7 @@ def test_cli_search_doc_filter_and_unknown_doc(corpus_index, capsys):
 
 
 def test_index_from_another_model_is_refused_by_search(corpus_index, capsys, monkeypatch):
-    from retrieval.cli import main
+    from retrieval.cli.main import main
 
     monkeypatch.setenv("RAG_MODEL", "/some/other/model")
     assert main(["search", DIMENSIONS_Q, "--index", str(corpus_index)]) == 2
@@ -167,7 +168,7 @@ def test_a_top_five_from_one_document_leaves_the_fifth_place_to_another(retrieve
 
 
 def test_a_large_sentence_table_is_not_scanned_but_its_candidates_rescored(retriever, monkeypatch):
-    import retrieval.search as search
+    import retrieval.ask.search as search
 
     vector = retriever.embedder.embed_query(DIMENSIONS_Q)
     full_rows, full_scores = retriever.best_sentences(vector, 10_000, None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.question_signals import same_stem
-from retrieval.sentence_signals import counted_words, expected_kind, holds_kind, is_quotable, novelty
+from retrieval.ask.question_signals import same_stem
+from retrieval.ask.sentence_signals import counted_words, expected_kind, holds_kind, is_quotable, novelty
 
 
 @pytest.mark.parametrize("sentence", [
@@ -133,7 +133,7 @@ def test_novelty_and_country_forms():
 
 
 def test_a_passage_of_questions_under_a_question_heading_is_a_questionnaire():
-    from retrieval.sentence_signals import is_questionnaire
+    from retrieval.ask.sentence_signals import is_questionnaire
 
     matrix = ["1.6. To what extent were needs properly identified and monitored?", "- Desk research (programme reports)",
               "- Interviews with IOM staff", "2.1. To what extent did the programme address the priorities of other stakeholders?"]
@@ -147,7 +147,7 @@ def test_a_passage_of_questions_under_a_question_heading_is_a_questionnaire():
 
 
 def test_a_passage_of_notes_is_a_reference_list():
-    from retrieval.sentence_signals import answers_nothing, is_note, is_reference_list, may_answer_nothing
+    from retrieval.ask.sentence_signals import answers_nothing, is_note, is_reference_list, may_answer_nothing
 
     notes = ["(44) C-673/16, Coman, ECLI:EU:C:2018:385, paragraph 45.", "(45) OJ L 158, 30.4.2004, p. 77.",
              "246 Hall, S. & IOM (2017) Mental health and psychosocial support.", "https://www.make-it-in-germany.com/en/hotline"]
@@ -164,7 +164,7 @@ def test_a_passage_of_notes_is_a_reference_list():
 
 
 def test_a_line_of_a_run_of_numbered_notes_is_a_note_not_a_list_item_or_a_sentence():
-    from retrieval.sentence_signals import in_note_run
+    from retrieval.ask.sentence_signals import in_note_run
 
     page = ("the JI-HoA was cost-effective.\n\n333 Multiple FGDs with returnees and stakeholders in Ethiopia.\n\n"
             "334 Mid Term Review of EU-IOM Joint Initiative for Migrant Protection.\n\n"

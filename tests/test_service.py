@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from retrieval.config import Settings
-from retrieval.index import read_current
-from retrieval.service import Engine, Job
+from retrieval.serve.engine import Engine, Job
+from retrieval.store.index import read_current
 
 REPO = Path(__file__).resolve().parents[1]
 DUBLIN = "eu-regulation-604-2013-dublin-iii.pdf"
@@ -70,7 +70,7 @@ def test_question_terms_are_stemmed_like_the_index(engine):
 
 def test_document_rows(engine):
     rows = engine.document_rows()
-    from retrieval.build import corpus_files
+    from retrieval.build.pipeline import corpus_files
 
     assert len(rows) == len(corpus_files(REPO / "corpus")) and {r["status"] for r in rows} == {"indexed"}
     dublin = next(r for r in rows if r["document"] == DUBLIN)

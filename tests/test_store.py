@@ -9,10 +9,10 @@ import faiss
 import numpy as np
 import pytest
 
-from retrieval import store as store_module
+from retrieval.ask.search import Retriever
 from retrieval.config import Settings
-from retrieval.search import Retriever
-from retrieval.store import FaissStore, ivf_lists
+from retrieval.store import vectors as store_module
+from retrieval.store.vectors import FaissStore, ivf_lists
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def real_vectors(corpus_index):
     """Real chunk and sentence vectors of the project corpus (about 6,000)."""
-    from retrieval.index import open_index
+    from retrieval.store.index import open_index
 
     index = open_index(corpus_index)
     return np.vstack([index.store.vectors(), np.asarray(index.sentence_vectors)])
@@ -94,8 +94,8 @@ def test_a_built_index_above_the_threshold_searches_through_ivf(corpus_index, em
     index, which reuses every vector), and hybrid search and the document filter work through it."""
     import shutil
 
-    from retrieval.build import build_index
-    from retrieval.index import open_index
+    from retrieval.build.pipeline import build_index
+    from retrieval.store.index import open_index
 
     monkeypatch.setattr(store_module, "APPROXIMATE_FROM", 500)
     settings = Settings.from_env(corpus_dir=REPO / "corpus", index_dir=tmp_path / "index")

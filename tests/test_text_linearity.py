@@ -8,12 +8,13 @@ import time
 
 import pytest
 
-from retrieval import cleaning, presentation
-from retrieval.question_signals import key_words
-from retrieval.chunking import split_sentences
-from retrieval.markdown_text import markdown_blocks
-from retrieval.pdf_text import fix_small_caps_residue
-from retrieval.search import shorten_question
+from retrieval.ask.question_signals import key_words
+from retrieval.ask.search import shorten_question
+from retrieval.serve import presentation
+from retrieval.text import cleaning
+from retrieval.text.chunking import split_sentences
+from retrieval.text.markdown import markdown_blocks
+from retrieval.text.pdf import fix_small_caps_residue
 
 SMALL, FACTOR, BOUND = 20_000, 8, 24
 

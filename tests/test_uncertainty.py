@@ -7,8 +7,14 @@ import json
 
 import pytest
 
-from retrieval.compare import AnswersFileError, compare_runs, read_answers
-from retrieval.uncertainty import balanced_interval, mean_interval, paired_balanced_difference, paired_difference, set_intervals
+from retrieval.evaluation.compare import AnswersFileError, compare_runs, read_answers
+from retrieval.evaluation.uncertainty import (
+    balanced_interval,
+    mean_interval,
+    paired_balanced_difference,
+    paired_difference,
+    set_intervals,
+)
 
 
 def test_a_mean_interval_holds_the_mean_narrows_with_more_questions_and_repeats():

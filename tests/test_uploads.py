@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import hashlib
 import threading
 
-from retrieval.uploads import (
+import pytest
+
+from retrieval.serve.uploads import (
     UploadError,
     detect_kind,
     kept_documents,
@@ -61,7 +61,7 @@ def test_the_pdf_check_runs_in_a_child_process_under_the_limits(pdf_bytes, monke
     import os
     import time
 
-    from retrieval import uploads
+    from retrieval.serve import uploads
 
     seen = []
     real = uploads._check_pdf
@@ -141,7 +141,7 @@ def test_replaced_and_removed_documents_are_kept_and_restorable(tmp_path):
     assert {r["sha256"] for r in kept_documents(corpus)} == {hashlib.sha256(d).hexdigest()[:16] for d in (first.data, second.data)}
     remove_document(corpus, "a.md")
     assert not (corpus / "a.md").exists()
-    from retrieval.build import corpus_files
+    from retrieval.build.pipeline import corpus_files
 
     assert corpus_files(corpus) == []  # kept versions are never indexed
     with pytest.raises(UploadError, match="no kept document"):
@@ -252,7 +252,7 @@ def test_kept_versions_are_capped_per_document(tmp_path):
     assert len([r for r in kept_documents(corpus) if r["document"] == "a.md"]) == 4
 
     from retrieval.config import Settings
-    from retrieval.service import Engine
+    from retrieval.serve.engine import Engine
 
     engine = Engine(Settings(corpus_dir=corpus, kept_versions=2), embedder=object(), load_model=False)
     restored = next(r["kept"] for r in kept_documents(corpus) if r["document"] == "a.md")

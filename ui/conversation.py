@@ -1,12 +1,12 @@
 """Conversations that last: the id in the page's URL (`?c=`), a reload restoring it, a browser's
-recent ones (retrieval.conversations keeps them)."""
+recent ones (retrieval.serve.conversations keeps them)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from retrieval.conversations import ConversationStore, new_id, valid_id
-from retrieval.presentation import Turn
+from retrieval.serve.conversations import ConversationStore, new_id, valid_id
+from retrieval.serve.presentation import Turn
 
 ss = st.session_state
 BROWSER_COOKIE = "rag_browser"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from retrieval.documents import CatalogueError, set_catalogue_entry
-from retrieval.embedding_journal import pending_vectors
-from retrieval.maintainers import PasswordHashError, SignIn, audit, audit_entries
-from retrieval.presentation import inert_markdown
-from retrieval.uploads import UploadError
+from retrieval.build.journal import pending_vectors
+from retrieval.serve.maintainers import PasswordHashError, SignIn, audit, audit_entries
+from retrieval.serve.presentation import inert_markdown
+from retrieval.serve.uploads import UploadError
+from retrieval.text.documents import CatalogueError, set_catalogue_entry
 from ui import upload_gate
 from ui.jobs import job_panel
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from retrieval.build.pipeline import BuildError, build_index
 from retrieval.config import Settings
-from retrieval.store.index import build_lock, open_index
+from retrieval.store.files import build_lock, open_index
 from retrieval.text.chunking import chunk_document
 from retrieval.text.documents import Document, DocumentError, assemble, load_document, markdown_blocks
 from retrieval.text.workers import ParserPool, parse_isolated

@@ -19,8 +19,10 @@ import pytest
 from retrieval.build.pipeline import BuildError, build_index
 from retrieval.config import Settings
 from retrieval.model.embedding import Embedder
+from retrieval.store import files as index_folder
 from retrieval.store import index as index_files
-from retrieval.store.index import IndexMismatch, build_lock, identity, open_index
+from retrieval.store.files import build_lock, open_index
+from retrieval.store.index import IndexMismatch, identity
 from retrieval.text.chunking import CHUNKER_VERSION
 from retrieval.text.documents import PARSER_VERSION
 
@@ -96,7 +98,7 @@ def vectors_by_hash(index) -> dict[str, np.ndarray]:
 
 
 def staging_folders(index_dir: Path) -> list[str]:
-    return [p.name for p in index_dir.iterdir() if p.name.startswith(index_files.STAGING_PREFIX)]
+    return [p.name for p in index_dir.iterdir() if p.name.startswith(index_folder.STAGING_PREFIX)]
 
 
 def assert_consistent(index) -> None:
@@ -283,7 +285,7 @@ class FailingEmbedder(Embedder):
 
 def test_failed_build_leaves_the_live_index_untouched(work, embedder):
     before = open_index(work.index_dir)
-    current = (work.index_dir / index_files.CURRENT).read_text()
+    current = (work.index_dir / index_folder.CURRENT).read_text()
     (work.corpus_dir / TXT_NAME).write_text(NEW_NOTES, encoding="utf-8")
 
     failing = FailingEmbedder(os.environ["RAG_MODEL"])
@@ -294,7 +296,7 @@ def test_failed_build_leaves_the_live_index_untouched(work, embedder):
 
     after = open_index(work.index_dir)
     assert after.version == before.version
-    assert (work.index_dir / index_files.CURRENT).read_text() == current
+    assert (work.index_dir / index_folder.CURRENT).read_text() == current
     assert [c.chunk_id for c in after.chunks] == [c.chunk_id for c in before.chunks]
     assert [c.content_hash for c in after.chunks] == [c.content_hash for c in before.chunks]
     assert staging_folders(work.index_dir) == []
@@ -307,7 +309,7 @@ def test_failed_build_leaves_the_live_index_untouched(work, embedder):
 
 def test_leftovers_of_a_killed_build_are_cleared(work, embedder):
     before = open_index(work.index_dir)
-    stale_staging = work.index_dir / f"{index_files.STAGING_PREFIX}deadbeef"
+    stale_staging = work.index_dir / f"{index_folder.STAGING_PREFIX}deadbeef"
     stale_staging.mkdir()
     (stale_staging / "chunks.jsonl").write_text("{half a line", encoding="utf-8")
     old_version = work.index_dir / "v19990101T000000-dead00"
@@ -376,7 +378,7 @@ def test_second_build_while_one_holds_the_lock(work, embedder):
 def test_missing_corpus_folder(tmp_path, embedder):
     with pytest.raises(BuildError, match="corpus folder not found"):
         build_index(Settings.from_env(corpus_dir=tmp_path / "nowhere", index_dir=tmp_path / "index"), embedder=embedder, progress=False)
-    assert not (tmp_path / "index" / index_files.CURRENT).exists()
+    assert not (tmp_path / "index" / index_folder.CURRENT).exists()
 
 
 # --------------------------------------------------------------------------- (g) bad documents
@@ -449,7 +451,7 @@ def test_corpus_of_only_bad_files_gives_an_empty_index(tmp_path, embedder):
 
 def test_manifest_records_identity_and_documents(base):
     corpus, index_dir = base
-    version = (index_dir / index_files.CURRENT).read_text(encoding="utf-8").strip()
+    version = (index_dir / index_folder.CURRENT).read_text(encoding="utf-8").strip()
     manifest = json.loads((index_dir / version / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["format_version"] == index_files.FORMAT_VERSION
     assert manifest["model"] == "all-MiniLM-L6-v2"
@@ -486,7 +488,8 @@ def test_a_list_stays_whole_with_the_sentence_that_introduces_it():
 
 @pytest.mark.parametrize("pointer", ["../elsewhere", "/etc", "v1/../../x", "not-a-version"])
 def test_current_must_name_a_version_folder(tmp_path, pointer):
-    from retrieval.store.index import IndexCorrupt, open_index, read_current
+    from retrieval.store.files import open_index, read_current
+    from retrieval.store.index import IndexCorrupt
 
     (tmp_path / "CURRENT").write_text(pointer + "\n", encoding="utf-8")
     with pytest.raises(IndexCorrupt, match="does not name a version folder"):

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from retrieval.cli.main import main
-from retrieval.store import index as index_files
+from retrieval.store import files as index_folder
 
 NOTES = (
     "Integration course attendance in the district\n\n"
@@ -46,7 +46,7 @@ def test_build_prints_the_summary(built):
     assert re.fullmatch(r"sentences: \d+ \(\d+ embedded\)", lines[2])
     assert re.fullmatch(r"seconds: \d+\.\d", lines[3])
     assert any(line.startswith("failed: broken.pdf: not a PDF") for line in lines)
-    version = (index / index_files.CURRENT).read_text(encoding="utf-8").strip()
+    version = (index / index_folder.CURRENT).read_text(encoding="utf-8").strip()
     assert lines[-1] == f"index: {index} ({version})"
 
 
@@ -125,7 +125,7 @@ def test_info_on_a_corrupt_index(built, tmp_path, capsys):
     _, index, _, _, _ = built
     damaged = tmp_path / "index"
     shutil.copytree(index, damaged)
-    version = (damaged / index_files.CURRENT).read_text(encoding="utf-8").strip()
+    version = (damaged / index_folder.CURRENT).read_text(encoding="utf-8").strip()
     (damaged / version / "manifest.json").write_text("{not json at all", encoding="utf-8")
     code = main(["info", "--index", str(damaged), "--json"])
     captured = capsys.readouterr()
@@ -139,7 +139,7 @@ def test_info_on_an_index_with_a_missing_vector_file(built, tmp_path, capsys):
     _, index, _, _, _ = built
     damaged = tmp_path / "index"
     shutil.copytree(index, damaged)
-    version = (damaged / index_files.CURRENT).read_text(encoding="utf-8").strip()
+    version = (damaged / index_folder.CURRENT).read_text(encoding="utf-8").strip()
     (damaged / version / "vectors.faiss").unlink()
     assert main(["info", "--index", str(damaged)]) == 2
     assert "rebuild" in one_error_line(capsys.readouterr().err)

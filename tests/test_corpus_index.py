@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.store.index import identity, open_index
+from retrieval.store.files import open_index
+from retrieval.store.index import identity
 
 REPO = Path(__file__).resolve().parents[1]
 

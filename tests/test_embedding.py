@@ -142,7 +142,7 @@ def test_word_pieces_match_transformers_on_the_whole_corpus(corpus_index, embedd
     from transformers import AutoTokenizer
 
     from retrieval.build.vectors import sentence_table
-    from retrieval.store.index import open_index
+    from retrieval.store.files import open_index
 
     index = open_index(corpus_index)
     _, sentences = sentence_table(index.chunks)

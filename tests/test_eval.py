@@ -107,7 +107,7 @@ def test_blind_quotes_are_in_the_corpus_index(corpus_index, embedder):
     """Every gold quote of a document the corpus holds is found in some chunk; questions on the
     test-only PDFs are set aside, not failed."""
     from retrieval.evaluation.evaluate import BLIND_QUESTIONS, answerable_here
-    from retrieval.store.index import open_index
+    from retrieval.store.files import open_index
 
     index = open_index(corpus_index)
     kept, skipped = answerable_here(load_questions(BLIND_QUESTIONS), index.rows_by_doc)

@@ -25,7 +25,7 @@ from retrieval.ask.search import Retriever
 from retrieval.build.pipeline import BuildError, build_index
 from retrieval.config import Settings
 from retrieval.serve.engine import Engine
-from retrieval.store import backend as index_backend
+from retrieval.store.backend import open_store
 from retrieval.store.index import IndexMismatch, identity
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,7 +105,7 @@ def test_an_app_server_holds_neither_the_chunk_table_nor_the_documents(both, emb
     from retrieval.store.milvus_search import MilvusChunks, MilvusDocuments
 
     _, _, settings = both
-    index = index_backend.open_live(settings)
+    index = open_store(settings).open()
     assert isinstance(index.chunks, MilvusChunks) and isinstance(index.documents, MilvusDocuments)
     assert len(index.chunks._cache) <= len(index.rows_by_doc) and len(index.documents._cache) == 0  # each document's first chunk, checked
     hits = Retriever(index, embedder).search("How many experts did the INTERACT survey interview?", 5)
@@ -125,11 +125,17 @@ def test_each_ranking_is_the_same_in_both_stores(both, embedder):
     files, milvus, _ = both
     question = "Which countries did the INTERACT survey cover?"
     vector = embedder.embed_query(question)
-    for method in (lambda r: r.dense(vector, 20, None), lambda r: r.lexical(question, 20, None), lambda r: r.best_sentences(vector, 20, None)):
-        rows_f, scores_f = method(files)
-        rows_m, scores_m = method(milvus)
-        assert rows_f.tolist() == rows_m.tolist() and len(rows_f) > 5
-        assert abs(scores_f - scores_m).max() < 1e-4  # BM25 scores on the same scale too
+    # every ranking filters by document name in both stores (no row numbers cross the seam)
+    for docs in (None, [SEEDS[1]], [SEEDS[1], "not-a-document.md"], ["not-a-document.md"]):
+        for method in (lambda r: r.dense(vector, 20, docs), lambda r: r.lexical(question, 20, docs), lambda r: r.best_sentences(vector, 20, docs)):
+            rows_f, scores_f = method(files)
+            rows_m, scores_m = method(milvus)
+            assert rows_f.tolist() == rows_m.tolist(), docs
+            if docs == ["not-a-document.md"]:
+                assert len(rows_f) == 0
+                continue
+            assert len(rows_f) > 5 and (docs is None or set(rows_f.tolist()) <= set(files.index.rows_of(docs).tolist()))
+            assert abs(scores_f - scores_m).max() < 1e-4  # BM25 scores on the same scale too
 
 
 def test_document_filter_is_a_milvus_filter(both):
@@ -144,14 +150,14 @@ def test_incompatible_index_is_refused_with_one_line(both):
     _, _, settings = both
     other = identity("all-MiniLM-L6-v2", None, settings.chunk_tokens + 50, settings.overlap_tokens)
     with pytest.raises(IndexMismatch) as caught:
-        index_backend.open_live(settings, expected=other)
+        open_store(settings).open(expected=other)
     message = str(caught.value)
     assert "chunker settings" in message and "RAG_STORE=milvus" in message and "--full" in message and "\n" not in message
 
 
 def test_second_build_at_once_is_refused(both, embedder):
     _, _, settings = both
-    with index_backend.milvus(settings).build_lock():
+    with open_store(settings).build_lock():
         with pytest.raises(BuildError, match="another build is already running"):
             build_index(settings, embedder=embedder, progress=False)
 
@@ -161,14 +167,14 @@ def test_incremental_builds_reuse_vectors_switch_the_alias_and_keep_two_versions
     corpus.mkdir()
     (corpus / "notes.txt").write_text(NOTES, encoding="utf-8")
     settings = milvus_settings(corpus, str(tmp_path / "milvus.db"), milvus_collection="incremental")
-    location = index_backend.milvus(settings)
+    location = open_store(settings)
     first = build_index(settings, embedder=embedder, progress=False)
     assert first.embedded > 0
     again = build_index(settings, embedder=embedder, progress=False)
     assert again.embedded == 0 and again.sentences_embedded == 0 and again.unchanged == ["notes.txt"]
     (corpus / "bees.txt").write_text(BEES, encoding="utf-8")
     third = build_index(settings, embedder=embedder, progress=False)
-    index = index_backend.open_live(settings)
+    index = open_store(settings).open()
     assert third.added == ["bees.txt"] and third.embedded == index.manifest["documents"][0]["chunks"]  # only the new document's chunks
     assert location.read_current(fresh=True) == third.version == index.version
     assert location.versions() == sorted([again.version, third.version])  # the oldest was dropped
@@ -295,9 +301,9 @@ def test_build_killed_midway_leaves_the_alias_and_the_next_build_recovers(server
     finally:
         if process.poll() is None:
             process.kill()
-    location = index_backend.milvus(settings)
+    location = open_store(settings)
     assert location.read_current(fresh=True) == before
-    index = index_backend.open_live(settings)
+    index = open_store(settings).open()
     assert {c.doc_id for c in index.chunks} == {"notes.txt"}
     report = build_index(settings, embedder=embedder, progress=False)  # the dead build's lock is taken over
     assert sorted(report.added) == sorted(SEEDS) and location.read_current(fresh=True) == report.version
@@ -344,7 +350,7 @@ def test_a_killed_embedded_build_does_not_block_the_next(tmp_path):
     assert sorted(d["doc"] for d in info["documents"]) == sorted([*SEEDS, "notes.txt"])
     # a build of this process still waits for another build of this process
     settings = milvus_settings(corpus, uri, milvus_collection="rag")
-    location = index_backend.milvus(settings)
+    location = open_store(settings)
     try:
         with location.build_lock():
             with pytest.raises(BuildError, match="another build is already running"):
@@ -386,7 +392,7 @@ def test_unknown_store_and_bad_lite_path_are_one_line(tmp_path):
 
 def test_settings_come_from_the_environment():
     settings = Settings.from_env({"RAG_STORE": "milvus", "RAG_MILVUS_URI": "http://db:19530", "RAG_MILVUS_TOKEN": "root:Milvus", "RAG_MILVUS_COLLECTION": "ministry", "RAG_MILVUS_INDEX": "HNSW"})
-    location = index_backend.milvus(settings)
+    location = open_store(settings)
     assert (location.uri, location.token, location.prefix, location.index_type) == ("http://db:19530", "root:Milvus", "ministry", "HNSW")
     assert not location.is_lite and replace(settings, store="faiss").store == "faiss"
 

@@ -16,7 +16,7 @@ import pytest
 
 from retrieval.config import Settings
 from retrieval.serve.engine import Engine
-from retrieval.store.backend import open_live
+from retrieval.store.backend import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 LIGHT = "all-MiniLM-L6-v2"
@@ -51,11 +51,11 @@ def test_quick_start_builds_a_light_first_index_then_leaves_the_upgrade_to_the_a
     assert first.returncode == 0, first.stderr
     assert "quick first index" in first.stderr
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index, model=other_model)
-    built = open_live(settings)
+    built = open_store(settings).open()
     assert built.manifest["model"] == LIGHT
     again = _build(corpus, index, other_model)
     assert again.returncode == 0 and "in the background" in again.stderr
-    assert open_live(settings).version == built.version  # nothing built in the foreground
+    assert open_store(settings).open().version == built.version  # nothing built in the foreground
     # with the light model configured, the quick index is the index: an ordinary incremental build
     light = _build(corpus, index, LIGHT)
     assert light.returncode == 0, light.stderr

@@ -20,7 +20,7 @@ from retrieval.build.pipeline import build_index
 from retrieval.build.vectors import text_key
 from retrieval.config import Settings
 from retrieval.model.embedding import Embedder
-from retrieval.store.index import open_index
+from retrieval.store.files import open_index
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = ["budapest-process-integration-reintegration-2016.md", "eu-regulation-604-2013-dublin-iii.pdf"]

@@ -10,7 +10,7 @@ import pytest
 
 from retrieval.config import Settings
 from retrieval.serve.engine import Engine, Job
-from retrieval.store.index import read_current
+from retrieval.store.files import read_current
 
 REPO = Path(__file__).resolve().parents[1]
 DUBLIN = "eu-regulation-604-2013-dublin-iii.pdf"

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def real_vectors(corpus_index):
     """Real chunk and sentence vectors of the project corpus (about 6,000)."""
-    from retrieval.store.index import open_index
+    from retrieval.store.files import open_index
 
     index = open_index(corpus_index)
     return np.vstack([index.store.vectors(), np.asarray(index.sentence_vectors)])
@@ -95,7 +95,7 @@ def test_a_built_index_above_the_threshold_searches_through_ivf(corpus_index, em
     import shutil
 
     from retrieval.build.pipeline import build_index
-    from retrieval.store.index import open_index
+    from retrieval.store.files import open_index
 
     monkeypatch.setattr(store_module, "APPROXIMATE_FROM", 500)
     settings = Settings.from_env(corpus_dir=REPO / "corpus", index_dir=tmp_path / "index")

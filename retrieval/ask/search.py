@@ -19,9 +19,8 @@ from retrieval.ask.naming import DocumentNames
 from retrieval.ask.sentence_signals import answers_nothing, may_answer_nothing
 from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.model.embedding import Embedder, model_id
-from retrieval.store import backend as index_backend
+from retrieval.store.backend import open_store
 from retrieval.store.index import Index, identity
-from retrieval.store.scores import top_k
 from retrieval.text.chunking import Chunk, split_sentences
 
 MODES = ("hybrid", "dense", "lexical")
@@ -42,10 +41,6 @@ RRF_K = 10
 #: best passages in turn, fused 2:1 with the whole question (blind dev Recall@5 0.797 -> 0.819; 1:1
 #: gave 0.812, 3:1 0.819; the team's own set unchanged at 0.852).
 FOCUS_WEIGHT = 2.0
-#: up to this many stored sentences, every one is searched for each question (a scan of 50,000
-#: costs about 4 ms here); above it only the other rankings' candidates are re-scored by their
-#: sentences, so search time does not grow with the sentence table (docs/benchmarks.md)
-SENTENCE_SCAN_LIMIT = 50_000
 #: the depth (ranks 6 to this) from which another document's best passage may take the fifth place
 #: of a top five that is all one document; on the blind dev split this lifted Recall@5 from 0.783
 #: to 0.797 (ranks 6-10 and 6-30 alike)
@@ -111,67 +106,20 @@ class Retriever:
         """Open the live index, refusing one made with another model, chunker or format."""
         settings = settings or Settings.from_env()
         expected = identity(model_id(settings.model), None, settings.chunk_tokens, settings.overlap_tokens, model_id(settings.sentence_model))
-        index = index_backend.open_live(settings, expected=expected)
+        index = open_store(settings).open(expected)
         return cls(index, embedder or Embedder.from_settings(settings))
 
-    def allowed_rows(self, docs: Sequence[str] | None) -> np.ndarray | None:
-        if not docs:
-            return None
-        parts = [self.index.rows_by_doc[d] for d in docs if d in self.index.rows_by_doc]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    def dense(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Passages by their vector's similarity to the question's: (rows, scores), best first."""
+        return self.index.dense(query_vector, k, docs)
 
-    def dense(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """`allowed` rows restrict a files index; `docs`, the same documents, a Milvus one (it filters by field)."""
-        if allowed is not None and len(allowed) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, rows = self.index.store.search(query_vector, k, allowed, docs)
-        keep = rows[0] >= 0
-        return rows[0][keep].astype(np.int64), scores[0][keep]
+    def lexical(self, query: str, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Passages by BM25."""
+        return self.index.lexical_search(query, k, docs)
 
-    def lexical(self, query: str, k: int, allowed: np.ndarray | None, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        if allowed is not None and len(allowed) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return self.index.lexical.search(query, k, allowed, docs)
-
-    def best_sentences(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None, candidates: np.ndarray | None = None, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Chunks ranked by their best-matching sentence: (rows, scores), best first.
-
-        A passage is often relevant because of one sentence that the whole-chunk vector dilutes, and
-        a passage that neither the chunk vectors nor BM25 find can still hold the sentence that
-        answers: up to SENTENCE_SCAN_LIMIT sentences every one is searched. Above it (where a scan
-        would cost more than the rest of search) only the `candidates`, the other rankings' chunks,
-        are re-scored by their sentences. A store that searches sentences itself (Milvus) returns the
-        best sentence per chunk by grouping its hits by chunk: the same ranking as the scan."""
-        index = self.index
-        if len(index.sentence_chunk_rows) == 0 or (allowed is not None and len(allowed) == 0):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if index.sentence_store is not None:
-            scores, rows = index.sentence_store.search(query_vector, k, docs=docs, group_by="chunk_row")
-            keep = (rows[0] >= 0) & (scores[0] > 0)
-            return rows[0][keep], scores[0][keep]
-        if len(index.sentence_spans) > SENTENCE_SCAN_LIMIT and candidates is not None:
-            return self._rescore(query_vector, candidates)
-        sims = np.asarray(index.sentence_vectors, dtype=np.float32) @ query_vector
-        best = np.full(len(index.chunks), -np.inf, dtype=np.float32)
-        best[index.sentence_chunk_rows] = np.maximum.reduceat(sims, index.sentence_chunk_starts)
-        if allowed is not None:
-            rows = allowed[np.isfinite(best[allowed])]
-            return top_k(best, k, rows)
-        return top_k(best, k)
-
-    def _rescore(self, query_vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The candidate chunks re-scored by their best sentence, best first."""
-        index = self.index
-        ranges = [index.sentences_of(int(r)) for r in rows]
-        keep = np.array([len(r) > 0 for r in ranges], dtype=bool)
-        rows, ranges = rows[keep], [r for r, k in zip(ranges, keep) if k]
-        if len(rows) == 0:
-            return rows, np.zeros(0, dtype=np.float32)
-        members = np.concatenate([np.arange(r.start, r.stop) for r in ranges])
-        starts = np.cumsum([0] + [len(r) for r in ranges[:-1]])
-        best = np.maximum.reduceat(np.asarray(index.sentence_vectors[members], dtype=np.float32) @ query_vector, starts)
-        order = np.argsort(-best, kind="stable")
-        return rows[order], best[order]
+    def best_sentences(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Passages ranked by their best-matching sentence (Index.best_sentences)."""
+        return self.index.best_sentences(query_vector, k, docs, candidates)
 
     @property
     def names(self):
@@ -197,13 +145,13 @@ class Retriever:
             named = self.names.find(query)
             known = [d for d in named.docs if d in self.index.rows_by_doc]
             if known:
-                per_doc = [self._ranked(named.query, k, self.allowed_rows([d]), mode, [d]) for d in known]
-                return self._focused(_interleave(per_doc), self._ranked(query, k, None, mode), k)
+                per_doc = [self._ranked(named.query, k, mode, [d]) for d in known]
+                return self._focused(_interleave(per_doc), self._ranked(query, k, mode), k)
             parts = compound_parts(query)
             if parts:
-                per_part = [self._ranked(part, k, None, mode) for part in parts]
-                return self._focused(_interleave(per_part), self._ranked(query, k, None, mode), k)
-        return self._hits(self._ranked(query, k, self.allowed_rows(docs), mode, docs), k)
+                per_part = [self._ranked(part, k, mode) for part in parts]
+                return self._focused(_interleave(per_part), self._ranked(query, k, mode), k)
+        return self._hits(self._ranked(query, k, mode, docs), k)
 
     def _focused(self, focused: list[tuple[int, float, dict]], everywhere: list[tuple[int, float, dict]], k: int) -> list[Hit]:
         """A focused ranking (each named document's, or each half of a compound question's, best
@@ -213,7 +161,7 @@ class Retriever:
         order = sorted(fused, key=lambda row: (-fused[row], row))
         return self._hits([(row, fused[row], by_row[row]) for row in order], k)
 
-    def _ranked(self, query: str, k: int, allowed: np.ndarray | None, mode: str, docs: Sequence[str] | None = None) -> list[tuple[int, float, dict]]:
+    def _ranked(self, query: str, k: int, mode: str, docs: Sequence[str] | None = None) -> list[tuple[int, float, dict]]:
         """(row, score, {method: (rank, score)}) best first."""
         depth = max(k, CANDIDATES)
         d_rows, d_scores = (np.zeros(0, dtype=np.int64), np.zeros(0))
@@ -221,13 +169,13 @@ class Retriever:
         s_rows, s_scores = (np.zeros(0, dtype=np.int64), np.zeros(0))
         if mode in ("hybrid", "dense"):
             query_vector = self.embedder.embed_query(query)
-            d_rows, d_scores = self.dense(query_vector, depth, allowed, docs)
+            d_rows, d_scores = self.dense(query_vector, depth, docs)
         if mode in ("hybrid", "lexical"):
-            l_rows, l_scores = self.lexical(query, depth, allowed, docs)
+            l_rows, l_scores = self.lexical(query, depth, docs)
         if mode == "hybrid":
             candidates = np.asarray(list(dict.fromkeys([*d_rows.tolist(), *l_rows.tolist()])), dtype=np.int64)
             sentence_vector = self.embedder.embed_query(query, kind="sentence")
-            s_rows, s_scores = self.best_sentences(sentence_vector, depth, allowed, candidates, docs)
+            s_rows, s_scores = self.best_sentences(sentence_vector, depth, docs, candidates)
         at = {
             "dense": {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(d_rows, d_scores))},
             "lexical": {int(r): (i + 1, float(s)) for i, (r, s) in enumerate(zip(l_rows, l_scores))},

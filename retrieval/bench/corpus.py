@@ -17,7 +17,8 @@ import numpy as np
 
 from retrieval.build.pipeline import lexical_text
 from retrieval.config import REPO, Settings
-from retrieval.store.index import identity, open_index, write_version
+from retrieval.store.files import open_index, write_version
+from retrieval.store.index import identity
 from retrieval.store.lexical import LexicalIndex
 from retrieval.text.chunking import Chunk, answer_sentences
 from retrieval.text.documents import Document, DocumentError, Section, load_catalogue, load_document

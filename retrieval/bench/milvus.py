@@ -23,8 +23,8 @@ from retrieval.build.pipeline import lexical_text
 from retrieval.config import REPO, Settings
 from retrieval.evaluation.evaluate import load_questions, percentiles
 from retrieval.model.embedding import Embedder
-from retrieval.store.index import open_index
-from retrieval.store.lexical import stemmed_texts
+from retrieval.store.files import open_index
+from retrieval.store.index import BuiltIndex
 from retrieval.store.milvus import MilvusLocation
 from retrieval.store.milvus_search import MilvusVectorStore
 
@@ -34,12 +34,12 @@ def copy_into_milvus(index_dir: Path, uri: str, prefix: str = "bench", index_typ
 
     index = open_index(index_dir)
     short = {e["doc"]: e.get("short_title") or e["doc"] for e in index.manifest.get("documents", [])}
-    texts = stemmed_texts([lexical_text(short.get(c.doc_id, c.doc_id), c) for c in index.chunks])
-    vectors, sentence_vectors = index.store.vectors(), np.asarray(index.sentence_vectors)
+    texts = [lexical_text(short.get(c.doc_id, c.doc_id), c) for c in index.chunks]
+    built = BuiltIndex(dict(index.manifest), list(index.documents.values()), list(index.chunks), index.store.vectors(), texts,
+                       index.sentence_spans, np.asarray(index.sentence_vectors))
     location = MilvusLocation(uri, prefix=prefix, index_type=index_type)
     started = time.perf_counter()
-    version = location.write_version(dict(index.manifest), list(index.documents.values()), index.chunks, vectors, texts,
-                                     index.lexical.document_frequencies(), index.sentence_spans, sentence_vectors)
+    version = location.write_version(built)
     seconds = time.perf_counter() - started
     location.close(release=True)
     return seconds, version

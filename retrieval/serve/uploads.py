@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.store.index import fsync_dir
+from retrieval.store.files import fsync_dir
 from retrieval.text.workers import LimitExceeded, call_limited
 
 #: binary formats people upload by mistake, named so the message can say what the file is

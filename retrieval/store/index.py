@@ -1,46 +1,35 @@
-"""The index on disk: versioned folders under index/, switched atomically, and loading them back.
+"""The index as every back end opens it, and the seam between the back ends and everything else.
 
-Layout::
-
-    index/CURRENT                 name of the live version (replaced atomically when a build ends)
-    index/v<time>-<id>/manifest.json   format version, model, chunker settings, documents, counts
-                      chunks.jsonl     the chunk table, one chunk a line, in vector-row order
-                      documents.jsonl  each document's cleaned text, pages and sections
-                      vectors.faiss    the vector store (FaissStore)
-                      lexical/         the BM25 index (bm25s: .npy and JSON, no pickles)
-    index/.lock                   held by a running build
-
-A build writes a new version folder beside the live one and only then rewrites CURRENT, so a
-reader always sees a complete index, and a build that fails or is killed leaves the live one as it was.
+`Index` is an opened index: its chunk table, documents, sentence spans and manifest, and the three
+searches a question runs (dense over the passage vectors, BM25, and passages ranked by their best
+sentence), each restricted by document name. The files back end (retrieval/store/files.py) uses this
+class as it is; the Milvus back end (retrieval/store/milvus_search.py) overrides the three searches to
+run them in Milvus. `IndexStore` is where an index lives (a folder, a Milvus collection prefix): its live
+version, opening it, the build lock and writing a new version; retrieval/store/backend.py chooses one.
+Also here: the identity two indexes must share to mix, the errors, and the JSON codecs of documents and
+chunks.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
-import json
-import os
-import re
-import shutil
-import time
-import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ContextManager, Protocol
 
 import numpy as np
 
 from retrieval.store.lexical import LexicalIndex
-from retrieval.store.vectors import FaissStore, VectorStore
+from retrieval.store.scores import top_k
+from retrieval.store.vectors import VectorStore
 from retrieval.text.chunking import CHUNKER_VERSION, Chunk
 from retrieval.text.documents import PARSER_VERSION, Document, Section
 
 FORMAT_VERSION = 2
-CURRENT = "CURRENT"
-LOCK = ".lock"
-STAGING_PREFIX = ".building-"
-SENTENCE_SPANS = "sentences.npy"
-SENTENCE_VECTORS = "sentence_vectors.npy"
+#: up to this many stored sentences, every one is searched for each question (a scan of 50,000
+#: costs about 4 ms here); above it only the other rankings' candidates are re-scored by their
+#: sentences, so search time does not grow with the sentence table (docs/benchmarks.md)
+SENTENCE_SCAN_LIMIT = 50_000
 
 
 class IndexLoadError(Exception):
@@ -67,10 +56,6 @@ class BuildLocked(Exception):
     pass
 
 
-def rebuild_hint(index_dir: Path, full: bool = False) -> str:
-    return f"python -m retrieval build --index {index_dir}{' --full' if full else ''}"
-
-
 def identity(model: str, dimension: int | None, chunk_tokens: int, overlap_tokens: int, sentence_model: str | None = None,
              sentence_dimension: int | None = None) -> dict:
     """What makes two indexes compatible: vectors and chunks from different settings never mix. The
@@ -90,8 +75,8 @@ class Index:
     directory: Path
     version: str
     manifest: dict
-    documents: dict[str, Document]
-    chunks: list[Chunk]
+    documents: Mapping[str, Document]
+    chunks: Sequence[Chunk]
     store: VectorStore
     lexical: LexicalIndex
     #: the quotable sentences of every chunk: rows of [chunk row, start, end] in chunk order
@@ -99,9 +84,7 @@ class Index:
     #: one normalised vector per sentence (memory-mapped when loaded from disk)
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     rows_by_doc: dict[str, np.ndarray] = field(default_factory=dict)
-    row_of: dict[str, int] = field(default_factory=dict)
-    #: a store that searches the sentence vectors itself (Milvus); None: they are scanned here
-    sentence_store: object | None = None
+    row_of: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._entries = {e["doc"]: e for e in self.manifest.get("documents", [])}  # every hit asks for its title
@@ -119,6 +102,67 @@ class Index:
         counts = np.diff(self._sentence_bounds)
         self.sentence_chunk_rows = np.flatnonzero(counts > 0).astype(np.int64)
         self.sentence_chunk_starts = self._sentence_bounds[:-1][counts > 0].astype(np.int64)
+
+    # ------------------------------------------------------------------- the three searches
+    # Each returns (rows, scores), best first, among the chunks of `docs` when given (document names).
+
+    def rows_of(self, docs: Sequence[str] | None) -> np.ndarray | None:
+        """The chunk rows of these documents (None: no filter; an unknown name has none)."""
+        if not docs:
+            return None
+        parts = [self.rows_by_doc[d] for d in docs if d in self.rows_by_doc]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def dense(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Passages by the similarity of their vector to the question's."""
+        allowed = self.rows_of(docs)
+        if allowed is not None and len(allowed) == 0:
+            return _nothing()
+        scores, rows = self.store.search(query_vector, k, allowed)
+        keep = rows[0] >= 0
+        return rows[0][keep].astype(np.int64), scores[0][keep]
+
+    def lexical_search(self, query: str, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Passages by BM25."""
+        allowed = self.rows_of(docs)
+        if allowed is not None and len(allowed) == 0:
+            return _nothing()
+        return self.lexical.search(query, k, allowed)
+
+    def best_sentences(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Passages ranked by their best-matching sentence.
+
+        A passage is often relevant because of one sentence that the whole-chunk vector dilutes, and
+        a passage that neither the chunk vectors nor BM25 find can still hold the sentence that
+        answers: up to SENTENCE_SCAN_LIMIT sentences every one is searched. Above it (where a scan
+        would cost more than the rest of search) only the `candidates`, the other rankings' chunks,
+        are re-scored by their sentences."""
+        allowed = self.rows_of(docs)
+        if len(self.sentence_chunk_rows) == 0 or (allowed is not None and len(allowed) == 0):
+            return _nothing()
+        if len(self.sentence_spans) > SENTENCE_SCAN_LIMIT and candidates is not None:
+            return self._rescore(query_vector, candidates)
+        sims = np.asarray(self.sentence_vectors, dtype=np.float32) @ query_vector
+        best = np.full(len(self.chunks), -np.inf, dtype=np.float32)
+        best[self.sentence_chunk_rows] = np.maximum.reduceat(sims, self.sentence_chunk_starts)
+        if allowed is not None:
+            return top_k(best, k, allowed[np.isfinite(best[allowed])])
+        return top_k(best, k)
+
+    def _rescore(self, query_vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The candidate chunks re-scored by their best sentence, best first."""
+        ranges = [self.sentences_of(int(r)) for r in rows]
+        keep = np.array([len(r) > 0 for r in ranges], dtype=bool)
+        rows, ranges = rows[keep], [r for r, k in zip(ranges, keep) if k]
+        if len(rows) == 0:
+            return rows, np.zeros(0, dtype=np.float32)
+        members = np.concatenate([np.arange(r.start, r.stop) for r in ranges])
+        starts = np.cumsum([0] + [len(r) for r in ranges[:-1]])
+        best = np.maximum.reduceat(np.asarray(self.sentence_vectors[members], dtype=np.float32) @ query_vector, starts)
+        order = np.argsort(-best, kind="stable")
+        return rows[order], best[order]
+
+    # ------------------------------------------------------------------- reading
 
     def chunks_at(self, rows) -> list[Chunk]:
         """The chunks of these rows; a store that fetches chunks on demand gets them in one call."""
@@ -156,6 +200,67 @@ class Index:
         return entry.get("short_title") or entry.get("title") or doc_id
 
 
+def _nothing() -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------- the seam
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    """What a build hands a store to write as a new version."""
+
+    manifest: dict
+    documents: list[Document]
+    chunks: list[Chunk]
+    #: one normalised vector per chunk, in chunk order
+    vectors: np.ndarray
+    #: the text BM25 reads for each chunk (its document's short title, section path and text)
+    lexical_texts: list[str]
+    #: the quotable sentences: rows of [chunk row, start, end], and one vector each
+    sentence_spans: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+class IndexStore(Protocol):
+    """Where an index lives: the files back end (retrieval/store/files.py) or Milvus (milvus.py)."""
+
+    #: the index folder of the files back end; None for a store that is not a folder
+    folder: Path | None
+
+    def describe(self) -> str:
+        """Where the index is, for messages: its folder, or the Milvus URI and collection."""
+
+    def rebuild_hint(self, full: bool = False) -> str:
+        """The command that rebuilds this index."""
+
+    def live_version(self) -> str | None:
+        """The live version's name, or None when there is no index."""
+
+    def is_version_name(self, name: str) -> bool:
+        """Whether a name is one this store gives its versions (links carry it)."""
+
+    def open(self, expected: dict | None = None) -> Index:
+        """The live index; with `expected` (identity()), one made with other settings is refused."""
+
+    def check_compatible(self, manifest: dict, expected: dict) -> None:
+        """Stop with one line (IndexMismatch) when `manifest` was made with other settings."""
+
+    def build_lock(self) -> ContextManager[None]:
+        """One build at a time; raises BuildLocked."""
+
+    def planned_store(self, n_chunks: int) -> str:
+        """How a version of `n_chunks` would be searched (the start of its manifest's "store"): a build
+        that changes nothing else still writes a version when this changes."""
+
+    def write_version(self, built: BuiltIndex, previous: Index | None = None) -> str:
+        """Write a complete new version and make it live; returns its name."""
+
+    def clear_leftovers(self, live: str) -> None:
+        """What a killed build left beside the live version; called under the build lock."""
+
+
 # --------------------------------------------------------------------------- serialisation
 
 
@@ -186,157 +291,6 @@ def chunk_from_json(data: dict) -> Chunk:
     return Chunk(**data)
 
 
-def _write_jsonl(path: Path, rows) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False))
-            fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a folder's entries (a rename, a new name) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_version(
-    index_dir: Path,
-    manifest: dict,
-    documents: list[Document],
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    lexical: LexicalIndex,
-    sentence_spans: np.ndarray | None = None,
-    sentence_vectors: np.ndarray | None = None,
-    previous_store: FaissStore | None = None,
-) -> str:
-    """Write a complete index version beside the live one, then make it live. Returns its name.
-
-    `previous_store` (the live index's) lends its trained IVF lists to an index of a similar size."""
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    staging = index_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
-        store = FaissStore.from_vectors(vectors, manifest["dimension"], previous=previous_store)
-        manifest = {**manifest, "store": store.describe()}
-        store.save(staging)
-        lexical.save(staging)
-        spans = np.zeros((0, 3), dtype=np.int32) if sentence_spans is None else np.asarray(sentence_spans, dtype=np.int32)
-        svecs = np.zeros((0, sentence_dimension_of(manifest)), dtype=np.float32) if sentence_vectors is None else np.asarray(sentence_vectors, dtype=np.float32)
-        np.save(staging / SENTENCE_SPANS, spans, allow_pickle=False)
-        np.save(staging / SENTENCE_VECTORS, svecs, allow_pickle=False)
-        _write_jsonl(staging / "chunks.jsonl", (chunk_to_json(c) for c in chunks))
-        _write_jsonl(staging / "documents.jsonl", (document_to_json(d) for d in documents))
-        with (staging / "manifest.json").open("w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, ensure_ascii=False, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        version = f"v{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        fsync_dir(staging)
-        os.rename(staging, index_dir / version)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    try:
-        previous = read_current(index_dir)
-    except IndexCorrupt:
-        previous = None  # a damaged CURRENT is what this build replaces
-    pointer = index_dir / f"{CURRENT}.tmp"
-    pointer.write_text(version + "\n", encoding="utf-8")
-    with pointer.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(pointer, index_dir / CURRENT)
-    fsync_dir(index_dir)
-    remove_stale_versions(index_dir, keep={version, previous})
-    return version
-
-
-#: what a build names a version folder: v<UTC time>-<random hex>
-VERSION_NAME = re.compile(r"v\d{8}T\d{6}-[0-9a-f]{6}")
-
-
-def read_current(index_dir: Path) -> str | None:
-    """The live version's folder name, or None when there is no index. CURRENT must name a version
-    folder inside index/: a path ("../x", "/etc") or anything else is refused as a damaged index."""
-    try:
-        name = (Path(index_dir) / CURRENT).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    if name and not VERSION_NAME.fullmatch(name):
-        raise IndexCorrupt(f"{Path(index_dir) / CURRENT} does not name a version folder of {index_dir}: rebuild the index with `{rebuild_hint(index_dir, full=True)}`")
-    return name or None
-
-
-def remove_stale_versions(index_dir: Path, keep: set[str | None]) -> None:
-    """Drop old versions (the previous one stays for readers that opened it) and leftover staging folders."""
-    for path in Path(index_dir).iterdir():
-        if not path.is_dir():
-            continue
-        if path.name.startswith(STAGING_PREFIX) or (path.name.startswith("v") and path.name not in keep):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def remove_staging(index_dir: Path) -> None:
-    """Drop the half-written folders of killed builds (never a version)."""
-    for path in Path(index_dir).glob(f"{STAGING_PREFIX}*"):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def build_lock(index_dir: Path):
-    """One writer at a time: a second build stops at once with a clear message."""
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCK, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
-                fh.seek(0)
-                holder = fh.read().strip() or "another process"
-                raise BuildLocked(f"another build is already running on {index_dir} ({holder}); wait for it to finish") from exc
-            raise
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fh.seek(0)
-            fh.truncate()
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def read_manifest(index_dir: Path) -> tuple[str, dict]:
-    index_dir = Path(index_dir)
-    version = read_current(index_dir)
-    if version is None:
-        raise IndexMissing(f"no index in {index_dir}: build it with `{rebuild_hint(index_dir)}`")
-    try:
-        manifest = json.loads((index_dir / version / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"index in {index_dir} is damaged ({version}/manifest.json unreadable): rebuild it with `{rebuild_hint(index_dir, full=True)}`") from exc
-    return version, manifest
-
-
 def sentence_model_of(manifest: dict) -> str:
     """The model of an index's sentence vectors (an index from before the setting: its one model)."""
     return manifest.get("sentence_model") or manifest.get("model")
@@ -346,7 +300,7 @@ def sentence_dimension_of(manifest: dict) -> int:
     return int(manifest.get("sentence_dimension") or manifest["dimension"])
 
 
-def check_compatible(manifest: dict, expected: dict, index_dir: Path | str, hint: str | None = None) -> None:
+def check_compatible(manifest: dict, expected: dict, where: Path | str, hint: str) -> None:
     """Stop with one line when the index was made by another format, model or chunker."""
     if manifest.get("format_version") != expected["format_version"]:
         what = f"index format {manifest.get('format_version')} (this version reads {expected['format_version']})"
@@ -358,28 +312,6 @@ def check_compatible(manifest: dict, expected: dict, index_dir: Path | str, hint
         what = f"chunker settings {manifest.get('chunker')} (the settings are {expected['chunker']})"
     else:
         return
-    raise IndexMismatch(f"index in {index_dir} was built with {what}: rebuild it with `{hint or rebuild_hint(index_dir, full=True)}`")
+    raise IndexMismatch(f"index in {where} was built with {what}: rebuild it with `{hint}`")
 
 
-def open_index(index_dir: Path, expected: dict | None = None) -> Index:
-    """Load the live index; with `expected` (see identity()), refuse an incompatible one."""
-    index_dir = Path(index_dir)
-    version, manifest = read_manifest(index_dir)
-    if expected is not None:
-        check_compatible(manifest, expected, index_dir)
-    folder = index_dir / version
-    try:
-        chunks = [chunk_from_json(row) for row in _read_jsonl(folder / "chunks.jsonl")]
-        documents = {d.doc_id: d for d in (document_from_json(row) for row in _read_jsonl(folder / "documents.jsonl"))}
-        store = FaissStore.load(folder)
-        lexical = LexicalIndex.load(folder, len(chunks))
-        sentence_spans = np.load(folder / SENTENCE_SPANS, allow_pickle=False)
-        sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
-    except Exception as exc:  # any unreadable part means the same thing to the user
-        raise IndexCorrupt(f"index in {index_dir} is damaged ({type(exc).__name__} reading {version}): rebuild it with `{rebuild_hint(index_dir, full=True)}`") from exc
-    if (
-        len(store) != len(chunks) or lexical.n_docs != len(chunks) or manifest.get("chunks") != len(chunks)
-        or len(sentence_spans) != len(sentence_vectors) or (len(sentence_spans) and sentence_spans[:, 0].max() >= len(chunks))
-    ):
-        raise IndexCorrupt(f"index in {index_dir} is inconsistent ({len(chunks)} chunks, {len(store)} vectors, {len(sentence_vectors)} sentence vectors): rebuild it with `{rebuild_hint(index_dir, full=True)}`")
-    return Index(folder, version, manifest, documents, chunks, store, lexical, sentence_spans, sentence_vectors)

@@ -44,6 +44,15 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
+def frequencies(tokens: list[list[str]]) -> dict[str, int]:
+    """How many of the tokenised texts hold each term: BM25's document frequencies."""
+    counts: dict[str, int] = {}
+    for terms in tokens:
+        for term in set(terms):
+            counts[term] = counts.get(term, 0) + 1
+    return counts
+
+
 def stemmed_texts(texts: list[str]) -> list[str]:
     """Each text as the space-separated tokens BM25 indexes (what a Milvus index is given to split)."""
     return [" ".join(tokens) for tokens in tokenize(texts)]

@@ -17,7 +17,8 @@ was. An app server reads the alias on each question and opens a new version when
 The same code talks to Milvus Lite (a local path ending in .db, embedded) and a Milvus server or
 cluster (http://host:19530): pymilvus speaks one API to both. What an app server reads through an
 opened index (dense, BM25 and best-sentence search; chunks and documents fetched on demand) is in
-retrieval/store/milvus_search.py; search logic itself stays in retrieval/ask/search.py.
+retrieval/store/milvus_search.py (`MilvusIndex`); fusing the rankings stays in retrieval/ask/search.py.
+This class is the Milvus side of the `IndexStore` seam (retrieval/store/index.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.store import index as index_files
+from retrieval.store.index import BuiltIndex, Index
+from retrieval.store.lexical import frequencies, tokenize
 from retrieval.store.milvus_connection import BATCH, MilvusConnection, MilvusUnavailable
 from retrieval.store.milvus_lock import build_lock
 from retrieval.store.milvus_search import (
@@ -40,13 +43,12 @@ from retrieval.store.milvus_search import (
     ChunkRows,
     MilvusChunks,
     MilvusDocuments,
+    MilvusIndex,
     MilvusLexical,
     MilvusVectorStore,
     SentenceVectors,
     joined_records,
 )
-from retrieval.text.chunking import Chunk
-from retrieval.text.documents import Document
 
 #: Milvus refuses a VARCHAR longer than 65,535 bytes: JSON is stored in parts of at most this many
 #: characters (4 bytes each at worst in UTF-8)
@@ -112,8 +114,7 @@ class MilvusLocation(MilvusConnection):
 
     def versions(self) -> list[str]:
         """Every version's chunks collection under this prefix, oldest first."""
-        pattern = re.compile(re.escape(self.prefix) + r"_v\d{8}T\d{6}_[0-9a-f]{6}")
-        return sorted(c for c in self.call("list collections", self.client.list_collections) if pattern.fullmatch(c))
+        return sorted(c for c in self.call("list collections", self.client.list_collections) if self.is_version_name(c))
 
     # ------------------------------------------------------------------- the build lock
 
@@ -124,20 +125,15 @@ class MilvusLocation(MilvusConnection):
 
     # ------------------------------------------------------------------- writing
 
-    def write_version(
-        self,
-        manifest: dict,
-        documents: list[Document],
-        chunks: list[Chunk],
-        vectors: np.ndarray,
-        lexical_texts: list[str],
-        document_frequencies: dict[str, int],
-        sentence_spans: np.ndarray,
-        sentence_vectors: np.ndarray,
-        progress=None,
-    ) -> str:
+    def write_version(self, built: BuiltIndex, previous: Index | None = None, progress=None) -> str:
         """Write a complete version in new collections, then move the alias to it; drop versions
-        older than the last two. A failure drops what was written and leaves the alias as it was."""
+        older than the last two. A failure drops what was written and leaves the alias as it was.
+        The BM25 field gets each chunk's text already stemmed, and the meta collection the document
+        frequencies, computed here as the files back end's BM25 index does."""
+        manifest, documents, chunks, vectors = built.manifest, built.documents, built.chunks, built.vectors
+        sentence_spans, sentence_vectors = built.sentence_spans, built.sentence_vectors
+        tokens = tokenize(built.lexical_texts)
+        lexical_texts, document_frequencies = [" ".join(t) for t in tokens], frequencies(tokens)
         name = version_name(self.prefix)
         dimension, sentence_dimension = int(manifest["dimension"]), index_files.sentence_dimension_of(manifest)
         manifest = {**manifest, "store": self.describe_index()}
@@ -164,6 +160,25 @@ class MilvusLocation(MilvusConnection):
             if old not in (name, previous):
                 self._drop_version(old)
         return name
+
+    # ------------------------------------------------------------------- the rest of the IndexStore seam
+
+    folder = None  # not a folder: the CLI's --index does not apply
+
+    def live_version(self) -> str | None:
+        return self.read_current()
+
+    def is_version_name(self, name: str) -> bool:
+        return bool(re.fullmatch(re.escape(self.prefix) + r"_v\d{8}T\d{6}_[0-9a-f]{6}", name))
+
+    def check_compatible(self, manifest: dict, expected: dict) -> None:
+        index_files.check_compatible(manifest, expected, self.describe(), self.rebuild_hint(full=True))
+
+    def planned_store(self, n_chunks: int) -> str:
+        return self.describe_index()
+
+    def clear_leftovers(self, live: str) -> None:
+        self.drop_versions_after(live)
 
     def describe_index(self) -> str:
         if self.index_type == "FLAT":
@@ -293,6 +308,6 @@ class MilvusLocation(MilvusConnection):
         store = MilvusVectorStore(self, version, "row", dimension, n_chunks)
         lexical = MilvusLexical(self, version, n_chunks, meta.get("frequencies") or {})
         sentences = MilvusVectorStore(self, version + SENTENCES_SUFFIX, "id", sentence_dimension, len(spans))
-        return index_files.Index(Path(self.uri), version, manifest, documents, chunks, store, lexical, spans, SentenceVectors(sentences),
-                                 rows_by_doc=rows_by_doc, row_of=ChunkRows(dict(zip((e["doc"] for e in entries), starts))), sentence_store=sentences)
+        return MilvusIndex(Path(self.uri), version, manifest, documents, chunks, store, lexical, spans, SentenceVectors(sentences),
+                           rows_by_doc=rows_by_doc, row_of=ChunkRows(dict(zip((e["doc"] for e in entries), starts))), sentence_store=sentences)
 

@@ -2,7 +2,9 @@
 dense, BM25 and best-sentence search over its collections, and the chunk table and documents fetched
 by row or name when a question needs them, so no app server holds them whole.
 
-Each object takes the connection it reads through (retrieval/store/milvus_connection.py); search logic itself stays in retrieval/ask/search.py.
+`MilvusIndex` is the opened index whose three searches run in Milvus, filtered by the `doc` field;
+the other objects read through the connection (retrieval/store/milvus_connection.py). Fusing the
+rankings stays in retrieval/ask/search.py.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval.store import index as index_files
+from retrieval.store.index import Index
 from retrieval.store.lexical import QueryTerms
 from retrieval.store.milvus_connection import BATCH, MilvusConnection
 from retrieval.text.chunking import Chunk
@@ -243,7 +246,6 @@ class MilvusLexical:
     document frequencies (for the answerer's key terms) are computed here as there."""
 
     def __init__(self, location: MilvusConnection, collection: str, n_docs: int, frequencies: dict[str, int]) -> None:
-
         self.location, self.collection, self.n_docs, self._frequencies = location, collection, n_docs, frequencies
         self._terms = QueryTerms()
 
@@ -269,3 +271,32 @@ class MilvusLexical:
         pairs = [(int(h["entity"]["row"]), abs(float(h["distance"])) / scale) for h in hits]
         pairs = sorted(((r, s) for r, s in pairs if s > 0), key=lambda p: (-p[1], p[0]))
         return np.asarray([r for r, _ in pairs], dtype=np.int64), np.asarray([s for _, s in pairs], dtype=np.float32)
+
+
+class MilvusIndex(Index):
+    """An opened Milvus index: the three searches run in Milvus, filtered by the `doc` field."""
+
+    def __init__(self, *args, sentence_store: MilvusVectorStore, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sentence_store = sentence_store
+
+    def dense(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if docs and not any(d in self.rows_by_doc for d in docs):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, rows = self.store.search(query_vector, k, docs=docs)
+        keep = rows[0] >= 0
+        return rows[0][keep].astype(np.int64), scores[0][keep]
+
+    def lexical_search(self, query: str, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if docs and not any(d in self.rows_by_doc for d in docs):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return self.lexical.search(query, k, docs=docs)
+
+    def best_sentences(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The best sentence per chunk by grouping the sentence hits by chunk: the same ranking as the
+        files back end's scan."""
+        if len(self.sentence_chunk_rows) == 0 or (docs and not any(d in self.rows_by_doc for d in docs)):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, rows = self.sentence_store.search(query_vector, k, docs=docs, group_by="chunk_row")
+        keep = (rows[0] >= 0) & (scores[0] > 0)
+        return rows[0][keep], scores[0][keep]

@@ -1,13 +1,12 @@
-"""The vector store behind a small interface, so another engine can stand in for FAISS.
+"""The passage vectors of an index: `FaissStore`, the files back end's exact or IVF inner-product search.
 
-`search` and the UI only use `VectorStore`; `FaissStore` is the embedded default. A distributed
-store (Milvus or Milvus Lite, which speak the same client API: retrieval/store/milvus.py) implements
-the same methods and is chosen by RAG_STORE when the index is opened.
+`VectorStore` is what every back end's passage vectors offer beyond search (their number, their
+description, the vectors themselves, which a build reuses); searching them is the opened index's
+(`Index.dense`, retrieval/store/index.py), where the Milvus back end filters by document name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -19,15 +18,11 @@ class VectorStore(Protocol):
 
     def __len__(self) -> int: ...
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Inner-product scores and row ids, best first, shape (n_queries, k); -1 pads missing rows.
-        `allowed` (rows) and `docs` (the same documents by name) restrict the search: a store uses
-        whichever it can filter by."""
+    def describe(self) -> str:
+        """How it is searched ("exact ..." or "approximate ..."), for `info` and the manifest."""
 
     def vectors(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Stored vectors by row (all rows when None)."""
-
-    def save(self, directory: Path) -> None: ...
 
 
 #: from this many vectors on, dense search is approximate (an inverted file, IVF): exact search costs
@@ -120,7 +115,7 @@ class FaissStore:
             return np.vstack([self._index.reconstruct(int(r)) for r in rows]) if len(rows) else np.zeros((0, self.dimension), dtype=np.float32)
         return self._index.reconstruct_n(0, len(self))
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, docs: Sequence[str] | None = None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """`exact=True` reads every list of an IVF store (the benchmark compares it with the default).
         A search restricted to `allowed` rows is always exact: a filter to a few documents must not
         depend on which lists the probe happens to read."""

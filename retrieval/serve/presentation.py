@@ -392,6 +392,11 @@ def _values(params: Mapping, key: str) -> list[str]:
 LINK_TEXT_CHARS = 1000
 LINK_DOCS = 20
 LINK_DOC_CHARS = 120
+#: the index versions a link may name, as either back end names them: the files back end's version
+#: folder, v<time>-<hex6> (retrieval.store.index.VERSION_NAME), or Milvus's collections,
+#: <prefix>_v<time>_<hex6> (retrieval.store.milvus.version_name; the prefix, RAG_MILVUS_COLLECTION,
+#: is a collection name: a letter or "_", then letters, digits and "_")
+LINK_VERSION = re.compile(rf"{VERSION_NAME.pattern}|[A-Za-z_][A-Za-z0-9_]{{0,200}}_v\d{{8}}T\d{{6}}_[0-9a-f]{{6}}")
 
 
 def parse_snapshot(params: Mapping | str) -> Snapshot | None:
@@ -406,8 +411,8 @@ def parse_snapshot(params: Mapping | str) -> Snapshot | None:
     after = " ".join((_values(params, "after") or [""])[-1][: 4 * LINK_TEXT_CHARS].split())
     version = (_values(params, "v") or [""])[-1].strip()
 
-    if not VERSION_NAME.fullmatch(version):
-        version = ""  # only a version name as the index writes them; anything else is dropped
+    if not LINK_VERSION.fullmatch(version):
+        version = ""  # only a version name as either store writes them; anything else is dropped
     return Snapshot(question=question[:LINK_TEXT_CHARS], docs=docs, version=version, after=after[:LINK_TEXT_CHARS])
 
 

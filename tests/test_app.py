@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from retrieval.ask.answer import NOT_COVERED
-from retrieval.serve.presentation import snapshot_link
+from retrieval.serve.links import snapshot_link
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"

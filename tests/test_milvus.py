@@ -435,7 +435,7 @@ def test_a_link_keeps_a_milvus_index_version_and_still_refuses_junk():
     """Issue 27, item 4: parse_snapshot checked a link's version against the files back end's names
     only (v<time>-<hex6>), so under RAG_STORE=milvus, whose versions are <prefix>_v<time>_<hex6>,
     a shared answer link lost its version. Both stores' names are kept; anything else is dropped."""
-    from retrieval.serve.presentation import parse_snapshot
+    from retrieval.serve.links import parse_snapshot
     from retrieval.store.milvus import version_name
 
     for prefix in ("rag", "migration_policy", "Team2", "_x"):

@@ -12,7 +12,7 @@ import streamlit as st
 
 from retrieval.build.journal import pending_vectors
 from retrieval.serve.maintainers import PasswordHashError, SignIn, audit, audit_entries
-from retrieval.serve.presentation import inert_markdown
+from retrieval.serve.markdown_text import inert_markdown
 from retrieval.serve.uploads import UploadError
 from retrieval.text.documents import CatalogueError, set_catalogue_entry
 from ui import upload_gate

@@ -14,6 +14,7 @@ from retrieval.build.journal import pending_vectors
 from retrieval.serve.maintainers import PasswordHashError, SignIn, audit, audit_entries
 from retrieval.serve.markdown_text import inert_markdown
 from retrieval.serve.uploads import UploadError
+from retrieval.text.digest import file_sha256
 from retrieval.text.documents import CatalogueError, set_catalogue_entry
 from ui import upload_gate
 from ui.jobs import job_panel
@@ -252,6 +253,6 @@ def build_outcome(job) -> str:
 def _sha256(path) -> str:
     """The sha256 of a file the audit log names (a removed document's kept copy, a restored one)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError:
         return ""

@@ -21,7 +21,6 @@ One `Engine` per process (the app keeps it with `st.cache_resource`) is shared b
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -43,6 +42,7 @@ from retrieval.serve.uploads import kept_documents, remove_document, restore_doc
 from retrieval.store import backend as index_backend
 from retrieval.store import lexical
 from retrieval.store.index import IndexLoadError, IndexMismatch, identity, sentence_model_of
+from retrieval.text.digest import file_sha256
 
 #: how many index versions stay open: the live one and the one before it (turns asked before a
 #: rebuild still show their surrounding text)
@@ -287,7 +287,7 @@ class Engine:
         stat = path.stat()
         key = (str(path), stat.st_mtime_ns, stat.st_size)
         if key not in self._hashes:
-            self._hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+            self._hashes[key] = file_sha256(path)
         return self._hashes[key]
 
     # ----------------------------------------------------------------------- the Index page

@@ -228,7 +228,8 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
     job_panel(engine, "build", "Rebuild")
 
     st.subheader("Evaluation")
-    st.write("Retrieval and answer quality on the evaluation set (eval/questions.jsonl); takes a minute or two.")
+    st.write("Retrieval and answer quality on the evaluation sets of eval/, each split apart, as `python -m retrieval eval` "
+             "reports them (questions on documents this index lacks are left out); takes several minutes.")
     eval_running = engine.eval_job is not None and engine.eval_job.running
     if st.button("Run the evaluation", disabled=eval_running or index is None):
         engine.start_evaluation()

@@ -15,29 +15,27 @@ from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.model.embedding import Embedder
 from retrieval.serve.conversations import ConversationStore
 from retrieval.serve.engine import Engine
+from retrieval.serve.export import conversation_markdown
+from retrieval.serve.links import Snapshot, parse_snapshot, snapshot_link
+from retrieval.serve.markdown_text import inert_markdown
 from retrieval.serve.presentation import (
     CSS,
     HIDE_SIDEBAR,
-    Snapshot,
-    Turn,
     answer_html,
     citation_html,
     context_html,
-    conversation_markdown,
     counted,
     escape,
-    inert_markdown,
     is_blank,
-    parse_snapshot,
     plain_text_html,
     presenter_html,
     presenter_position_html,
     question_html,
     scores_html,
     scroll_into_view_html,
-    snapshot_link,
     term_spans,
 )
+from retrieval.serve.turn import Turn
 from retrieval.store.index import IndexLoadError
 from ui.conversation import (
     browser_id,

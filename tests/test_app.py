@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from retrieval.ask.answer import NOT_COVERED
-from retrieval.serve.presentation import snapshot_link
+from retrieval.serve.links import snapshot_link
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app.py"
@@ -402,7 +402,31 @@ def test_upload_then_rebuild_switches_to_the_new_index(writable, maintainer):
     assert at.session_state["turns"][0].version == old_version  # the earlier answer is kept as it was
 
 
-def test_evaluation_runs_from_the_index_page_and_shows_its_metrics(live, maintainer):
+def test_evaluation_runs_from_the_index_page_with_the_sets_and_splits_of_eval(live, maintainer, tmp_path, monkeypatch, capsys):
+    """The Index page's evaluation is `python -m retrieval eval`'s run (issue 27, item 1): the same
+    sets, each split apart, the same figures. Small sets stand in for eval/'s: the team set's first 24
+    questions, and of the first blind set 10 dev and 10 test questions on the corpus's documents and
+    one test question on a document the index lacks (not run)."""
+    import json
+
+    from retrieval.cli.main import main
+    from retrieval.evaluation import run
+    from retrieval.evaluation.evaluate import BLIND_QUESTIONS, DEFAULT_QUESTIONS
+
+    def rows_of(path: Path) -> list[dict]:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def on_corpus(row: dict) -> bool:
+        return all((REPO / "corpus" / g["doc"]).is_file() for g in row.get("gold", []))
+
+    blind = rows_of(BLIND_QUESTIONS)
+    picked = [r for r in blind if r["split"] == "dev" and on_corpus(r)][:10] + [r for r in blind if r["split"] == "test" and on_corpus(r)][:10]
+    picked += [r for r in blind if r["split"] == "test" and not on_corpus(r)][:1]
+    sets = {"questions.jsonl": rows_of(DEFAULT_QUESTIONS)[:24], "blind-questions.jsonl": picked}
+    for name, rows in sets.items():
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.setattr(run, "EVALUATION_SETS", tuple(tmp_path / name for name in sets))
+
     at = sign_in(switch(start(), "Index"))
     next(b for b in at.button if b.label == "Run the evaluation").click().run()
     assert not at.exception
@@ -412,10 +436,18 @@ def test_evaluation_runs_from_the_index_page_and_shows_its_metrics(live, maintai
         at.run()
     assert len(at.dataframe) == 2, [e.value for e in at.error]
     metrics = at.dataframe[1].value
-    assert list(metrics["mode"]) == ["dense", "lexical", "hybrid"]
-    hybrid = metrics.set_index("mode").loc["hybrid"]
-    assert hybrid["recall@5"] > 0.7 and hybrid["mrr@10"] > 0.6
-    assert "Full report" in [e.label for e in at.expander]
+    labels = ["questions", "blind-questions (dev)", "blind-questions (test)"]
+    modes = ["dense", "lexical", "hybrid"]
+    assert list(zip(metrics["set"], metrics["mode"])) == [(label, mode) for label in labels for mode in modes]
+    report = next(e for e in at.expander if e.label == "Full report").markdown[0].value
+    assert all(f"## {label}" in report for label in labels) and "Not run, a gold document not in the index: 1." in report
+
+    assert main(["eval", "--index", str(live), "--json"]) == 0  # the command, with the same default sets
+    figures = json.loads(capsys.readouterr().out)["sets"]
+    assert list(figures) == labels and len(figures["blind-questions (test)"]["skipped"]) == 1
+    for row in metrics.to_dict("records"):
+        assert row["recall@5"] == round(figures[row["set"]]["modes"][row["mode"]]["metrics"]["all"]["recall@5"], 3), row
+        assert row["mrr@10"] == round(figures[row["set"]]["modes"][row["mode"]]["metrics"]["all"]["mrr@10"], 3), row
 
 
 def test_without_a_maintainer_password_the_index_page_is_read_only(writable):

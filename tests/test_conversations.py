@@ -10,7 +10,7 @@ import pytest
 
 from retrieval.config import Settings
 from retrieval.serve.conversations import MAX_TURNS, ConversationStore, valid_id
-from retrieval.serve.presentation import Turn
+from retrieval.serve.turn import Turn
 
 
 @pytest.fixture(scope="module")

@@ -435,3 +435,49 @@ def test_the_app_answers_from_milvus(both, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     page = "\n".join(str(getattr(e, "value", "")) for e in at.get("html")) + "\n".join(str(df.value) for df in at.dataframe)
     assert "notes.txt" in page and SEEDS[1] in page
+
+
+def test_a_link_keeps_a_milvus_index_version_and_still_refuses_junk():
+    """Issue 27, item 4: parse_snapshot checked a link's version against the files back end's names
+    only (v<time>-<hex6>), so under RAG_STORE=milvus, whose versions are <prefix>_v<time>_<hex6>,
+    a shared answer link lost its version. Both stores' names are kept; anything else is dropped."""
+    from retrieval.serve.links import parse_snapshot
+    from retrieval.store.milvus import version_name
+
+    for prefix in ("rag", "migration_policy", "Team2", "_x"):
+        version = version_name(prefix)
+        assert parse_snapshot({"q": ["ok"], "v": [version]}).version == version
+    assert parse_snapshot({"q": ["ok"], "v": ["v20261201T010605-7ebe91"]}).version == "v20261201T010605-7ebe91"
+    for junk in ("../../etc/passwd", "rag_v20261201T010605_7ebe9g", "rag_v20261201T010605-7ebe91", "v20261201T010605_7ebe91",
+                 "rag-x_v20261201T010605_7ebe91", "rag_v20261201T010605_7ebe91_sentences", "rag_v20261201T010605_7ebe91/../x",
+                 "9rag_v20261201T010605_7ebe91", "_v20261201T010605_7ebe91", "a" * 300 + "_v20261201T010605_7ebe91", "rag v20261201T010605_7ebe91"):
+        assert parse_snapshot({"q": ["ok"], "v": [junk]}).version == "", junk
+
+
+def test_a_shared_link_under_milvus_says_when_the_index_changed_since(both, monkeypatch):
+    """The app with RAG_STORE=milvus opened on an answer link: made with the live version, no note;
+    made with another version (a name as Milvus writes them), the note that the index has changed."""
+    from streamlit.testing.v1 import AppTest
+
+    from retrieval.store.milvus import version_name
+
+    _, milvus, settings = both
+    for name, value in {"RAG_STORE": "milvus", "RAG_MILVUS_URI": settings.milvus_uri, "RAG_CORPUS_DIR": str(settings.corpus_dir),
+                        "RAG_INDEX_DIR": str(settings.index_dir)}.items():
+        monkeypatch.setenv(name, value)
+    live = milvus.index.version
+    other = version_name(settings.milvus_collection)  # another build's name, as Milvus writes them
+    assert other != live
+
+    def opened(version: str) -> tuple[AppTest, str]:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+        at.query_params.update({"q": ["What are the three dimensions of integration policies?"], "v": [version]})
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at, "\n".join(h.value for h in at.get("html"))
+
+    same, html = opened(live)
+    assert same.session_state["turns"][-1].version == live and 'class="rag-warning"' not in html
+    stale, html = opened(other)
+    assert stale.session_state["turns"][-1].answer.answerable
+    assert "the index has changed since" in html and other in html

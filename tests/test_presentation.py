@@ -1,4 +1,4 @@
-"""What the app shows: escaping, highlighting, the Markdown export, snapshot links (no Streamlit, no model)."""
+"""What the app shows: escaping (HTML and Markdown), highlighting, the Markdown export, snapshot links (no Streamlit, no model)."""
 
 from __future__ import annotations
 
@@ -10,26 +10,22 @@ from hypothesis import strategies as st
 
 from retrieval.ask.answer import NOT_COVERED, Answer, AnswerSentence, Citation
 from retrieval.ask.search import Hit
+from retrieval.serve.export import conversation_markdown
+from retrieval.serve.links import Snapshot, parse_snapshot, snapshot_link, snapshot_query
+from retrieval.serve.markdown_text import escape_markdown, inert_markdown
 from retrieval.serve.presentation import (
-    Snapshot,
-    Turn,
     answer_html,
     citation_html,
     context_html,
-    conversation_markdown,
-    escape_markdown,
     highlight,
-    inert_markdown,
     merge_spans,
-    parse_snapshot,
     presenter_html,
     question_html,
     scores_html,
-    snapshot_link,
-    snapshot_query,
     term_spans,
     window,
 )
+from retrieval.serve.turn import Turn
 from retrieval.text.chunking import Chunk
 
 EVIL = [
@@ -275,7 +271,7 @@ def test_a_long_question_is_folded_and_escaped():
 
 
 def test_snapshot_links_are_capped_and_their_version_must_be_a_version():
-    from retrieval.serve.presentation import LINK_DOCS, LINK_TEXT_CHARS, parse_snapshot
+    from retrieval.serve.links import LINK_DOCS, LINK_TEXT_CHARS, parse_snapshot
 
     snap = parse_snapshot({"q": ["x" * 100_000], "doc": [",".join(f"d{i}" for i in range(500))], "v": ["../../etc/passwd"], "after": ["y" * 50_000]})
     assert len(snap.question) == LINK_TEXT_CHARS and len(snap.after) == LINK_TEXT_CHARS

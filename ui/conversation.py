@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from retrieval.serve.conversations import ConversationStore, new_id, valid_id
-from retrieval.serve.presentation import Turn
+from retrieval.serve.turn import Turn
 
 ss = st.session_state
 BROWSER_COOKIE = "rag_browser"

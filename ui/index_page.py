@@ -12,8 +12,9 @@ import streamlit as st
 
 from retrieval.build.journal import pending_vectors
 from retrieval.serve.maintainers import PasswordHashError, SignIn, audit, audit_entries
-from retrieval.serve.presentation import inert_markdown
+from retrieval.serve.markdown_text import inert_markdown
 from retrieval.serve.uploads import UploadError
+from retrieval.text.digest import file_sha256
 from retrieval.text.documents import CatalogueError, set_catalogue_entry
 from ui import upload_gate
 from ui.jobs import job_panel
@@ -227,7 +228,8 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
     job_panel(engine, "build", "Rebuild")
 
     st.subheader("Evaluation")
-    st.write("Retrieval and answer quality on the evaluation set (eval/questions.jsonl); takes a minute or two.")
+    st.write("Retrieval and answer quality on the evaluation sets of eval/, each split apart, as `python -m retrieval eval` "
+             "reports them (questions on documents this index lacks are left out); takes several minutes.")
     eval_running = engine.eval_job is not None and engine.eval_job.running
     if st.button("Run the evaluation", disabled=eval_running or index is None):
         engine.start_evaluation()
@@ -252,6 +254,6 @@ def build_outcome(job) -> str:
 def _sha256(path) -> str:
     """The sha256 of a file the audit log names (a removed document's kept copy, a restored one)."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError:
         return ""

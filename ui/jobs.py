@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from retrieval.serve.presentation import inert_markdown
+from retrieval.serve.markdown_text import inert_markdown
 
 
 def job_panel(engine, kind: str, label: str) -> None:

@@ -6,6 +6,7 @@ documents do not cover the question and lists the closest passages as related re
 
 A question that leans on the previous turn is searched together with it
 (`question_signals.resolve_followup`), unless it answers confidently on its own (`Answerer.ask`).
+What a chosen sentence brings along (a list's items, what it announces) is sentence_companions.py.
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ from retrieval.ask.compound import compound_parts
 from retrieval.ask.language import other_language
 from retrieval.ask.question_signals import describes_a_case, key_names, opens_with_connective, resolve_followup, same_stem
 from retrieval.ask.search import Hit, Retriever, shorten_question
+from retrieval.ask.sentence_companions import Candidate, after_a_short_best, list_items, what_follows
 from retrieval.ask.sentence_signals import (
     KIND_NAMES,
     expected_kind,
     holds_kind,
     in_note_run,
     is_quotable,
-    list_marker,
     novelty,
-    opens_quotation,
 )
 from retrieval.config import MAX_QUESTION_CHARS
-from retrieval.text.chunking import split_sentences
 
 NOT_COVERED = "The documents do not cover this question."
 NOT_ENGLISH = ("This question seems to be in {language}. The assistant reads English only, and the documents are in "
@@ -74,13 +73,8 @@ MIN_NOVELTY = 0.34
 RESTATEMENT_PENALTY = 0.06
 #: sentences from lower-ranked passages score a little less (rank 1: 0, rank 2: one step, ...)
 PASSAGE_RANK_STEP = 0.005
-_ANNOUNCES = re.compile(r"(:\s*$|\b(as follows|the following|(two|three|four|five|six|seven|several) (main |key |major )?(trends|ways|steps|dimensions|conditions|criteria|elements|factors|areas|reasons|pillars|priorities|types|levels|stages))\b)", re.IGNORECASE)
 #: a follow-up-looking question answered on its own with at least threshold + this margin stands alone
 STANDALONE_MARGIN = 0.1
-#: a best sentence of at most this many words brings the next sentence of its passage: a short
-#: sentence states a point the next one explains (blind dev answers holding a gold quote 0.566 ->
-#: 0.575, test unchanged, the team's set 0.514 -> 0.533; one word more per answer)
-SHORT_SENTENCE_WORDS = 12
 #: sentences scoring within this margin of the best one may join the answer, up to MAX_SENTENCES.
 #: Swept on the blind dev split: margins 0.05 / 0.08 / 0.10 / 0.12 gave answers holding a gold quote
 #: 0.518 / 0.569 / 0.584 / 0.599 at 77 / 94 / 105 / 116 words (test 0.468 / 0.524 / 0.532 / 0.540;
@@ -162,14 +156,6 @@ def citation_for(hit: Hit, n: int, quoted: Sequence[tuple[int, int]] = ()) -> Ci
     )
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    hit_index: int
-    start: int
-    end: int
-    text: str
-
-
 class Answerer:
     def __init__(self, retriever: Retriever, threshold: float = COVERAGE_THRESHOLD, max_sentences: int = MAX_SENTENCES, passages: int = PASSAGES) -> None:
         self.retriever = retriever
@@ -225,13 +211,13 @@ class Answerer:
             return False
         return novelty(set(self.retriever.index.lexical.query_terms(sentence)), title) < MIN_NOVELTY
 
-    def candidates(self, hits: Sequence[Hit]) -> tuple[list[_Candidate], np.ndarray]:
+    def candidates(self, hits: Sequence[Hit]) -> tuple[list[Candidate], np.ndarray]:
         """The sentences of the passages, each once, with their stored vectors; a line of a page's
         run of numbered notes (`sentence_signals.in_note_run`) or one that only says the document's
         title (`says_title`) is none."""
         index = self.retriever.index
         seen: set[str] = set()
-        out: list[_Candidate] = []
+        out: list[Candidate] = []
         rows: list[int] = []
         for i, hit in enumerate(hits):
             for j in index.sentences_of(index.row_of[hit.chunk.chunk_id]):
@@ -241,38 +227,12 @@ class Answerer:
                 if key in seen or in_note_run(hit.chunk.text, start) or self.says_title(sentence, hit.doc_id):
                     continue  # the same sentence in the overlap of two passages, a page's note, the title
                 seen.add(key)
-                out.append(_Candidate(i, start, end, sentence))
+                out.append(Candidate(i, start, end, sentence))
                 rows.append(j)
         vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
         return out, vectors
 
-    @staticmethod
-    def _list_items(candidates: list[_Candidate], chosen: list[int], top: Sequence[Hit], limit: int = 8) -> list[int]:
-        """The items of a list that a chosen sentence introduces ("... take due account of the
-        following factors:"), read from its passage: short items ("(a) family reunification
-        possibilities;") are no stored sentence, so those are added to `candidates`."""
-        at = {(c.hit_index, c.start): j for j, c in enumerate(candidates)}
-        extra: list[int] = []
-        for i in list(chosen):
-            lead = candidates[i]
-            if not lead.text.rstrip().endswith(":"):
-                continue
-            text = top[lead.hit_index].chunk.text
-            kind = None
-            for start, end in split_sentences(text, lead.end):
-                marker = list_marker(text[start:end])
-                if marker is None or (kind and marker != kind) or len(extra) >= limit:
-                    break
-                kind = marker
-                j = at.get((lead.hit_index, start))
-                if j is None:
-                    j = at[(lead.hit_index, start)] = len(candidates)
-                    candidates.append(_Candidate(lead.hit_index, start, end, text[start:end]))
-                if j not in chosen and j not in extra:
-                    extra.append(j)
-        return extra
-
-    def sentence_scores(self, question: str, query: str, candidates: list[_Candidate], sims: np.ndarray) -> tuple[np.ndarray, list[bool], list[bool]]:
+    def sentence_scores(self, question: str, query: str, candidates: list[Candidate], sims: np.ndarray) -> tuple[np.ndarray, list[bool], list[bool]]:
         """How well each candidate sentence answers: its similarity to the question, plus a bonus
         when it holds the kind of answer asked for (an amount, a date), less a penalty when it only
         restates the question; sentences that are never quoted (headings, footnotes, captions)
@@ -292,33 +252,6 @@ class Answerer:
         if any(quotable):
             scores[~np.asarray(quotable)] = -np.inf
         return scores, quotable, has_kind
-
-    @staticmethod
-    def _what_follows(candidates: list[_Candidate], chosen: list[int], quotable: list[bool]) -> list[int]:
-        """The sentences after a chosen one that announces what follows ("Three main trends can be
-        identified ...", "... as follows:") or opens a quotation that goes on, when the list items
-        rule did not already bring them."""
-        extra: list[int] = []
-        for i in list(chosen):
-            if not (_ANNOUNCES.search(candidates[i].text) or opens_quotation(candidates[i].text)):
-                continue
-            for j in range(i + 1, min(i + 3, len(candidates))):
-                if candidates[j].hit_index != candidates[i].hit_index or j in chosen or j in extra or not quotable[j]:
-                    break
-                extra.append(j)
-        return extra
-
-    @staticmethod
-    def _after_a_short_best(candidates: list[_Candidate], chosen: list[int], quotable: list[bool], top: Sequence[Hit]) -> list[int]:
-        """The sentence right after the best one when the best is short ("The stability of
-        immigration policy is very very important.") and the next one of its passage says why or how."""
-        best, after = chosen[0], chosen[0] + 1
-        if len(candidates[best].text.split()) > SHORT_SENTENCE_WORDS or after >= len(candidates) or after in chosen:
-            return []
-        lead, cand = candidates[best], candidates[after]
-        if cand.hit_index != lead.hit_index or not quotable[after] or top[lead.hit_index].chunk.text[lead.end : cand.start].strip():
-            return []  # another passage's, never quoted, or not the very next sentence
-        return [after]
 
     def ask(self, question: str, history: Sequence[str] = (), docs: Sequence[str] | None = None) -> Answer:
         """The answer to a question in a conversation. A question that looks like a follow-up but
@@ -398,10 +331,10 @@ class Answerer:
             with_kind = [i for i in range(len(candidates)) if gives_kind[i] and sims[i] >= passage_best[candidates[i].hit_index] - KIND_REACH]
             if with_kind:
                 chosen.append(max(with_kind, key=lambda i: scores[i]))
-        chosen += self._list_items(candidates, chosen, top)
+        chosen += list_items(candidates, chosen, top)
         quotable = quotable + [True] * (len(candidates) - len(quotable))  # list items read from the passage
-        chosen += self._what_follows(candidates, chosen, quotable)
-        chosen += self._after_a_short_best(candidates, chosen, quotable, top)
+        chosen += what_follows(candidates, chosen, quotable)
+        chosen += after_a_short_best(candidates, chosen, quotable, top)
 
         # passages in the order of their best chosen sentence; sentences in text order inside each
         # (the best sentence first instead moved 2 of 193 test answers' first sentence onto a gold

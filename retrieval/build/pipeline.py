@@ -10,7 +10,6 @@ stops the others.
 from __future__ import annotations
 
 import functools
-import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from retrieval.store import index as index_files
 from retrieval.store.backend import StoreSettingError, open_store
 from retrieval.store.index import BuiltIndex, IndexStore
 from retrieval.text.chunking import Chunk, answer_sentences, chunk_document
+from retrieval.text.digest import file_sha256
 from retrieval.text.documents import SUPPORTED_SUFFIXES, Document, DocumentError, load_catalogue
 from retrieval.text.workers import LimitExceeded, parse_isolated
 
@@ -180,7 +180,7 @@ def _build(
             failures[name] = reason
             bar.update(1)
             continue
-        sha = _sha256(path)
+        sha = file_sha256(path)
         if sha in seen_hashes:
             duplicates[name] = seen_hashes[sha]
             bar.update(1)
@@ -325,14 +325,6 @@ def _earlier_limit_failure(failure: dict | None, sha: str, settings: Settings) -
         f"{failure.get('reason', 'cut off')} in an earlier build; not read again until the file changes "
         "(or the limits RAG_PARSE_TIMEOUT_S / RAG_PARSE_MEMORY_MB are raised, or `build --full`)"
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _catalogue_same(old_entry: dict, catalogue_entry: dict) -> bool:

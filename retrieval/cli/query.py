@@ -11,20 +11,9 @@ from retrieval.ask.search import MODES, Retriever
 from retrieval.cli.common import UserError, settings_from
 from retrieval.config import MAX_QUESTION_CHARS
 from retrieval.evaluation.compare import AnswersFileError, compare_runs, comparison_json, format_comparison, read_answers
-from retrieval.evaluation.evaluate import (
-    BLIND_QUESTIONS,
-    BLIND_QUESTIONS_2,
-    DEFAULT_QUESTIONS,
-    answerable_here,
-    evaluate_coverage,
-    evaluate_retrieval,
-    load_questions,
-    question_rows,
-    splits_of,
-)
 from retrieval.evaluation.jsonl import JsonLinesError, read_jsonl
-from retrieval.evaluation.report import SetResult, format_report
-from retrieval.evaluation.uncertainty import set_intervals
+from retrieval.evaluation.report import format_report
+from retrieval.evaluation.run import EvaluationSetError, evaluate_sets, evaluation_sets
 from retrieval.model.embedding import ModelError
 from retrieval.store.index import IndexLoadError
 
@@ -232,41 +221,23 @@ def summary_figures(results) -> dict:
     return out
 
 
-def evaluation_sets(args) -> list[tuple[str, list]]:
-    """(label, questions) for each set and split to evaluate."""
-
-    paths = args.questions or [p for p in (DEFAULT_QUESTIONS, BLIND_QUESTIONS, BLIND_QUESTIONS_2) if p.exists()]
-    out = []
-    for path in paths:
-        try:
-            questions = load_questions(path)
-        except (OSError, ValueError, KeyError) as exc:
-            raise _user_error(f"cannot read evaluation set {path}: {exc}") from exc
-        for split in splits_of(questions):
-            if args.split and split and split != args.split:
-                continue
-            label = Path(path).stem + (f" ({split})" if split else "")
-            out.append((label, [q for q in questions if q.split == split]))
-    return out
-
-
 def cmd_eval(args) -> int:
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not modes or any(m not in MODES for m in modes):
         raise _user_error(f"--modes takes a comma-separated list of {', '.join(MODES)}")
-    sets = evaluation_sets(args)
+    try:
+        sets = evaluation_sets(args.questions, args.split)
+    except EvaluationSetError as exc:
+        raise _user_error(str(exc)) from exc
     retriever = _open_retriever(args)
-    answerer = Answerer(retriever)
-    results = []
-    rows: list[dict] = []
-    for label, questions in sets:
-        kept, skipped = answerable_here(questions, retriever.index.rows_by_doc)
+
+    def starting(label, kept, skipped) -> None:
         print(f"evaluating {label}: {len(kept)} questions" + (f" ({len(skipped)} need documents not indexed)" if skipped else "") + " ...", file=sys.stderr)
-        retrieval = evaluate_retrieval(retriever, kept, modes=modes)
-        coverage = evaluate_coverage(answerer, kept)
-        results.append(SetResult(label, retrieval, coverage, [q.id for q in skipped], set_intervals(retrieval, coverage)))
-        rows.extend(question_rows(label, kept, retrieval, coverage))
+
+    results, rows = evaluate_sets(retriever, sets, modes=modes, on_set=starting)
+    if not results:
+        raise _user_error("no answerable question of the evaluation sets is on a document of this index")
     report = format_report(results, command="python -m retrieval " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["eval"] else "python -m retrieval eval")
     if args.json:
         print(json.dumps(summary_figures(results), indent=2))

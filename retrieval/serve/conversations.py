@@ -29,7 +29,7 @@ from pathlib import Path
 
 from retrieval.ask.answer import Answer, AnswerSentence, Citation
 from retrieval.ask.search import Hit
-from retrieval.serve.presentation import Turn
+from retrieval.serve.turn import Turn
 from retrieval.text.chunking import Chunk
 
 CONVERSATIONS_FILE = "conversations.sqlite3"

@@ -21,7 +21,6 @@ One `Engine` per process (the app keeps it with `st.cache_resource`) is shared b
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -32,9 +31,9 @@ from retrieval.ask.language import other_language
 from retrieval.ask.search import Retriever
 from retrieval.build.pipeline import build_index, corpus_files
 from retrieval.config import Settings
-from retrieval.evaluation.evaluate import METRICS, evaluate_coverage, evaluate_retrieval, load_questions
-from retrieval.evaluation.report import SetResult, format_report
-from retrieval.evaluation.uncertainty import set_intervals
+from retrieval.evaluation.evaluate import METRICS
+from retrieval.evaluation.report import format_report
+from retrieval.evaluation.run import evaluate_sets, evaluation_sets
 from retrieval.model.embedding import Embedder, ModelError, model_id
 from retrieval.serve.jobs import Job
 from retrieval.serve.pages import page_text, render_page
@@ -43,6 +42,7 @@ from retrieval.serve.uploads import kept_documents, remove_document, restore_doc
 from retrieval.store import lexical
 from retrieval.store.backend import open_store
 from retrieval.store.index import IndexLoadError, IndexMismatch, identity, sentence_model_of
+from retrieval.text.digest import file_sha256
 
 #: how many index versions stay open: the live one and the one before it (turns asked before a
 #: rebuild still show their surrounding text)
@@ -61,7 +61,7 @@ def _common_words() -> frozenset[str]:
 class EvaluationResult:
     version: str
     report: str  # Markdown tables from retrieval.evaluation.evaluate.format_report
-    rows: list[dict]  # one row per search mode: the overall metrics
+    rows: list[dict]  # one row per set (and split) and search mode: the overall metrics
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,7 @@ class Engine:
         stat = path.stat()
         key = (str(path), stat.st_mtime_ns, stat.st_size)
         if key not in self._hashes:
-            self._hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+            self._hashes[key] = file_sha256(path)
         return self._hashes[key]
 
     # ----------------------------------------------------------------------- the Index page
@@ -368,19 +368,16 @@ class Engine:
             return self.eval_job
 
     def _evaluate(self, job: Job) -> EvaluationResult:
-        questions = load_questions()
+        """`python -m retrieval eval`'s run (retrieval/evaluation/run.py): every set, each split apart."""
+        sets = evaluation_sets()
         with self._spare_lock:
             # its own copy of the index: the lexical stemmer must not be shared with the sessions' thread
             retriever = Retriever.open(self.settings, embedder=self._spare_embedder())
-            index = retriever.index
-            job.progress("retrieval metrics", 0, 2)
-            retrieval = evaluate_retrieval(retriever, questions)
-            job.progress("answers (covered / not covered)", 1, 2)
-            coverage = evaluate_coverage(Answerer(retriever), questions)
-            job.progress("done", 2, 2)
-        rows = []
-        for mode, result in retrieval["modes"].items():
-            m = result["metrics"]["all"]
-            rows.append({"mode": mode} | {name: round(m[name], 3) for name in METRICS} | {"search p50 ms": round(result["latency_ms"]["p50"], 1)})
-        report = format_report([SetResult("questions", retrieval, coverage, intervals=set_intervals(retrieval, coverage))])
-        return EvaluationResult(index.version, report, rows)
+            started = iter(range(len(sets)))
+            results, _ = evaluate_sets(retriever, sets, on_set=lambda label, *_: job.progress(label, next(started), len(sets)))
+            job.progress("done", len(sets), len(sets))
+        if not results:
+            raise ValueError("no answerable question of the evaluation sets is on a document of this index")
+        rows = [{"set": r.label, "mode": mode} | {name: round(m["metrics"]["all"][name], 3) for name in METRICS} | {"search p50 ms": round(m["latency_ms"]["p50"], 1)}
+                for r in results for mode, m in r.retrieval["modes"].items()]
+        return EvaluationResult(retriever.index.version, format_report(results), rows)

@@ -1,4 +1,5 @@
-"""What the app shows, as plain strings: escaped HTML fragments, the Markdown export, snapshot links.
+"""What the app shows as HTML, in plain strings: escaped fragments, highlighting, citation cards, the
+trainer's scores, the presenter's large type.
 
 Safety rule: every piece of text that comes from a document, a file name or a question goes through
 `html.escape` *before* any markup is added, and the markup itself never carries text-derived
@@ -6,7 +7,9 @@ attributes other than escaped ones. The fragments are rendered with `st.html`, w
 Markdown, so `[link](http://evil)` or `![img](http://x)` stay literal text; Streamlit also passes
 them through DOMPurify, a second line of defence rather than the first.
 
-Nothing here imports Streamlit: these are pure functions with unit tests (tests/test_presentation.py).
+Markdown made inert is retrieval/serve/markdown_text.py, the Markdown export retrieval/serve/export.py,
+the answer links retrieval/serve/links.py. Nothing here imports Streamlit: these are pure functions
+with unit tests (tests/test_presentation.py).
 """
 
 from __future__ import annotations
@@ -15,11 +18,6 @@ import html
 import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlencode
-
-from retrieval.store.files import VERSION_NAME
 
 Span = tuple[int, int]
 
@@ -70,29 +68,6 @@ def escape(text: str) -> str:
     return html.escape(str(text), quote=True)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~$#{}])")
-
-
-def escape_markdown(text: str) -> str:
-    """Text made inert for Markdown: link, image, emphasis, code, HTML and math syntax backslash-escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
-
-
-_AUTOLINK = re.compile(r"(?i)(https?|ftp)(:)(//)|\b(www)(\.)|(@)")
-
-
-def inert_markdown(text: str) -> str:
-    """`escape_markdown`, and bare URLs, "www." names and e-mail addresses kept from turning into
-    links (GitHub-flavoured Markdown links them by itself): an invisible word joiner (U+2060) breaks
-    the pattern without changing what the reader sees; the same joiner after a colon keeps a question's
-    `:material/...:` or `:smile:` from being drawn as an icon. For messages shown with st.error,
-    button labels and the like."""
-
-    return _SHORTCODE.sub(":\u2060", _AUTOLINK.sub(_join_autolink, escape_markdown(text)))
-
-
-#: a colon that opens a Streamlit shortcode: `:material/icon:`, an emoji `:smile:`, a colour `:red[...]`
-_SHORTCODE = re.compile(r":(?=[A-Za-z])")
 _INVISIBLE = {"Cf", "Cc", "Zs", "Zl", "Zp", "Mn"}
 
 
@@ -109,33 +84,6 @@ def is_blank(text: str | None) -> bool:
     return not any(not ch.isspace() and unicodedata.category(ch) not in _INVISIBLE for ch in text or "")
 
 
-def _join_autolink(m: re.Match) -> str:
-    if m.group(6):
-        return "\u2060@"
-    if m.group(4):
-        return f"{m.group(4)}\u2060."
-    return f"{m.group(1)}:\u2060//"
-
-
-_BLOCK_START = re.compile(r"^(\d{1,9}(?=[.)])|[-+=])")
-
-
-def _inert_line_start(line: str) -> str:
-    """A line that cannot open a block: a leading list marker ("-", "+", "1.", "2)") or a setext
-    underline ("===", "---") backslash-escaped (the other block openers, "#", ">", "*", "`", "~",
-    "|", are escaped everywhere by escape_markdown)."""
-    m = _BLOCK_START.match(line)
-    if not m:
-        return line
-    if m.group(1)[0].isdigit():
-        return f"{m.group(1)}\\{line[m.end()]}{line[m.end() + 1:]}"
-    return "\\" + line
-
-
-def markdown_line(text: str) -> str:
-    """Text from a question, a link or a document as one inert line of Markdown: whitespace and line
-    breaks collapsed to single spaces, escaped (inert_markdown), and no block opened at its start."""
-    return _inert_line_start(inert_markdown(" ".join(str(text).split())))
 
 
 #: the Presenter view hides the sidebar (the page has its own way back)
@@ -345,135 +293,3 @@ def window(starts_ends: Sequence[Span], index: int) -> Span:
     lo = max(0, index - 1)
     hi = min(len(starts_ends) - 1, index + 1)
     return starts_ends[lo][0], max(e for _, e in starts_ends[lo : hi + 1])
-
-
-# --------------------------------------------------------------------------- snapshot links
-
-SNAPSHOT_KEYS = ("q", "doc", "after", "v")
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What reproduces an answer: the question, the documents asked, the previous question of a
-    follow-up, and the index version it came from."""
-
-    question: str
-    docs: tuple[str, ...] = ()
-    version: str = ""
-    after: str = ""  # the previous turn's query, for a follow-up ("" otherwise)
-
-
-def snapshot_query(snapshot: Snapshot) -> str:
-    """The URL query string (without '?') of a snapshot; every value percent-encoded."""
-    pairs = [("q", snapshot.question)]
-    pairs += [("doc", d) for d in snapshot.docs]
-    if snapshot.after:
-        pairs.append(("after", snapshot.after))
-    if snapshot.version:
-        pairs.append(("v", snapshot.version))
-    return urlencode(pairs)
-
-
-def snapshot_link(snapshot: Snapshot, base_url: str | None = None) -> str:
-    return f"{(base_url or '').split('?')[0]}?{snapshot_query(snapshot)}"
-
-
-def _values(params: Mapping, key: str) -> list[str]:
-    value = params.get(key)
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
-
-
-#: what a link may carry: a question (and the previous one) of at most this many characters, at
-#: most this many documents, each name at most this long
-LINK_TEXT_CHARS = 1000
-LINK_DOCS = 20
-LINK_DOC_CHARS = 120
-
-
-def parse_snapshot(params: Mapping | str) -> Snapshot | None:
-    """A snapshot from query parameters (a mapping of str or list of str, or a query string); None without a question."""
-    if isinstance(params, str):
-        params = parse_qs(params.lstrip("?"), keep_blank_values=True)
-    question = " ".join(" ".join(_values(params, "q"))[: 4 * LINK_TEXT_CHARS].split())
-    if is_blank(question):
-        return None
-    docs = tuple(dict.fromkeys(" ".join(d.split())[:LINK_DOC_CHARS] for raw in _values(params, "doc")[:LINK_DOCS]
-                               for d in raw.split(",")[:LINK_DOCS] if d.strip()))[:LINK_DOCS]
-    after = " ".join((_values(params, "after") or [""])[-1][: 4 * LINK_TEXT_CHARS].split())
-    version = (_values(params, "v") or [""])[-1].strip()
-
-    if not VERSION_NAME.fullmatch(version):
-        version = ""  # only a version name as the index writes them; anything else is dropped
-    return Snapshot(question=question[:LINK_TEXT_CHARS], docs=docs, version=version, after=after[:LINK_TEXT_CHARS])
-
-
-# --------------------------------------------------------------------------- Markdown export
-
-
-@dataclass
-class Turn:
-    """One question and its answer as the app keeps it in the session."""
-
-    answer: object  # retrieval.ask.answer.Answer
-    docs: tuple[str, ...] = ()
-    version: str = ""
-    after: str = ""
-    #: a remark shown with the answer, e.g. that a snapshot link's index version has changed
-    note: str = ""
-    asked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-
-    @property
-    def snapshot(self) -> Snapshot:
-        return Snapshot(self.answer.question, self.docs, self.version, self.after)
-
-
-def _quote_block(text: str, spans: Sequence[Span]) -> str:
-    """A passage as a Markdown block quote, with the quoted sentences in bold; everything escaped."""
-    spans = merge_spans(spans, len(text))
-    pieces, pos = [], 0
-    for s, e in spans:
-        pieces.append(escape_markdown(text[pos:s]))
-        inner = text[s:e].strip()
-        lead, trail = text[s:e][: len(text[s:e]) - len(text[s:e].lstrip())], text[s:e][len(text[s:e].rstrip()) :]
-        pieces.append(f"{escape_markdown(lead)}**{escape_markdown(inner)}**{escape_markdown(trail)}" if inner else escape_markdown(text[s:e]))
-        pos = e
-    pieces.append(escape_markdown(text[pos:]))
-    body = _AUTOLINK.sub(_join_autolink, "".join(pieces))
-    lines = [_inert_line_start(" ".join(line.split())) for line in body.split("\n")]
-    return "\n".join("> " + line if line else ">" for line in lines)
-
-
-def _source_line(c) -> str:
-    where = markdown_line(location(c))
-    return f"{markdown_line(c.title)}{' — ' + where if where else ''} (`{' '.join(c.doc.replace('`', '').split())}`)"
-
-
-def conversation_markdown(turns: Sequence[Turn], titles: Mapping[str, str] | None = None, base_url: str | None = None, title: str = "Migration policy assistant") -> str:
-    """The conversation as a Markdown document: each question, its answer with [n] markers, its
-    sources with the passages quoted, and the link that reproduces it."""
-    titles = titles or {}
-    lines = [f"# {title}: conversation", "", f"Exported {datetime.now(UTC).isoformat(timespec='seconds')}.", ""]
-    for i, turn in enumerate(turns, start=1):
-        a = turn.answer
-        lines += [f"## {i}. {markdown_line(a.question)}", ""]
-        if turn.docs:
-            lines += ["*Asked only: " + "; ".join(markdown_line(titles.get(d, d)) for d in turn.docs) + "*", ""]
-        if turn.after:
-            lines += [f"*Read as a follow-up to: {markdown_line(turn.after)}*", ""]
-        lines += [markdown_line(a.text), ""]
-        if a.lacks_note:
-            lines += [f"*{markdown_line(a.lacks_note)}*", ""]
-        cited = a.citations if a.answerable else a.related
-        if cited:
-            lines += ["**Sources**" if a.answerable else "**Related reading** (closest passages, not an answer)", ""]
-            for c in cited:
-                lines += [f"[{c.n}] {_source_line(c)}" if a.answerable else f"- {_source_line(c)}", ""]
-                lines += [_quote_block(c.text, c.quoted if a.answerable else ()), ""]
-        meta = f"Index version `{turn.version}`" if turn.version else ""
-        link = snapshot_link(turn.snapshot, base_url)
-        lines += [f"{meta}{'. ' if meta else ''}Reproduce: <{link}>", ""]
-    return "\n".join(lines).rstrip() + "\n"

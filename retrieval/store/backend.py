@@ -7,9 +7,11 @@ which back end is in use.
 
 from __future__ import annotations
 
+import re
 import threading
 
 from retrieval.config import Settings
+from retrieval.store import files, milvus
 from retrieval.store.files import FileStore
 from retrieval.store.index import IndexLoadError, IndexStore
 from retrieval.store.milvus import MilvusLocation
@@ -19,6 +21,10 @@ STORES = ("faiss", "milvus")
 #: background build and its evaluation share it (Milvus Lite allows one opener of a data folder)
 _milvus: dict[tuple, MilvusLocation] = {}
 _milvus_lock = threading.Lock()
+
+
+#: a version name of either back end (what a shared answer link may carry)
+VERSION_NAMES = re.compile(f"{files.VERSION_NAME.pattern}|{milvus.VERSION_NAME.pattern}")
 
 
 class StoreSettingError(IndexLoadError):

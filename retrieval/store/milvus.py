@@ -64,6 +64,11 @@ LEXICAL_ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}
 INDEX_TYPES = {"FLAT": {}, "HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 1024}, "AUTOINDEX": {}}
 
 
+#: what a build names a version's chunks collection: <prefix>_v<UTC time>_<random hex>, the prefix
+#: (RAG_MILVUS_COLLECTION) a collection name: a letter or "_", then letters, digits and "_"
+VERSION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,120}_v\d{8}T\d{6}_[0-9a-f]{6}")
+
+
 def version_name(prefix: str) -> str:
     return f"{prefix}_v{time.strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:6]}"
 
@@ -169,7 +174,7 @@ class MilvusLocation(MilvusConnection):
         return self.read_current()
 
     def is_version_name(self, name: str) -> bool:
-        return bool(re.fullmatch(re.escape(self.prefix) + r"_v\d{8}T\d{6}_[0-9a-f]{6}", name))
+        return bool(VERSION_NAME.fullmatch(name)) and name.startswith(self.prefix + "_v") and len(name) == len(self.prefix) + 24
 
     def check_compatible(self, manifest: dict, expected: dict) -> None:
         index_files.check_compatible(manifest, expected, self.describe(), self.rebuild_hint(full=True))

@@ -1,5 +1,5 @@
-"""Streamlit app: layout and session state only. The logic lives in retrieval/ (service, presentation,
-uploads, pages). Run with `streamlit run app.py`.
+"""Streamlit app: layout and session state only. The logic lives in retrieval/ (the engine, presentation,
+uploads and pages under retrieval/serve/) and the Index page in ui/. Run with `streamlit run app.py`.
 
 Every piece of document or question text reaches the page through retrieval.serve.presentation, which
 escapes it before adding any markup, and is rendered with st.html (no Markdown is read there).
@@ -11,10 +11,8 @@ import math
 
 import streamlit as st
 
-from retrieval.config import MAX_QUESTION_CHARS, Settings
-from retrieval.model.embedding import Embedder
-from retrieval.serve.conversations import ConversationStore
-from retrieval.serve.engine import Engine
+from retrieval import ConversationStore, Embedder, Engine, IndexLoadError, Settings
+from retrieval.config import MAX_QUESTION_CHARS
 from retrieval.serve.export import conversation_markdown
 from retrieval.serve.links import Snapshot, parse_snapshot, snapshot_link
 from retrieval.serve.markdown_text import inert_markdown
@@ -36,7 +34,6 @@ from retrieval.serve.presentation import (
     term_spans,
 )
 from retrieval.serve.turn import Turn
-from retrieval.store.index import IndexLoadError
 from ui.conversation import (
     browser_id,
     conversation_notice,

@@ -60,7 +60,7 @@ def test_twenty_sessions_at_once(corpus_index, monkeypatch):
             latencies[i] = time.perf_counter() - started
             if at.exception:
                 errors.append(f"session {i}: {[e.value for e in at.exception]}")
-        except Exception as exc:  # reported by the assertion below
+        except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
             errors.append(f"session {i}: {type(exc).__name__}: {exc}")
 
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(SESSIONS)]

@@ -63,16 +63,28 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(autouse=True)
-def _offline_and_isolated(request, monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    real = is_real(request.node)
+def _set_models(monkeypatch, real: bool) -> None:
     for name, value in tier_models(real).items():
         if value is None:
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_tier(request):
+    """The module's tier's models while its module-scoped fixtures are made (before any test's own)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _set_models(monkeypatch, is_real(request.node))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_isolated(request, monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    real = is_real(request.node)
+    _set_models(monkeypatch, real)
     module = request.node.getparent(pytest.Module)
     shared = {"module_embedder", "module_corpus_index"} & set(request.fixturenames)
     if shared and module is not None and is_real(module) != real:

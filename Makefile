@@ -1,6 +1,8 @@
 # Set-up and everyday commands. On a fresh machine with Python 3.11:
 #   make run    set up, build the index if needed, start the app
-#   make test   set up and run the test suite
+#   make test   set up and run the test suite (both tiers: see tests/conftest.py)
+#   make test-fast   the logic tier only, on the small encoder hashed-words: about a minute
+#   make lint   ruff and the import layers (lint-imports), as CI runs them
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +12,7 @@ MPNET := .cache/models/all-mpnet-base-v2/.installed-sha256
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup index run test eval eval-blind compare bench clean mpnet
+.PHONY: setup index run test test-fast lint eval eval-blind compare bench clean mpnet
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +33,16 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# the logic tier: chunking, fusion, answer composition, the app's flows, on the small deterministic
+# encoder (no model loaded); the real models, Milvus, the browser and the long reads of real PDFs are
+# the integration tier (tests/conftest.py), which `make test` runs too
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration"
+
+lint: $(STAMP)
+	$(BIN)/ruff check retrieval ui app.py tests
+	$(BIN)/lint-imports
 
 eval: index
 	$(BIN)/python -m retrieval eval

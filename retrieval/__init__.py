@@ -56,7 +56,7 @@ _PUBLIC = {
     "UploadError": "retrieval.serve.uploads",
 }
 
-__all__ = sorted(_PUBLIC)
+__all__ = list(_PUBLIC)
 
 
 def __getattr__(name: str):

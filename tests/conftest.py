@@ -1,5 +1,15 @@
-"""Shared fixtures: the real packaged model (loaded once), the shared documents, PDFs made on the fly,
+"""Shared fixtures: the tier's embedder (loaded once), the shared documents, PDFs made on the fly,
 and the real project corpus built once into a temporary index.
+
+Two tiers. The logic tier (chunking, fusion, answer composition, the app's flows) runs on the small
+deterministic encoder hashed-words (retrieval/model/hashed_words.py): no model to load, so it is fast
+to iterate on (`make test-fast`). Tests that check what the real model reads (paraphrases, answers
+on real text, the evaluation's figures, the encoders themselves) are marked `real_model` and run on
+all-MiniLM-L6-v2; those marked `default_model` on all-mpnet-base-v2. `make test` runs both.
+
+A test's tier is its closest mark: `embedder` and `corpus_index` are its tier's. A module-scoped
+fixture takes `module_embedder` and `module_corpus_index`, the module's tier's, so a test marked
+apart from its module may not use it (the guard below says so).
 
 No test touches the repository's own index/: RAG_INDEX_DIR points at a temporary folder.
 """
@@ -16,21 +26,70 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# The tests that check logic, the app and the build run on the light packaged model (fast on two cores);
-# the default model (all-mpnet-base-v2) is checked by the tests marked `default_model`. Set here, before
-# any test starts a command or a server, so they inherit it. RAG_TEST_MODEL runs the tier on another.
 MINILM = "all-MiniLM-L6-v2"
-os.environ["RAG_MODEL"] = os.environ.get("RAG_TEST_MODEL", MINILM)
+#: the logic tier's encoder (passages and sentences alike)
+SMALL = "hashed-words"
+#: the marks of the integration tier's model tests (`default_model` sets its own model in its tests)
+REAL_MARKS = ("real_model", "default_model")
+#: the marks that put a test in the integration tier (`make test` runs it; `make test-fast` does not)
+INTEGRATION_MARKS = (*REAL_MARKS, "browser", "milvus", "real_pdfs")
+
+
+def is_real(node) -> bool:
+    """Whether a test (or a module) is in the real-model tier."""
+    return any(node.get_closest_marker(mark) for mark in REAL_MARKS)
+
+
+def tier_models(real: bool) -> dict[str, str | None]:
+    """The model settings of a tier, as environment variables (None: unset, the settings' default).
+    The real tier runs on all-MiniLM-L6-v2 for passages and sentences (RAG_TEST_MODEL: another)."""
+    if real:
+        return {"RAG_MODEL": os.environ.get("RAG_TEST_MODEL", MINILM), "RAG_SENTENCE_MODEL": None}
+    return {"RAG_MODEL": SMALL, "RAG_SENTENCE_MODEL": SMALL}
+
+
+# Set here, before any test starts a command or a server, so they inherit it; each test then gets
+# its own tier's (the fixture below), which commands and servers it starts inherit.
+os.environ.update({k: v for k, v in tier_models(False).items() if v is not None})
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def pytest_collection_modifyitems(items):
+    """Every test with a mark of the integration tier is marked `integration`: -m "not integration" is the logic tier."""
+    for item in items:
+        if any(item.get_closest_marker(mark) for mark in INTEGRATION_MARKS):
+            item.add_marker(pytest.mark.integration)
+
+
+def _set_models(monkeypatch, real: bool) -> None:
+    for name, value in tier_models(real).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_tier(request):
+    """The module's tier's models while its module-scoped fixtures are made (before any test's own)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _set_models(monkeypatch, is_real(request.node))
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _offline_and_isolated(monkeypatch, tmp_path_factory):
+def _offline_and_isolated(request, monkeypatch, tmp_path_factory):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    monkeypatch.setenv("RAG_MODEL", os.environ.get("RAG_TEST_MODEL", MINILM))
+    real = is_real(request.node)
+    _set_models(monkeypatch, real)
+    module = request.node.getparent(pytest.Module)
+    shared = {"module_embedder", "module_corpus_index"} & set(request.fixturenames)
+    if shared and module is not None and is_real(module) != real:
+        pytest.fail(f"{request.node.name} is marked apart from its module but uses a module-scoped fixture of the "
+                    f"module's tier ({', '.join(sorted(shared))}): mark the module, or move the test")
     # settings read RAG_-prefixed variables: a command run without --index writes here, not to index/
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path_factory.mktemp("default-index")))
     # the audit log goes to a temporary folder too, and no maintainer password is set unless a test sets one
@@ -55,11 +114,31 @@ def _fresh_sign_in_limits():
 
 
 @pytest.fixture(scope="session")
-def embedder():
-    """The real packaged model of the test tier (all-MiniLM-L6-v2), loaded once for the whole session."""
+def _embedders() -> dict:
+    """The embedder of each tier's model, made once per session on first use."""
+    return {}
+
+
+def _tier_embedder(real: bool, embedders: dict):
     from retrieval.model.embedding import Embedder
 
-    return Embedder(os.environ["RAG_MODEL"])
+    models = tier_models(real)
+    if models["RAG_MODEL"] not in embedders:
+        embedders[models["RAG_MODEL"]] = Embedder(models["RAG_MODEL"], sentence_model=models["RAG_SENTENCE_MODEL"] or MINILM)
+    return embedders[models["RAG_MODEL"]]
+
+
+@pytest.fixture
+def embedder(request, _embedders):
+    """The test's tier's embedder: hashed-words, or the real packaged model (all-MiniLM-L6-v2), each
+    made (loaded) once for the whole session."""
+    return _tier_embedder(is_real(request.node), _embedders)
+
+
+@pytest.fixture(scope="module")
+def module_embedder(request, _embedders):
+    """`embedder` for a module-scoped fixture: the module's tier's."""
+    return _tier_embedder(is_real(request.node), _embedders)
 
 
 # --------------------------------------------------------------------------- shared documents
@@ -90,15 +169,35 @@ def seed_docs(shared_dir) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def corpus_index(embedder, tmp_path_factory) -> Path:
-    """The project corpus (corpus/) built once into a temporary index folder; yields that folder."""
+def _corpus_indexes() -> dict:
+    """The project corpus's index folder for each tier's model, built once per session on first use."""
+    return {}
+
+
+def _tier_corpus_index(embedder, indexes: dict, tmp_path_factory) -> Path:
     from retrieval.build.pipeline import build_index
     from retrieval.config import Settings
 
-    index_dir = tmp_path_factory.mktemp("corpus-index")
-    report = build_index(Settings.from_env(corpus_dir=REPO / "corpus", index_dir=index_dir), embedder=embedder, progress=False)
-    assert not report.failed, report.summary()
-    yield index_dir
+    if embedder.model_name not in indexes:
+        index_dir = tmp_path_factory.mktemp("corpus-index")
+        settings = Settings.from_env(corpus_dir=REPO / "corpus", index_dir=index_dir, model=embedder.model_name,
+                                     sentence_model=embedder.sentence_model_name)
+        report = build_index(settings, embedder=embedder, progress=False)
+        assert not report.failed, report.summary()
+        indexes[embedder.model_name] = index_dir
+    return indexes[embedder.model_name]
+
+
+@pytest.fixture
+def corpus_index(embedder, _corpus_indexes, tmp_path_factory) -> Path:
+    """The project corpus (corpus/) built once per session (per tier) into a temporary index folder: that folder."""
+    return _tier_corpus_index(embedder, _corpus_indexes, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def module_corpus_index(module_embedder, _corpus_indexes, tmp_path_factory) -> Path:
+    """`corpus_index` for a module-scoped fixture: the module's tier's."""
+    return _tier_corpus_index(module_embedder, _corpus_indexes, tmp_path_factory)
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from retrieval.evaluation.evaluate import load_questions
 
 
 @pytest.fixture(scope="module")
-def answerer(corpus_index, embedder):
+def answerer(module_corpus_index, module_embedder):
     from retrieval.ask.search import Retriever
     from retrieval.config import Settings
 
-    return Answerer(Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder))
+    return Answerer(Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder))
 
 
 def assert_citations_exact(answer, index):
@@ -55,9 +55,9 @@ def test_every_eval_question_cites_exactly(answerer):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from("migrants integration refugee employment Member State residence permit family language "
-                                "return reintegration diaspora salary sponsor Article transfer education housing "
-                                "what how when why does the of for".split()), min_size=1, max_size=10))
+@given(st.lists(st.sampled_from(["migrants", "integration", "refugee", "employment", "Member", "State", "residence", "permit", "family",
+                                 "language", "return", "reintegration", "diaspora", "salary", "sponsor", "Article", "transfer",
+                                 "education", "housing", "what", "how", "when", "why", "does", "the", "of", "for"]), min_size=1, max_size=10))
 def test_citation_property_on_generated_questions(answerer, words):
     answer = answerer.ask(" ".join(words) + "?")
     assert_citations_exact(answer, answerer.retriever.index)
@@ -180,12 +180,6 @@ def test_cli_ask_queries_jsonl(corpus_index, tmp_path, capsys):
     assert yes["citations"] and all({"n", "doc", "title", "section", "page", "text"} <= set(c) for c in yes["citations"])
     assert "[1]" in yes["answer"] and yes["lacks"] is None  # asks for no figure
     assert no["answerable"] is False and no["citations"] == [] and no["answer"] == NOT_COVERED
-
-
-def test_a_how_much_question_gets_the_sentence_with_the_figure(answerer):
-    answer = answerer.ask("How much is the minimum salary for a Skilled Worker?")
-    assert answer.answerable and "£" in answer.text
-    assert not any(s.text.rstrip().endswith("?") for s in answer.sentences)  # a heading is never an answer
 
 
 def test_a_very_long_question_is_shortened_and_says_so(answerer):
@@ -338,6 +332,7 @@ def test_a_run_of_numbered_notes_in_a_passage_is_never_quoted(small_retriever):
     assert not any(s.text[:3] in {"333", "334", "335"} for s in answer.sentences), [s.text for s in answer.sentences]
 
 
+@pytest.mark.real_model
 def test_which_organisations_is_answered_with_the_sentence_that_names_them(small_retriever):
     """A sentence that restates the question reads closest to it; the one naming the organisations
     answers it and is quoted."""

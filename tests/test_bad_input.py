@@ -5,6 +5,7 @@ See docs/bad-input.md for the table of what each input gets.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -134,11 +135,20 @@ def test_parser_processes_are_reused_and_replaced_only_when_cut_off(tmp_path):
 def test_a_parser_process_killed_while_idle_is_replaced(tmp_path):
     notes = write_notes(tmp_path, 4)
     pool = ParserPool({}, workers=1, timeout_s=60)
+    started = []  # the pool's processes, as it starts them
+    start = pool._start
+    pool._start = lambda ctx: started.append(start(ctx)) or started[-1]
     results = pool.parse(notes)
-    first_path, first = next(results)
+    _first_path, first = next(results)
     assert isinstance(first, Document)
-    os.kill(int(subprocess.run(["pgrep", "-P", str(os.getpid()), "-n"], capture_output=True, text=True).stdout.split()[0]), signal.SIGKILL)
-    time.sleep(0.2)
+    # the pool's own process, not "the newest child" (a build an earlier test left running may have
+    # forked one since); killed, and waited for, so that it has ended, however slowly on a busy
+    # machine, before the pool looks at it again
+    [worker] = started
+    parser = worker.process
+    os.kill(parser.pid, signal.SIGKILL)
+    parser.join(60)
+    assert parser.exitcode == -signal.SIGKILL
     rest = dict(results)
     assert all(isinstance(rest[p], Document) for p in notes[1:])
     assert pool.processes_started == 2
@@ -160,26 +170,42 @@ def test_build_killed_while_parsing_leaves_no_parser_behind(tmp_path):
         seen = ""
         while "parsing:" not in seen and process.poll() is None:
             seen += process.stderr.read(1) or ""
-        time.sleep(0.5)  # the parser processes are at work on the PDFs (each takes seconds)
-        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        # "parsing:" is printed before the files are hashed and the tokenizer loaded: wait for the two
+        # parser processes (each PDF takes seconds to parse), however long a busy machine takes to fork them
+        deadline = time.monotonic() + 120
+        children: list[str] = []
+        while len(children) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            children = subprocess.run(["pgrep", "-P", str(process.pid)], check=False, capture_output=True, text=True).stdout.split()
         assert children, "no parser process was running"
         process.send_signal(signal.SIGKILL)
         process.wait(30)
     finally:
         if process.poll() is None:
             process.kill()
-    deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+    # each parser is killed with its parent (PR_SET_PDEATHSIG); leaving a large process takes a while on a busy machine
+    deadline = time.monotonic() + 60
+    while [pid for pid in children if _running(pid)] and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [pid for pid in children if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+    assert not [pid for pid in children if _running(pid)]
     with build_lock(index_dir):  # free at once: no orphan holds it
         pass
+
+
+def _running(pid: str) -> bool:
+    """Whether a process exists and has not ended (a zombie has ended; it may vanish while being read)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
 
 
 def _build_cmd(corpus: Path, index: Path) -> list[str]:
     return [sys.executable, "-m", "retrieval", "build", "--corpus", str(corpus), "--index", str(index)]
 
 
+# a build that takes seconds to embed, long enough to be caught at it
+@pytest.mark.real_model
 def test_build_killed_midway_leaves_the_previous_index(tmp_path, embedder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -199,9 +225,12 @@ def test_build_killed_midway_leaves_the_previous_index(tmp_path, embedder):
             seen += process.stderr.read(1) or ""
             assert process.poll() is None or "embedding" in seen, f"build ended before it could be killed: {seen[-500:]}"
         assert "embedding" in seen
+        # held there (it keeps the build lock): on a busy machine it could otherwise finish embedding
+        # before the second build below has started
+        process.send_signal(signal.SIGSTOP)
 
         # a second build while the first runs stops at once: one writer at a time
-        second = subprocess.run(_build_cmd(corpus, index_dir), cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        second = subprocess.run(_build_cmd(corpus, index_dir), cwd=REPO, env=env, check=False, capture_output=True, text=True, timeout=120)
         assert second.returncode == 2
         assert second.stderr.strip().count("\n") == 0 and "already running" in second.stderr
 
@@ -249,11 +278,11 @@ def test_second_build_in_process_is_refused_while_one_runs(tmp_path, embedder):
 
 
 @pytest.fixture(scope="module")
-def answerer(corpus_index, embedder):
+def answerer(module_corpus_index, module_embedder):
     from retrieval.ask.answer import Answerer
     from retrieval.ask.search import Retriever
 
-    return Answerer(Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder))
+    return Answerer(Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder))
 
 
 @pytest.mark.parametrize(
@@ -291,7 +320,7 @@ def test_twenty_concurrent_askers_all_get_answers(answerer):
     def ask(i: int) -> None:
         try:
             results[i] = answerer.ask(questions[i % len(questions)])
-        except Exception as exc:  # the assertion below reports it
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=ask, args=(i,)) for i in range(20)]
@@ -334,7 +363,7 @@ def test_chunks_cover_every_character_in_order_within_budget_and_section(parts, 
         for i in range(chunk.start, chunk.end):
             covered[i] = True
     # in order: chunk starts never go backwards
-    assert all(a.start <= b.start for a, b in zip(chunks, chunks[1:]))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(chunks))
     # every non-whitespace character of every section body is in some chunk
     for section in sections:
         for i in range(section.start, section.end):

@@ -42,7 +42,8 @@ FOLLOW_UP = "What are the three dimensions of integration policies?"
 FRENCH = "Combien de temps un citoyen de l'Union peut-il séjourner dans un autre État membre sans conditions ?"
 MAINTAINER_PASSWORD = "correct horse battery staple"
 
-pytestmark = pytest.mark.browser
+# the whole stack as a user meets it: Chromium, the app and the real model
+pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
 
 @pytest.fixture(scope="session")
@@ -125,23 +126,23 @@ def browser(chromium):
 
 
 @pytest.fixture(scope="module")
-def official_app(chromium, corpus_index, tmp_path_factory) -> Iterator[str]:
+def official_app(chromium, module_corpus_index, tmp_path_factory) -> Iterator[str]:
     """The app as officials get it: no maintainer password, so the Index page is read-only."""
     folder = tmp_path_factory.mktemp("official-app")
-    with streamlit_app(folder / "streamlit.log", RAG_INDEX_DIR=str(corpus_index), RAG_CORPUS_DIR=str(REPO / "corpus"),
+    with streamlit_app(folder / "streamlit.log", RAG_INDEX_DIR=str(module_corpus_index), RAG_CORPUS_DIR=str(REPO / "corpus"),
                        RAG_DATA_DIR=str(folder / "data")) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def maintainer_app(chromium, corpus_index, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+def maintainer_app(chromium, module_corpus_index, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """The app with a maintainer password, on its own copy of the corpus and the index; yields the
     URL and the data folder (the audit log)."""
     from retrieval.serve.maintainers import hash_password
 
     folder = tmp_path_factory.mktemp("maintainer-app")
     shutil.copytree(REPO / "corpus", folder / "corpus")
-    shutil.copytree(corpus_index, folder / "index")
+    shutil.copytree(module_corpus_index, folder / "index")
     with streamlit_app(folder / "streamlit.log", RAG_INDEX_DIR=str(folder / "index"), RAG_CORPUS_DIR=str(folder / "corpus"),
                        RAG_DATA_DIR=str(folder / "data"), RAG_MAINTAINER_PASSWORD_HASH=hash_password(MAINTAINER_PASSWORD)) as url:
         yield url, folder / "data"

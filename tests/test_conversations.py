@@ -14,11 +14,11 @@ from retrieval.serve.turn import Turn
 
 
 @pytest.fixture(scope="module")
-def answers(corpus_index, embedder):
+def answers(module_corpus_index, module_embedder):
     from retrieval.ask.answer import Answerer
     from retrieval.ask.search import Retriever
 
-    answerer = Answerer(Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder))
+    answerer = Answerer(Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder))
     return [
         answerer.ask("What are the three dimensions of integration policies?"),
         answerer.ask("How do you cook a traditional Hungarian goulash?"),
@@ -76,7 +76,7 @@ def test_turns_appended_from_many_threads_are_all_kept_in_order_per_conversation
 
 
 def test_a_conversation_holds_at_most_max_turns(tmp_path, answers, monkeypatch):
-    import retrieval.serve.conversations as conversations
+    from retrieval.serve import conversations
 
     monkeypatch.setattr(conversations, "MAX_TURNS", 3)
     store = ConversationStore(tmp_path)

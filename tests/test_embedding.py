@@ -4,17 +4,20 @@ vectors; the ONNX export is made once and cached; impossible settings are refuse
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import numpy as np
 import pytest
+from conftest import tier_models
 
 from retrieval.model.embedding import Embedder, ModelError, resolve_backend
 from retrieval.model.onnx_encoder import OnnxUnsupported, export, pooling_mode
 
+# the encoders themselves: ONNX Runtime against torch, int8, the exports, the word pieces
+pytestmark = pytest.mark.real_model
+
 #: the test tier's model (conftest.py): these tests check the two backends, not a model's quality
-TEST_MODEL = os.environ["RAG_MODEL"]
+TEST_MODEL = tier_models(real=True)["RAG_MODEL"]  # all-MiniLM-L6-v2 (RAG_TEST_MODEL: another)
 
 TEXTS = [
     "Integration is a dynamic, two-way process of mutual accommodation by all immigrants and residents.",
@@ -110,7 +113,7 @@ def test_models_onnx_cannot_reproduce_are_recognised(tmp_path):
 
 
 def test_auto_falls_back_to_torch_when_the_onnx_export_fails(monkeypatch, tmp_path, caplog):
-    import retrieval.model.onnx_encoder as onnx_encoder
+    from retrieval.model import onnx_encoder
 
     def broken_export(*args, **kwargs):
         raise RuntimeError("exporter crashed (injected)")
@@ -127,10 +130,9 @@ def test_a_failed_export_leaves_no_file_behind(tmp_path):
     from retrieval.model.onnx_encoder import _temporary
 
     target = tmp_path / "model.onnx"
-    with pytest.raises(RuntimeError):
-        with _temporary(target) as tmp:
-            tmp.write_bytes(b"half an export")
-            raise RuntimeError("killed mid-export")
+    with pytest.raises(RuntimeError), _temporary(target) as tmp:
+        tmp.write_bytes(b"half an export")
+        raise RuntimeError("killed mid-export")
     assert list(tmp_path.iterdir()) == []
     with _temporary(target) as tmp:
         tmp.write_bytes(b"a whole export")

@@ -52,6 +52,7 @@ def test_eval_set_is_well_formed():
     assert all(q.gold for q in questions if q.answerable)
 
 
+@pytest.mark.real_model
 def test_hybrid_recall_does_not_regress(corpus_index, embedder):
     from retrieval.ask.search import Retriever
     from retrieval.config import Settings
@@ -81,6 +82,7 @@ def test_blind_set_is_split_and_well_formed():
     assert len(docs) == 12  # all ten PDFs of ../shared/pdfs and both Markdown documents
 
 
+@pytest.mark.real_pdfs
 @pytest.mark.parametrize("name", ["questions.jsonl", "blind-questions.jsonl", "blind-questions-2.jsonl"])
 def test_the_question_checker_passes_each_set_with_its_documents(name, shared_pdfs):
     """eval/check_questions.py, the check a maintainer runs after editing a set, passes both sets
@@ -88,7 +90,7 @@ def test_the_question_checker_passes_each_set_with_its_documents(name, shared_pd
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, str(REPO / "eval" / "check_questions.py"), "--questions", str(REPO / "eval" / name)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, str(REPO / "eval" / "check_questions.py"), "--questions", str(REPO / "eval" / name)], check=False, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:]
     assert "OK: all checks passed" in run.stdout
 
@@ -99,7 +101,7 @@ def test_the_question_checker_refuses_an_unknown_split(tmp_path):
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"id": "x-1", "split": "train", "kind": "unanswerable", "question": "Who won?", "answerable": False, "gold": []}) + "\n")
-    run = subprocess.run([sys.executable, str(REPO / "eval" / "check_questions.py"), "--questions", str(bad)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, str(REPO / "eval" / "check_questions.py"), "--questions", str(bad)], check=False, capture_output=True, text=True)
     assert run.returncode == 1 and "split must be one of dev, test, not 'train'" in run.stdout
 
 

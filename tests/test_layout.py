@@ -44,5 +44,5 @@ def test_reading_a_document_loads_no_model_store_or_app_library():
 def test_the_layers_contract_holds():
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert lint_imports, "import-linter is not installed: requirements-dev.txt installs it"
-    result = subprocess.run([lint_imports, "--no-cache"], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([lint_imports, "--no-cache"], cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-2000:]

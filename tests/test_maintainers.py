@@ -78,7 +78,7 @@ def _weak_hash(password: str, n: int = 2**15, r: int = 8, p: int = 1, salt_bytes
     return "$".join(["scrypt", str(n), str(r), str(p), base64.urlsafe_b64encode(salt).decode(), base64.urlsafe_b64encode(digest).decode()])
 
 
-@pytest.mark.parametrize("weakness", [dict(digest_bytes=1), dict(n=2), dict(r=1), dict(salt_bytes=2)])
+@pytest.mark.parametrize("weakness", [{"digest_bytes": 1}, {"n": 2}, {"r": 1}, {"salt_bytes": 2}])
 def test_a_truncated_or_weak_hash_is_refused_with_one_line(stored, weakness):
     """Issue 29, item 8: a 1-byte digest (one password in 256 gets in) or N=2 was accepted. A hash
     below what hash-password writes is refused for every password, the right one included."""

@@ -16,6 +16,9 @@ from retrieval.text.chunking import chunk_document
 from retrieval.text.documents import load_document
 from retrieval.text.sections import heading_number
 
+# every shared PDF read, cleaned and chunked at length (minutes on two cores)
+pytestmark = pytest.mark.real_pdfs
+
 PDFS = [
     "bmwk-fast-track-procedure-skilled-workers-2024.pdf",
     "eu-commission-notice-free-movement-guidance-2023.pdf",
@@ -76,7 +79,7 @@ def transformers_tokenizer(embedder):
 
 @pytest.mark.parametrize("name", ALL)
 def test_chunks_fit_the_model_and_the_budget(name, shared_doc, embedder):
-    doc, chunks = shared_doc(name, embedder)
+    _doc, chunks = shared_doc(name, embedder)
     assert chunks, "no chunks"
     assert MAX_TOKENS <= embedder.max_seq_length == 256
     real = transformers_tokenizer(embedder)([c.embed_text for c in chunks])["input_ids"]  # special tokens included

@@ -34,7 +34,7 @@ class StoppingEmbedder(Embedder):
     """The real embedder, stopped after `batches` batches have come back from the model."""
 
     def __init__(self, real: Embedder, batches: int) -> None:
-        super().__init__(real.model_name)
+        super().__init__(real.model_name, sentence_model=real.sentence_model_name)
         self.__dict__.update(_encoder=real.encoder, _tokenizer=real.tokenizer)  # share the loaded model
         self.left = batches
 
@@ -130,6 +130,8 @@ def test_a_torn_or_damaged_segment_is_skipped_and_the_others_read(tmp_path):
     assert (tmp_path / "journal" / "segment-000004.npz").exists()
 
 
+# a build that takes seconds to embed, long enough to be caught at it
+@pytest.mark.real_model
 def test_a_build_killed_while_embedding_resumes_from_its_journal(tmp_path, embedder):
     """SIGKILL, not an exception: the journal's segments are whole files or none."""
     corpus = corpus_of(tmp_path, ["eu-commission-notice-free-movement-guidance-2023.pdf"])  # ~20 s of embedding

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -40,7 +41,7 @@ def test_faiss_store_matches_brute_force_and_filters():
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     store = FaissStore.from_vectors(vectors, 16)
     query = vectors[5] + 0.1 * rng.normal(size=16).astype(np.float32)
-    scores, rows = store.search(query, 10)
+    _scores, rows = store.search(query, 10)
     expected = np.argsort(-(vectors @ query))[:10]
     assert list(rows[0]) == list(expected)
     allowed = np.arange(100, 200)
@@ -50,10 +51,10 @@ def test_faiss_store_matches_brute_force_and_filters():
 
 
 @pytest.fixture(scope="module")
-def retriever(corpus_index, embedder):
+def retriever(module_corpus_index, module_embedder):
     from retrieval.config import Settings
 
-    return Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder)
+    return Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder)
 
 
 def test_hybrid_finds_the_passage_and_explains_why(retriever):
@@ -61,7 +62,7 @@ def test_hybrid_finds_the_passage_and_explains_why(retriever):
     assert hits[0].doc_id == BUDAPEST
     assert "Structural integration" in " ".join(h.chunk.text for h in hits[:2])
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
-    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
     top = hits[0]
     assert top.dense_rank is not None and top.lexical_rank is not None
     assert top.dense_score is not None and -1.0 <= top.dense_score <= 1.0
@@ -98,7 +99,7 @@ def test_cli_search_queries_jsonl(corpus_index, tmp_path, capsys):
         passages = row["passages"]
         assert len(passages) == 4
         assert all({"text", "doc", "title", "section", "page", "score"} <= set(p) for p in passages)
-        assert all(a["score"] >= b["score"] for a, b in zip(passages, passages[1:]))
+        assert all(a["score"] >= b["score"] for a, b in itertools.pairwise(passages))
     assert lines[0]["passages"][0]["doc"] == BUDAPEST
     assert lines[1]["passages"][0]["doc"] == "unhcr-1951-convention-1967-protocol-status-of-refugees.pdf"
     assert isinstance(lines[1]["passages"][0]["page"], int)
@@ -115,6 +116,8 @@ def test_cli_search_doc_filter_and_unknown_doc(corpus_index, capsys):
     assert len(err) == 1 and "unknown document" in err[0]
 
 
+# its message names the light model the index was built with
+@pytest.mark.real_model
 def test_index_from_another_model_is_refused_by_search(corpus_index, capsys, monkeypatch):
     from retrieval.cli.main import main
 
@@ -143,13 +146,6 @@ def test_a_question_naming_a_document_is_answered_from_it(retriever):
     assert [h.doc_id for h in hits[:3]] == [BUDAPEST] * 3
     named = retriever.names.find(question)
     assert named.docs == (BUDAPEST,) and "Budapest" not in named.query
-
-
-def test_a_question_naming_two_documents_gets_both_in_its_top_five(retriever):
-    question = "How do the INTERACT report and the Budapest Process note each describe integration?"
-    hits = retriever.search(question, k=5)
-    # each named document's best passage at the very top, not one document first and the other fifth
-    assert {h.doc_id for h in hits[:2]} == {INTERACT, BUDAPEST}
 
 
 def test_a_top_five_from_one_document_leaves_the_fifth_place_to_another(retriever):

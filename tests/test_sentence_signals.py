@@ -20,10 +20,10 @@ from retrieval.ask.sentence_signals import counted_words, expected_kind, holds_k
     "Effectiveness Overall score on IOM\u2019s performance: 3.8 ELEMENT 1 2 3 4 5 Performance towards Result 1.1    X Performance towards Result 1.2.",
     "Performance towards Result 1.3   X Performance towards SO 1    X Performance towards SO 2    X Performance towards Result 3.1.",
     # a regulation's signature block run into the note below it (Regulation (EU) 2024/1347)
-    "For the European Parliament The President R. METSOLA For the Council The President H. LAHBIB (21) Council Directive "
+    ("For the European Parliament The President R. METSOLA For the Council The President H. LAHBIB (21) Council Directive "
     "2004/83/EC of 29 April 2004 on minimum standards for the qualification and status of third country nationals or "
     "stateless persons as refugees or as persons who otherwise need international protection and the content of the "
-    "protection granted (OJ L 304, 30.9.2004, p. 12).",
+    "protection granted (OJ L 304, 30.9.2004, p. 12)."),
     # cross-references send the reader elsewhere (the UNHCR booklet's note glued to the Protocol's preamble)
     "See A /6311/Rev.1/Add.1, par t tw o, par a. 38. considering that the Economic and Social Council, in its resolution 1186 (XLI) took note of the draft Protocol.",
     "See section SK6 for further information on salary points options.",

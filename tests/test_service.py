@@ -17,8 +17,8 @@ DUBLIN = "eu-regulation-604-2013-dublin-iii.pdf"
 
 
 @pytest.fixture(scope="module")
-def engine(corpus_index, embedder):
-    engine = Engine(Settings.from_env(corpus_dir=REPO / "corpus", index_dir=corpus_index), embedder=embedder)
+def engine(module_corpus_index, module_embedder):
+    engine = Engine(Settings.from_env(corpus_dir=REPO / "corpus", index_dir=module_corpus_index), embedder=module_embedder)
     assert engine.wait_for_model(120)
     return engine
 

@@ -14,21 +14,24 @@ from retrieval.config import Settings
 from retrieval.store import vectors as store_module
 from retrieval.store.vectors import FaissStore, ivf_lists
 
+# the stores on the real model's vectors of the corpus: their spread decides what IVF finds
+pytestmark = pytest.mark.real_model
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def real_vectors(corpus_index):
+def real_vectors(module_corpus_index):
     """Real chunk and sentence vectors of the project corpus (about 6,000)."""
     from retrieval.store.files import open_index
 
-    index = open_index(corpus_index)
+    index = open_index(module_corpus_index)
     return np.vstack([index.store.vectors(), np.asarray(index.sentence_vectors)])
 
 
 @pytest.fixture(scope="module")
-def queries(embedder):
-    return embedder.embed([
+def queries(module_embedder):
+    return module_embedder.embed([
         "What are the three dimensions of integration policies?",
         "Which Member State examines an application when the applicant holds a visa?",
         "How are returning migrants helped to find work?",

@@ -156,7 +156,7 @@ def test_two_uploads_of_one_new_name_at_once_store_exactly_one(tmp_path):
         barrier = threading.Barrier(2)
         outcomes = []
 
-        def store(upload):
+        def store(upload, barrier=barrier, outcomes=outcomes):
             barrier.wait()
             try:
                 store_upload(corpus, upload)

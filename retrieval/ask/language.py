@@ -46,7 +46,7 @@ def other_language(question: str) -> str | None:
         return None
     try:
         detector = _detector()
-    except Exception:  # noqa: BLE001 - without the detector every question is taken as English
+    except Exception:
         return None
     with _lock:
         code, probability = detector.classify(" ".join(words)[:500])

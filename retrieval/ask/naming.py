@@ -73,7 +73,7 @@ class DocumentNames:
         self._longest = max((len(k) for k in self.names), default=0)
 
     @classmethod
-    def from_entries(cls, entries: Iterable[dict]) -> "DocumentNames":
+    def from_entries(cls, entries: Iterable[dict]) -> DocumentNames:
         return cls({e["doc"]: names_from_entry(e) for e in entries})
 
     @staticmethod

@@ -102,7 +102,7 @@ class Retriever:
         self._answers_nothing: dict[str, bool] = {}  # chunk id -> whether its passage asks or only refers
 
     @classmethod
-    def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> "Retriever":
+    def open(cls, settings: Settings | None = None, embedder: Embedder | None = None) -> Retriever:
         """Open the live index, refusing one made with another model, chunker or format."""
         settings = settings or Settings.from_env()
         expected = identity(model_id(settings.model), None, settings.chunk_tokens, settings.overlap_tokens, model_id(settings.sentence_model))

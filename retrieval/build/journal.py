@@ -65,10 +65,10 @@ class EmbeddingJournal:
         self.written = 0  # vectors written to disk by this build
 
     @classmethod
-    def for_index(cls, index_dir: Path, model: dict) -> "EmbeddingJournal":
+    def for_index(cls, index_dir: Path, model: dict) -> EmbeddingJournal:
         return cls(Path(index_dir) / FOLDER, model)
 
-    def for_sentences(self, embedder) -> "EmbeddingJournal":
+    def for_sentences(self, embedder) -> EmbeddingJournal:
         """The journal of the sentence vectors: this one, or, where another model embeds sentences, a
         journal of that model's inside this one's folder (discarded with it)."""
         if embedder.sentences is None:

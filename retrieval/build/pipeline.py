@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from retrieval.build.journal import EmbeddingJournal
@@ -198,7 +198,7 @@ def _build(
             hashes[name] = sha
             to_parse.append(path)
     if to_parse:
-        embedder.tokenizer  # loaded once here, so each forked worker has it
+        _ = embedder.tokenizer  # loaded once here, so each forked worker has it
     prepare = functools.partial(prepare_document, count=embedder.count_tokens, chunk_tokens=settings.chunk_tokens, overlap_tokens=settings.overlap_tokens)
     for path, result in parse_isolated(
         to_parse, catalogue, workers=settings.workers, timeout_s=settings.parse_timeout_s, memory_mb=settings.parse_memory_mb,
@@ -269,7 +269,7 @@ def _build(
     manifest = index_files.identity(embedder.model_name, int(dimension), settings.chunk_tokens, settings.overlap_tokens,
                                     embedder.sentence_model_name, int(sentence_dimension))
     manifest.update(
-        built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         chunks=len(chunks),
         documents=[_doc_entry(doc, len(doc_chunks[doc.doc_id]), catalogue.get(doc.doc_id, {})) for doc in documents],
         not_indexed=failed_entries,

@@ -92,14 +92,14 @@ def embed_passages_and_sentences(
     # unless another model embeds the sentences
     sentence_journal = sentence_journal or journal
     journal_cache, journal_vectors = journal.load() if journal is not None else ({}, None)
-    sentence_common = dict(journal=journal, journal_cache=journal_cache, journal_vectors=journal_vectors)
+    sentence_common = {"journal": journal, "journal_cache": journal_cache, "journal_vectors": journal_vectors}
     if sentence_journal is not journal:
         sentence_cache_j, sentence_vectors_j = sentence_journal.load()
-        sentence_common = dict(journal=sentence_journal, journal_cache=sentence_cache_j, journal_vectors=sentence_vectors_j)
+        sentence_common = {"journal": sentence_journal, "journal_cache": sentence_cache_j, "journal_vectors": sentence_vectors_j}
     new_chunks = len({c.content_hash for c in chunks if c.content_hash not in chunk_cache})
     new_sentences = len({k for k in sentence_keys if k not in sentence_cache})
     bar = Progress(new_chunks + new_sentences, "embedding", progress, on_progress)
-    common = dict(journal=journal, journal_cache=journal_cache, journal_vectors=journal_vectors)
+    common = {"journal": journal, "journal_cache": journal_cache, "journal_vectors": journal_vectors}
     vectors, embedded, resumed_chunks = _embed_cached(
         [c.content_hash for c in chunks], [c.embed_text for c in chunks], chunk_cache, old_chunk_vectors, embedder, bar, "chunk", **common)
     sentence_vectors, sentences_embedded, resumed_sentences = _embed_cached(

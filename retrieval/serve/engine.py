@@ -106,7 +106,7 @@ class Engine:
             self.embedder.embed(["This sentence warms up the model before the first question."])
         except ModelError as exc:
             self.model_error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - any failure to load is shown on the page
+        except Exception as exc:
             self.model_error = f"cannot load the model: {type(exc).__name__}: {exc}"
         finally:
             self._model_ready.set()

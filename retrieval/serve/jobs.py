@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -32,14 +33,12 @@ class Job:
     def _run(self) -> None:
         try:
             self.result = self._work(self)
-        except Exception as exc:  # noqa: BLE001 - reported on the page; the live index is untouched
+        except Exception as exc:
             self.error = str(exc) or type(exc).__name__
         finally:
             if self._on_done is not None:  # before the job counts as finished: whoever sees it finished sees its record
-                try:
+                with contextlib.suppress(Exception):  # a failing record never hides the job's own outcome
                     self._on_done(self)  # e.g. the audit log's record of the outcome
-                except Exception:  # noqa: BLE001 - a failing callback must not hide the job's own outcome
-                    pass
             self.finished = time.time()
 
     def progress(self, stage: str, done: int, total: int) -> None:

@@ -13,9 +13,10 @@ chunks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import ContextManager, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -247,7 +248,7 @@ class IndexStore(Protocol):
     def check_compatible(self, manifest: dict, expected: dict) -> None:
         """Stop with one line (IndexMismatch) when `manifest` was made with other settings."""
 
-    def build_lock(self) -> ContextManager[None]:
+    def build_lock(self) -> AbstractContextManager[None]:
         """One build at a time; raises BuildLocked."""
 
     def planned_store(self, n_chunks: int) -> str:

@@ -74,7 +74,7 @@ class LexicalIndex:
         self._terms = QueryTerms()
 
     @classmethod
-    def build(cls, texts: list[str]) -> "LexicalIndex":
+    def build(cls, texts: list[str]) -> LexicalIndex:
         import bm25s
 
         retriever = bm25s.BM25()
@@ -84,7 +84,7 @@ class LexicalIndex:
         return cls(retriever, len(texts))
 
     @classmethod
-    def load(cls, directory: Path, n_docs: int) -> "LexicalIndex":
+    def load(cls, directory: Path, n_docs: int) -> LexicalIndex:
         import bm25s
 
         path = Path(directory) / LEXICAL_DIR

@@ -92,7 +92,7 @@ class MilvusLocation(MilvusConnection):
         self._alias_value: str | None = None
 
     @classmethod
-    def from_settings(cls, settings) -> "MilvusLocation":
+    def from_settings(cls, settings) -> MilvusLocation:
         return cls(settings.milvus_uri, settings.milvus_token, settings.milvus_collection, settings.milvus_index)
 
     def describe(self) -> str:
@@ -149,7 +149,7 @@ class MilvusLocation(MilvusConnection):
             records = [("manifest", manifest), ("frequencies", document_frequencies)]
             records += [(f"document:{doc.doc_id}", index_files.document_to_json(doc)) for doc in documents]
             self._insert_meta(name + META_SUFFIX, records)
-            self._insert_meta(name + META_SUFFIX, [("complete", {"chunks": len(chunks), "sentences": int(len(sentence_spans))})])
+            self._insert_meta(name + META_SUFFIX, [("complete", {"chunks": len(chunks), "sentences": len(sentence_spans)})])
             for collection in (name, name + SENTENCES_SUFFIX, name + META_SUFFIX):
                 self.call("flush", self.client.flush, collection)
         except BaseException:

@@ -57,7 +57,7 @@ class FaissStore:
             self._ivf.make_direct_map()  # rows can be read back (vectors(), incremental builds)
 
     @classmethod
-    def from_vectors(cls, vectors: np.ndarray, dimension: int, previous: "FaissStore | None" = None, approximate_from: int | None = None) -> "FaissStore":
+    def from_vectors(cls, vectors: np.ndarray, dimension: int, previous: FaissStore | None = None, approximate_from: int | None = None) -> FaissStore:
         """A store of these vectors: exact below `approximate_from` rows, IVF from there on. An IVF
         `previous` store of a similar size lends its trained lists, so an incremental build does not
         retrain k-means (seconds at 100,000 rows)."""
@@ -95,7 +95,7 @@ class FaissStore:
         return f"approximate (IVF, {self._ivf.nlist} lists, {self._ivf.nprobe} probed per query)"
 
     @classmethod
-    def load(cls, directory: Path) -> "FaissStore":
+    def load(cls, directory: Path) -> FaissStore:
         import faiss
 
         return cls(faiss.read_index(str(Path(directory) / cls.FILE)))

@@ -73,7 +73,7 @@ def test_an_index_built_on_it_records_it_and_answers_from_it(tmp_path, small):
     from retrieval.ask.search import Retriever
     from retrieval.build.pipeline import build_index
     from retrieval.config import Settings
-    from retrieval.store.index import open_index
+    from retrieval.store.files import open_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -11,7 +11,8 @@ from test_search import BUDAPEST, INTERACT
 from retrieval.ask.answer import Answerer
 from retrieval.ask.search import Retriever
 from retrieval.config import Settings
-from retrieval.store.index import identity, open_index
+from retrieval.store.files import open_index
+from retrieval.store.index import identity
 
 pytestmark = pytest.mark.real_model
 

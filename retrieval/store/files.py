@@ -72,9 +72,6 @@ class FileStore:
     def live_version(self) -> str | None:
         return read_current(self.folder)
 
-    def is_version_name(self, name: str) -> bool:
-        return bool(VERSION_NAME.fullmatch(name))
-
     def open(self, expected: dict | None = None) -> Index:
         return open_index(self.folder, expected)
 

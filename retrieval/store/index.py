@@ -73,6 +73,10 @@ def identity(model: str, dimension: int | None, chunk_tokens: int, overlap_token
 
 @dataclass
 class Index:
+    """An opened index version: its manifest, documents, chunk table (row = vector row), passage vectors,
+    BM25 index and quotable sentences, and the three searches over them. The Milvus back end's
+    `MilvusIndex` fetches chunks and documents on demand and runs the searches in Milvus."""
+
     directory: Path
     version: str
     manifest: dict
@@ -238,9 +242,6 @@ class IndexStore(Protocol):
 
     def live_version(self) -> str | None:
         """The live version's name, or None when there is no index."""
-
-    def is_version_name(self, name: str) -> bool:
-        """Whether a name is one this store gives its versions (links carry it)."""
 
     def open(self, expected: dict | None = None) -> Index:
         """The live index; with `expected` (identity()), one made with other settings is refused."""

@@ -174,6 +174,7 @@ class MilvusLocation(MilvusConnection):
         return self.read_current()
 
     def is_version_name(self, name: str) -> bool:
+        """Whether a collection is the chunks collection of one of this prefix's versions."""
         return bool(VERSION_NAME.fullmatch(name)) and name.startswith(self.prefix + "_v") and len(name) == len(self.prefix) + 24
 
     def check_compatible(self, manifest: dict, expected: dict) -> None:

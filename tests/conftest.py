@@ -120,7 +120,7 @@ def _embedders() -> dict:
 
 
 def _tier_embedder(real: bool, embedders: dict):
-    from retrieval.model.embedding import Embedder
+    from retrieval import Embedder
 
     models = tier_models(real)
     if models["RAG_MODEL"] not in embedders:
@@ -175,8 +175,7 @@ def _corpus_indexes() -> dict:
 
 
 def _tier_corpus_index(embedder, indexes: dict, tmp_path_factory) -> Path:
-    from retrieval.build.pipeline import build_index
-    from retrieval.config import Settings
+    from retrieval import Settings, build_index
 
     if embedder.model_name not in indexes:
         index_dir = tmp_path_factory.mktemp("corpus-index")
@@ -203,9 +202,7 @@ def module_corpus_index(module_embedder, _corpus_indexes, tmp_path_factory) -> P
 @pytest.fixture
 def small_retriever(tmp_path, embedder):
     """Builds a Retriever over a corpus of Markdown documents given as {name: text}, in tmp_path."""
-    from retrieval.ask.search import Retriever
-    from retrieval.build.pipeline import build_index
-    from retrieval.config import Settings
+    from retrieval import Retriever, Settings, build_index
 
     def build(documents: dict[str, str]):
         corpus = tmp_path / "corpus"

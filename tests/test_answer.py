@@ -8,15 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.ask.answer import NOT_COVERED, Answerer
+from retrieval import NOT_COVERED, Answerer, load_questions
 from retrieval.ask.question_signals import describes_a_case, is_followup, key_names, key_words, resolve_followup
-from retrieval.evaluation.evaluate import load_questions
 
 
 @pytest.fixture(scope="module")
 def answerer(module_corpus_index, module_embedder):
-    from retrieval.ask.search import Retriever
-    from retrieval.config import Settings
+    from retrieval import Retriever, Settings
 
     return Answerer(Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder))
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from retrieval.ask.answer import NOT_COVERED
+from retrieval import NOT_COVERED
 from retrieval.serve.links import snapshot_link
 
 REPO = Path(__file__).resolve().parents[1]
@@ -348,7 +348,7 @@ def test_the_server_upload_limit_follows_the_setting(monkeypatch):
     start()
     assert config.get_option("server.maxUploadSize") == 7
     shipped = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
-    from retrieval.config import Settings
+    from retrieval import Settings
 
     assert shipped == Settings().max_file_mb  # before the first page runs, the file's value holds
 
@@ -618,8 +618,7 @@ def test_a_damaged_index_is_rebuilt_only_by_a_signed_in_maintainer_and_no_server
     import json
     import os
 
-    from retrieval.build.pipeline import build_index
-    from retrieval.config import Settings
+    from retrieval import Settings, build_index
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
@@ -666,7 +665,7 @@ def test_a_long_conversation_draws_only_its_last_turns(live):
     last SHOWN_TURNS are, the rest folded behind a button."""
     import os
 
-    from retrieval.serve.conversations import ConversationStore
+    from retrieval import ConversationStore
 
     at = start()
     ask(at, DIMENSIONS)
@@ -713,8 +712,7 @@ def test_the_index_table_shows_no_none_pages_and_counts_read_right(live):
 
 def test_a_one_passage_document_is_listed_as_one_passage(tmp_path, embedder, monkeypatch):
     """Issue 29, item 15: the sidebar said "1 passages"."""
-    from retrieval.build.pipeline import build_index
-    from retrieval.config import Settings
+    from retrieval import Settings, build_index
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()

@@ -20,11 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval.build.pipeline import BuildError, build_index
-from retrieval.config import Settings
+from retrieval import BuildError, Document, DocumentError, Settings, build_index, chunk_document, load_document
 from retrieval.store.files import build_lock, open_index
-from retrieval.text.chunking import chunk_document
-from retrieval.text.documents import Document, DocumentError, assemble, load_document, markdown_blocks
+from retrieval.text.documents import assemble, markdown_blocks
 from retrieval.text.workers import ParserPool, parse_isolated
 
 REPO = Path(__file__).resolve().parents[1]
@@ -279,8 +277,7 @@ def test_second_build_in_process_is_refused_while_one_runs(tmp_path, embedder):
 
 @pytest.fixture(scope="module")
 def answerer(module_corpus_index, module_embedder):
-    from retrieval.ask.answer import Answerer
-    from retrieval.ask.search import Retriever
+    from retrieval import Answerer, Retriever
 
     return Answerer(Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder))
 

@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.build.pipeline import BuildError, build_index
-from retrieval.config import Settings
-from retrieval.model.embedding import Embedder
+from retrieval import BuildError, Embedder, IndexMismatch, Settings, build_index
 from retrieval.store import files as index_folder
 from retrieval.store import index as index_files
 from retrieval.store.files import build_lock, open_index
-from retrieval.store.index import IndexMismatch, identity
+from retrieval.store.index import identity
 from retrieval.text.chunking import CHUNKER_VERSION
 from retrieval.text.documents import PARSER_VERSION
 

@@ -8,10 +8,9 @@ import os
 import time
 from pathlib import Path
 
+from retrieval import Settings, build_index
 from retrieval.bench.bad_input import CRAFTED
 from retrieval.build import pipeline as build
-from retrieval.build.pipeline import build_index
-from retrieval.config import Settings
 from retrieval.text.workers import LimitExceeded, ParserPool
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.text.documents import CatalogueError, load_catalogue, set_catalogue_entry
+from retrieval import CatalogueError, set_catalogue_entry
+from retrieval.text.documents import load_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
 

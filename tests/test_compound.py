@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.ask.answer import Answerer
+from retrieval import Answerer
 from retrieval.ask.compound import compound_parts
 
 SPONSOR = "uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf"
@@ -14,8 +14,7 @@ TWO_THINGS = "What must a sponsor pay for a skilled worker, and how long can an 
 
 @pytest.fixture(scope="module")
 def retriever(module_corpus_index, module_embedder):
-    from retrieval.ask.search import Retriever
-    from retrieval.config import Settings
+    from retrieval import Retriever, Settings
 
     return Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder)
 

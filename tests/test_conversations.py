@@ -8,15 +8,14 @@ import threading
 
 import pytest
 
-from retrieval.config import Settings
-from retrieval.serve.conversations import MAX_TURNS, ConversationStore, valid_id
+from retrieval import ConversationStore, Settings
+from retrieval.serve.conversations import MAX_TURNS, valid_id
 from retrieval.serve.turn import Turn
 
 
 @pytest.fixture(scope="module")
 def answers(module_corpus_index, module_embedder):
-    from retrieval.ask.answer import Answerer
-    from retrieval.ask.search import Retriever
+    from retrieval import Answerer, Retriever
 
     answerer = Answerer(Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder))
     return [

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.config import DEFAULT_MODEL, Settings
+from retrieval import Embedder, ModelError, Settings
+from retrieval.config import DEFAULT_MODEL
 from retrieval.model import packaged_models
-from retrieval.model.embedding import Embedder, ModelError, model_id
+from retrieval.model.embedding import model_id
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.default_model
@@ -70,7 +71,7 @@ def test_a_build_and_an_answer_with_no_model_set_use_mpnet(default_model_env, tm
 
 
 def test_an_index_of_the_light_model_is_refused_by_the_default_one_with_a_rebuild_hint(default_model_env, corpus_index):
-    from retrieval.ask.search import Retriever
+    from retrieval import Retriever
 
     with pytest.raises(Exception, match="rebuild"):
         Retriever.open(Settings(index_dir=corpus_index))

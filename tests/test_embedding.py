@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from conftest import tier_models
 
-from retrieval.model.embedding import Embedder, ModelError, resolve_backend
+from retrieval import Embedder, ModelError
+from retrieval.model.embedding import resolve_backend
 from retrieval.model.onnx_encoder import OnnxUnsupported, export, pooling_mode
 
 # the encoders themselves: ONNX Runtime against torch, int8, the exports, the word pieces

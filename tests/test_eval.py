@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.evaluation.evaluate import RelevanceJudge, calibrate_threshold, load_questions, score_ranking
+from retrieval import load_questions
+from retrieval.evaluation.evaluate import RelevanceJudge, calibrate_threshold, score_ranking
 
 REPO = Path(__file__).resolve().parents[1]
 #: how far hybrid Recall@5 may fall below the committed figure before the suite fails
@@ -27,7 +28,7 @@ def test_score_ranking_exact():
 
 
 def test_relevance_judge_normalises_and_handles_split_quotes():
-    from retrieval.text.chunking import Chunk
+    from retrieval import Chunk
 
     def chunk(i, text):
         return Chunk(f"d#{i}", "d", "", 0, len(text), None, None, text, 10)
@@ -54,8 +55,7 @@ def test_eval_set_is_well_formed():
 
 @pytest.mark.real_model
 def test_hybrid_recall_does_not_regress(corpus_index, embedder):
-    from retrieval.ask.search import Retriever
-    from retrieval.config import Settings
+    from retrieval import Retriever, Settings
     from retrieval.evaluation.evaluate import evaluate_retrieval
 
     committed = json.loads((REPO / "docs" / "evaluation.json").read_text())["modes"]["hybrid"]["metrics"]["all"]
@@ -202,7 +202,8 @@ def test_word_overlap_counts_the_questions_content_words_found_in_the_best_answe
 def test_the_second_blind_set_is_written_as_officials_ask():
     """Most of its answerable questions share under a quarter of their words with the answer, and
     it has its own dev and test split."""
-    from retrieval.evaluation.evaluate import BLIND_QUESTIONS_2, load_questions, word_overlap
+    from retrieval import load_questions
+    from retrieval.evaluation.evaluate import BLIND_QUESTIONS_2, word_overlap
 
     questions = load_questions(BLIND_QUESTIONS_2)
     answerable = [q for q in questions if q.answerable]

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+from retrieval import Embedder
 from retrieval.model import hashed_words
-from retrieval.model.embedding import Embedder
 
 TEXTS = [
     "The municipality offers free language courses to newly arrived refugees.",
@@ -69,10 +69,7 @@ def test_selected_by_name_it_loads_no_model_and_counts_word_pieces_as_minilm(sma
 
 
 def test_an_index_built_on_it_records_it_and_answers_from_it(tmp_path, small):
-    from retrieval.ask.answer import Answerer
-    from retrieval.ask.search import Retriever
-    from retrieval.build.pipeline import build_index
-    from retrieval.config import Settings
+    from retrieval import Answerer, Retriever, Settings, build_index
     from retrieval.store.files import open_index
 
     corpus = tmp_path / "corpus"

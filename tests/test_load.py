@@ -91,7 +91,7 @@ def test_a_slow_question_does_not_hold_up_another_session(corpus_index, monkeypa
     took 37 s in key_words, holding the model lock) must not delay another session's answer. Here
     the first session's search is held on an event, outside any model call; the second session must
     get its answer meanwhile."""
-    from retrieval.ask.search import Retriever
+    from retrieval import Retriever
 
     monkeypatch.setenv("RAG_INDEX_DIR", str(corpus_index))
     monkeypatch.setenv("RAG_CORPUS_DIR", str(REPO / "corpus"))

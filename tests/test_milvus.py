@@ -22,12 +22,8 @@ from typing import Self
 
 import pytest
 
-from retrieval.ask.search import Retriever
-from retrieval.build.pipeline import BuildError, build_index
-from retrieval.config import Settings
-from retrieval.serve.engine import Engine
-from retrieval.store.backend import open_store
-from retrieval.store.index import IndexMismatch, identity
+from retrieval import BuildError, Engine, IndexMismatch, Retriever, Settings, build_index, open_store
+from retrieval.store.index import identity
 
 # Milvus Lite and a Milvus server, against FAISS on the real model's vectors (near-ties would order differently)
 pytestmark = [pytest.mark.milvus, pytest.mark.real_model]
@@ -83,7 +79,7 @@ def both(tmp_path_factory, module_embedder):
 
 
 def test_milvus_gives_the_same_passages_and_answers_as_faiss(both):
-    from retrieval.ask.answer import Answerer
+    from retrieval import Answerer
 
     files, milvus, _ = both
     assert milvus.index.sentence_store is not None and "Milvus" in milvus.index.store.describe()
@@ -273,7 +269,7 @@ def test_a_second_process_answers_from_the_same_uri(server, tmp_path, embedder):
     corpus = make_corpus(tmp_path / "corpus")
     settings = milvus_settings(corpus, server)
     build_index(settings, embedder=embedder, progress=False)
-    from retrieval.ask.answer import Answerer
+    from retrieval import Answerer
 
     question = "How many experts did the INTERACT survey interview?"
     here = Answerer(Retriever.open(settings, embedder=embedder)).ask(question)

@@ -11,9 +11,9 @@ import re
 
 import pytest
 
+from retrieval import DocumentError, chunk_document, load_document
 from retrieval.text import cleaning
-from retrieval.text.chunking import chunk_document, split_sentences
-from retrieval.text.documents import DocumentError, load_document
+from retrieval.text.chunking import split_sentences
 from retrieval.text.sections import Heading, SectionTracker, heading_number, legal_heading, numbered_heading
 
 HEADER = "Journal of Migration Policy"

@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.ask.answer import NOT_COVERED, Answer, AnswerSentence, Citation
-from retrieval.ask.search import Hit
+from retrieval import NOT_COVERED, Chunk, Hit
+from retrieval.ask.answer import Answer, AnswerSentence, Citation
 from retrieval.serve.export import conversation_markdown
 from retrieval.serve.links import Snapshot, parse_snapshot, snapshot_link, snapshot_query
 from retrieval.serve.markdown_text import escape_markdown, inert_markdown
@@ -26,7 +26,6 @@ from retrieval.serve.presentation import (
     window,
 )
 from retrieval.serve.turn import Turn
-from retrieval.text.chunking import Chunk
 
 EVIL = [
     "<img src=x onerror=alert(1)>",

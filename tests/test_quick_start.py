@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.config import Settings
-from retrieval.serve.engine import Engine
-from retrieval.store.backend import open_store
+from retrieval import Engine, Settings, open_store
 
 # the quick start builds with the light model and upgrades to another model
 pytestmark = pytest.mark.real_model
@@ -82,7 +80,7 @@ def test_the_app_answers_from_an_index_of_another_model_and_switches_when_the_up
 
 
 def test_upgrading_the_passage_model_embeds_the_passages_again_and_keeps_the_sentence_vectors(corpus, tmp_path, other_model):
-    from retrieval.build.pipeline import build_index
+    from retrieval import build_index
 
     index = tmp_path / "index"
     assert _build(corpus, index, other_model).returncode == 0
@@ -93,7 +91,7 @@ def test_upgrading_the_passage_model_embeds_the_passages_again_and_keeps_the_sen
 
 
 def test_sentences_go_to_the_sentence_model_and_passages_and_questions_to_the_other(other_model):
-    from retrieval.model.embedding import Embedder
+    from retrieval import Embedder
 
     embedder = Embedder(LIGHT, sentence_model=other_model)
     assert embedder.sentences is not None and embedder.sentences.sentences is None

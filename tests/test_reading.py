@@ -8,9 +8,7 @@ from __future__ import annotations
 import pytest
 from test_search import BUDAPEST, INTERACT
 
-from retrieval.ask.answer import Answerer
-from retrieval.ask.search import Retriever
-from retrieval.config import Settings
+from retrieval import Answerer, Retriever, Settings
 from retrieval.store.files import open_index
 from retrieval.store.index import identity
 

@@ -12,8 +12,7 @@ import re
 
 import pytest
 
-from retrieval.text.chunking import chunk_document
-from retrieval.text.documents import load_document
+from retrieval import chunk_document, load_document
 from retrieval.text.sections import heading_number
 
 # every shared PDF read, cleaned and chunked at length (minutes on two cores)

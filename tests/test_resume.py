@@ -14,12 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval import Embedder, Settings, build_index
 from retrieval.build import journal as embedding_journal
 from retrieval.build.journal import EmbeddingJournal, pending_vectors
-from retrieval.build.pipeline import build_index
 from retrieval.build.vectors import text_key
-from retrieval.config import Settings
-from retrieval.model.embedding import Embedder
 from retrieval.store.files import open_index
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from retrieval.ask.search import Retriever, rrf
+from retrieval import Retriever
+from retrieval.ask.search import rrf
 from retrieval.store.scores import top_k
 from retrieval.store.vectors import FaissStore
 
@@ -52,7 +53,7 @@ def test_faiss_store_matches_brute_force_and_filters():
 
 @pytest.fixture(scope="module")
 def retriever(module_corpus_index, module_embedder):
-    from retrieval.config import Settings
+    from retrieval import Settings
 
     return Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder)
 

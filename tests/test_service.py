@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.config import Settings
-from retrieval.serve.engine import Engine, Job
+from retrieval import Engine, Settings
+from retrieval.serve.engine import Job
 from retrieval.store.files import read_current
 
 REPO = Path(__file__).resolve().parents[1]

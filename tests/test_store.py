@@ -9,8 +9,7 @@ import faiss
 import numpy as np
 import pytest
 
-from retrieval.ask.search import Retriever
-from retrieval.config import Settings
+from retrieval import Retriever, Settings
 from retrieval.store import vectors as store_module
 from retrieval.store.vectors import FaissStore, ivf_lists
 
@@ -97,7 +96,7 @@ def test_a_built_index_above_the_threshold_searches_through_ivf(corpus_index, em
     index, which reuses every vector), and hybrid search and the document filter work through it."""
     import shutil
 
-    from retrieval.build.pipeline import build_index
+    from retrieval import build_index
     from retrieval.store.files import open_index
 
     monkeypatch.setattr(store_module, "APPROXIMATE_FROM", 500)

@@ -251,8 +251,7 @@ def test_kept_versions_are_capped_per_document(tmp_path):
     remove_document(corpus, "a.md", keep_versions=0)
     assert len([r for r in kept_documents(corpus) if r["document"] == "a.md"]) == 4
 
-    from retrieval.config import Settings
-    from retrieval.serve.engine import Engine
+    from retrieval import Engine, Settings
 
     engine = Engine(Settings(corpus_dir=corpus, kept_versions=2), embedder=object(), load_model=False)
     restored = next(r["kept"] for r in kept_documents(corpus) if r["document"] == "a.md")

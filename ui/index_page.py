@@ -10,12 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from retrieval import CatalogueError, UploadError, set_catalogue_entry
 from retrieval.build.journal import pending_vectors
 from retrieval.serve.maintainers import PasswordHashError, SignIn, audit, audit_entries
 from retrieval.serve.markdown_text import inert_markdown
-from retrieval.serve.uploads import UploadError
 from retrieval.text.digest import file_sha256
-from retrieval.text.documents import CatalogueError, set_catalogue_entry
 from ui import upload_gate
 from ui.jobs import job_panel
 

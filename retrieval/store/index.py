@@ -122,7 +122,7 @@ class Index:
         """Passages by the similarity of their vector to the question's."""
         allowed = self.rows_of(docs)
         if allowed is not None and len(allowed) == 0:
-            return _nothing()
+            return no_hits()
         scores, rows = self.store.search(query_vector, k, allowed)
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
@@ -131,7 +131,7 @@ class Index:
         """Passages by BM25."""
         allowed = self.rows_of(docs)
         if allowed is not None and len(allowed) == 0:
-            return _nothing()
+            return no_hits()
         return self.lexical.search(query, k, allowed)
 
     def best_sentences(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +144,7 @@ class Index:
         are re-scored by their sentences."""
         allowed = self.rows_of(docs)
         if len(self.sentence_chunk_rows) == 0 or (allowed is not None and len(allowed) == 0):
-            return _nothing()
+            return no_hits()
         if len(self.sentence_spans) > SENTENCE_SCAN_LIMIT and candidates is not None:
             return self._rescore(query_vector, candidates)
         sims = np.asarray(self.sentence_vectors, dtype=np.float32) @ query_vector
@@ -205,7 +205,8 @@ class Index:
         return entry.get("short_title") or entry.get("title") or doc_id
 
 
-def _nothing() -> tuple[np.ndarray, np.ndarray]:
+def no_hits() -> tuple[np.ndarray, np.ndarray]:
+    """Empty (rows, scores): what a search returns for a filter that leaves no passage."""
     return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
 
 

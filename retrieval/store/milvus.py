@@ -66,7 +66,8 @@ INDEX_TYPES = {"FLAT": {}, "HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT":
 
 #: what a build names a version's chunks collection: <prefix>_v<UTC time>_<random hex>, the prefix
 #: (RAG_MILVUS_COLLECTION) a collection name: a letter or "_", then letters, digits and "_"
-VERSION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,120}_v\d{8}T\d{6}_[0-9a-f]{6}")
+VERSION_SUFFIX = r"_v\d{8}T\d{6}_[0-9a-f]{6}"
+VERSION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,120}" + VERSION_SUFFIX)
 
 
 def version_name(prefix: str) -> str:
@@ -175,7 +176,7 @@ class MilvusLocation(MilvusConnection):
 
     def is_version_name(self, name: str) -> bool:
         """Whether a collection is the chunks collection of one of this prefix's versions."""
-        return bool(VERSION_NAME.fullmatch(name)) and name.startswith(self.prefix + "_v") and len(name) == len(self.prefix) + 24
+        return bool(re.fullmatch(re.escape(self.prefix) + VERSION_SUFFIX, name))
 
     def check_compatible(self, manifest: dict, expected: dict) -> None:
         index_files.check_compatible(manifest, expected, self.describe(), self.rebuild_hint(full=True))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from retrieval.store import index as index_files
-from retrieval.store.index import Index
+from retrieval.store.index import Index, no_hits
 from retrieval.store.lexical import QueryTerms
 from retrieval.store.milvus_connection import BATCH, MilvusConnection
 from retrieval.text.chunking import Chunk
@@ -280,23 +280,27 @@ class MilvusIndex(Index):
         super().__init__(*args, **kwargs)
         self.sentence_store = sentence_store
 
+    def _none_known(self, docs: Sequence[str] | None) -> bool:
+        """A filter that names no document of this index: every search finds nothing (as the files back end's)."""
+        return bool(docs) and not any(d in self.rows_by_doc for d in docs)
+
     def dense(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        if docs and not any(d in self.rows_by_doc for d in docs):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if self._none_known(docs):
+            return no_hits()
         scores, rows = self.store.search(query_vector, k, docs=docs)
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
     def lexical_search(self, query: str, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        if docs and not any(d in self.rows_by_doc for d in docs):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if self._none_known(docs):
+            return no_hits()
         return self.lexical.search(query, k, docs=docs)
 
     def best_sentences(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The best sentence per chunk by grouping the sentence hits by chunk: the same ranking as the
         files back end's scan."""
-        if len(self.sentence_chunk_rows) == 0 or (docs and not any(d in self.rows_by_doc for d in docs)):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if len(self.sentence_chunk_rows) == 0 or self._none_known(docs):
+            return no_hits()
         scores, rows = self.sentence_store.search(query_vector, k, docs=docs, group_by="chunk_row")
         keep = (rows[0] >= 0) & (scores[0] > 0)
         return rows[0][keep], scores[0][keep]

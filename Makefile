@@ -12,7 +12,7 @@ MPNET := .cache/models/all-mpnet-base-v2/.installed-sha256
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup index run test test-fast lint eval eval-blind compare bench clean mpnet
+.PHONY: setup index run test test-fast lint eval eval-blind fit-answers compare bench clean mpnet
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ eval-blind: setup
 	$(BIN)/python -m retrieval build --quiet --corpus $(EVAL_CORPUS) --index .cache/eval-index
 	if [ -f .cache/eval-answers.jsonl ]; then cp -f .cache/eval-answers.jsonl .cache/eval-answers.previous.jsonl; fi
 	$(BIN)/python -m retrieval eval --index .cache/eval-index --report docs/evaluation.md --answers .cache/eval-answers.jsonl
+
+# refit the answer's two learned models (retrieval/ask/weighing.py) on the blind sets' dev splits, on the
+# index `make eval-blind` builds; then `make eval-blind` to report them on test
+fit-answers: setup
+	$(BIN)/python -m retrieval.evaluation.fit --index .cache/eval-index
 
 # what changed between the last two `make eval-blind` runs, on dev (SPLIT=test to confirm what dev chose)
 SPLIT ?= dev

@@ -1,22 +1,10 @@
-"""Compound questions: each half is searched and answered, on the real corpus index."""
+"""Compound questions: where a question is split in two (searching and answering each half is in test_answer_decisions.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from retrieval import Answerer
 from retrieval.ask.compound import compound_parts
-
-SPONSOR = "uk-home-office-sponsor-a-skilled-worker-guidance-2025.pdf"
-DUBLIN = "eu-regulation-604-2013-dublin-iii.pdf"
-TWO_THINGS = "What must a sponsor pay for a skilled worker, and how long can an asylum seeker be detained before transfer?"
-
-
-@pytest.fixture(scope="module")
-def retriever(module_corpus_index, module_embedder):
-    from retrieval import Retriever, Settings
-
-    return Retriever.open(Settings.from_env(index_dir=module_corpus_index), embedder=module_embedder)
 
 
 @pytest.mark.parametrize(
@@ -42,12 +30,3 @@ def test_two_questions_joined_by_and_are_split_at_the_second_question_word(quest
 )
 def test_a_question_that_asks_one_thing_is_not_split(question):
     assert compound_parts(question) == []
-
-
-def test_each_half_of_a_compound_question_is_found_and_answered(retriever):
-    as_asked = retriever._hits(retriever._ranked(TWO_THINGS, 5, None, "hybrid"), 5)
-    assert DUBLIN not in {h.doc_id for h in as_asked}  # searched whole, the sponsor guidance fills the top five
-    hits = retriever.search(TWO_THINGS, k=5)
-    assert {SPONSOR, DUBLIN} <= {h.doc_id for h in hits}
-    answer = Answerer(retriever).ask(TWO_THINGS)
-    assert answer.answerable and {SPONSOR, DUBLIN} <= {c.doc for c in answer.citations}

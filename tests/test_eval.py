@@ -139,6 +139,7 @@ def test_the_source_of_a_question_is_the_kind_of_its_gold_documents():
     assert source_of(Question("y", "unanswerable", "?", False, ())) == ""
 
 
+@pytest.mark.real_model  # declines the off-topic question as the real model reads it
 def test_eval_writes_each_question_s_answer_for_reading_failures(corpus_index, tmp_path, capsys):
     """`eval --answers FILE`: a JSONL row per question with the answer given, whether it holds a gold
     quote, and where each mode ranked the gold passages; a declined question has no answer text."""

@@ -256,7 +256,7 @@ def test_conversation_markdown_says_when_an_answer_lacks_the_figure_asked_for():
 
     lacking = replace(answer("How much does it cost?"), lacks="amount")
     md = conversation_markdown([Turn(lacking, (), "v1"), Turn(answer("What is quoted?"), (), "v1")])
-    assert md.count("No quoted sentence gives an amount, which the question asks for") == 1
+    assert md.count("No quoted sentence of the answering document gives an amount, which the question asks for") == 1
 
 
 def test_a_long_question_is_folded_and_escaped():

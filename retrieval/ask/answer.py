@@ -11,6 +11,7 @@ What a chosen sentence brings along (a list's items, what it announces) is sente
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -30,49 +31,39 @@ from retrieval.ask.sentence_signals import (
     is_quotable,
     novelty,
 )
+from retrieval.ask.weighing import (
+    COVERAGE_FEATURES,
+    SENTENCE_FEATURES,
+    Weights,
+    inverse_document_frequency,
+    load_weights,
+    rare_term_share,
+)
 from retrieval.config import MAX_QUESTION_CHARS
 
 NOT_COVERED = "The documents do not cover this question."
 NOT_ENGLISH = ("This question seems to be in {language}. The assistant reads English only, and the documents are in "
                "English: please ask it in English.")
 
-#: Confidence is the cosine similarity between the question and the best quotable sentence of the
-#: top passages, lowered when a key term of the question (a name, a number, a rare word) is in
-#: neither of the passages the answer leans on (the first, and the one of its best sentence): "the
-#: salary for a Blue Card in Germany" is not answered by passages about UK salaries, however similar
-#: they read. Not so in a question that tells of a case in the first person ("We run a care home and want
-#: to bring in a care worker who is still living in the Philippines"): its names are the case's details
-#: (blind dev: three wrong refusals fewer, balanced accuracy 0.682 -> 0.696; on 24 first-person cases
-#: written afterwards to check it, 10 of 12 answerable ones answered instead of 1, 4 of 12 unanswerable
-#: ones declined instead of 8). It is lowered too when the question asks for a figure or a date that
-#: no passage gives.
-#: Below the threshold the question counts as not covered. Calibrated on the blind dev split
-#: (eval/blind-questions.jsonl): 0.52 gave the best balanced accuracy (0.70) that still answers at
-#: least 90% of the answerable questions; checking key terms in the leaned-on passages rather than
-#: all five raised the AUROC of the confidence there from 0.68 to 0.75.
-COVERAGE_THRESHOLD = 0.52
-MISSING_KEY_TERM_PENALTY = 0.7
+#: How sure the answer is that the documents answer, and which sentence answers best, are the two
+#: learned models of weighing.py (fitted on the blind dev splits; answer_weights.json holds their
+#: coefficients and the threshold below which a question counts as not covered). Their signals
+#: include what hand-set penalties weighed before: a key term of the question (a name, a number, a
+#: rare word) in neither of the passages the answer leans on (the first, and the one of its best
+#: sentence), unless the question tells a case in the first person ("We run a care home and want to
+#: bring in a care worker who is still living in the Philippines": its names are the case's details);
+#: a figure or a date asked for that no passage gives; countries or organisations asked for that
+#: the answer names none of.
 #: a term in more than this share of all chunks is too common to be a key term
 KEY_TERM_MAX_SHARE = 0.05
-#: the expected kind of answer (a figure for "how much", a date for "when") is in no quotable
-#: sentence of the top passages from the answer's documents (its best sentence's, each compound half's):
-#: the documents likely do not say it
-MISSING_KIND_PENALTY = 0.7
-#: and lowered once more when the question asks which countries or which organisations and no
-#: sentence of the answer names one, even after the best one that does was brought in (blind dev:
-#: declined 0.476 -> 0.508, nothing answerable lost; test declined 0.538 -> 0.558)
+#: the kinds of answer that name things (`sentence_signals.expected_kind`)
 NAMING_KINDS = frozenset({"countries", "names"})
-#: a sentence holding the kind of answer asked for scores this much higher
-KIND_BONUS = 0.08
 #: when no chosen sentence gives the figure or date asked for, the best one that does joins the
 #: answer if its similarity is within this much of the best sentence of its passage ("... is subject
 #: to a charge." then "... charges a €411 fee ...": the figure reads less like the question)
 KIND_REACH = 0.25
-#: a sentence with fewer new content terms than this share only restates the question
+#: a line with fewer new content terms than this share of its document's title terms only says the title
 MIN_NOVELTY = 0.34
-RESTATEMENT_PENALTY = 0.06
-#: sentences from lower-ranked passages score a little less (rank 1: 0, rank 2: one step, ...)
-PASSAGE_RANK_STEP = 0.005
 #: a follow-up-looking question answered on its own with at least threshold + this margin stands alone
 STANDALONE_MARGIN = 0.1
 #: sentences scoring within this margin of the best one may join the answer, up to MAX_SENTENCES.
@@ -80,7 +71,7 @@ STANDALONE_MARGIN = 0.1
 #: 0.518 / 0.569 / 0.584 / 0.599 at 77 / 94 / 105 / 116 words (test 0.468 / 0.524 / 0.532 / 0.540;
 #: test answers from PDFs 109 words at 0.08, 116 at 0.10, 122 at 0.12): the gain is bought with
 #: length, and answers are to stay under 120 words. 3 / 4 / 5 sentences: 0.511 / 0.569 / 0.569.
-SENTENCE_MARGIN = 0.08
+SENTENCE_MARGIN = 1.0
 MAX_SENTENCES = 4
 PASSAGES = 5
 
@@ -131,7 +122,8 @@ class Answer:
         """Said with an answer whose sentences do not give the figure or date asked for."""
         if not self.lacks:
             return ""
-        return f"No quoted sentence gives {KIND_NAMES.get(self.lacks, self.lacks)}, which the question asks for: these are the closest the documents come."
+        return (f"No quoted sentence of the answering document gives {KIND_NAMES.get(self.lacks, self.lacks)}, which the question asks for: "
+                "these are the closest the documents come.")
 
     @property
     def text(self) -> str:
@@ -156,10 +148,27 @@ def citation_for(hit: Hit, n: int, quoted: Sequence[tuple[int, int]] = ()) -> Ci
     )
 
 
+@dataclass(frozen=True)
+class Draft:
+    """An answer before it is decided: the passages found, the candidate sentences and those chosen
+    (the best first), the answer's signals for the coverage model (`weighing.COVERAGE_FEATURES`),
+    the kind of answer asked for that no chosen sentence gives, and each candidate's signals."""
+
+    hits: tuple[Hit, ...]
+    top: tuple[Hit, ...]
+    candidates: tuple[Candidate, ...]
+    chosen: tuple[int, ...]
+    coverage: np.ndarray
+    lacks: str
+    sentence_features: np.ndarray
+
+
 class Answerer:
-    def __init__(self, retriever: Retriever, threshold: float = COVERAGE_THRESHOLD, max_sentences: int = MAX_SENTENCES, passages: int = PASSAGES) -> None:
+    def __init__(self, retriever: Retriever, threshold: float | None = None, max_sentences: int = MAX_SENTENCES, passages: int = PASSAGES,
+                 weights: Weights | None = None) -> None:
         self.retriever = retriever
-        self.threshold = threshold
+        self.weights = weights or load_weights()
+        self.threshold = self.weights.threshold if threshold is None else threshold
         self.max_sentences = max_sentences
         self.passages = passages
         lexical = retriever.index.lexical
@@ -232,26 +241,35 @@ class Answerer:
         vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
         return out, vectors
 
-    def sentence_scores(self, question: str, query: str, candidates: list[Candidate], sims: np.ndarray) -> tuple[np.ndarray, list[bool], list[bool]]:
-        """How well each candidate sentence answers: its similarity to the question, plus a bonus
-        when it holds the kind of answer asked for (an amount, a date), less a penalty when it only
-        restates the question; sentences that are never quoted (headings, footnotes, captions)
-        score -inf. Also returns which are quotable and which hold the kind asked for."""
+    def sentence_scores(self, question: str, query: str, candidates: list[Candidate], sims: np.ndarray, top: Sequence[Hit],
+                        by_passage: bool = True) -> tuple[np.ndarray, list[bool], list[bool], np.ndarray]:
+        """How well each candidate sentence answers: the sentence model of weighing.py over its
+        signals (`weighing.SENTENCE_FEATURES`); sentences that are never quoted (headings, footnotes,
+        captions) score -inf. Also returns which are quotable, which hold the kind of answer asked
+        for, and the signals (one row per candidate). Without `by_passage`, every passage counts as
+        the first (the passages were ranked for another question: the whole of a compound one)."""
         lexical = self.retriever.index.lexical
         kind = expected_kind(question)
         q_terms = set(lexical.query_terms(query))
+        idf = {t: inverse_document_frequency(lexical.document_frequency(t), lexical.n_docs) for t in q_terms}
         quotable = [is_quotable(c.text) for c in candidates]
         has_kind = [holds_kind(c.text, kind, question) for c in candidates]
-        scores = np.array(sims, dtype=np.float32, copy=True)
+        top_dense = float(top[0].dense_score or 0.0)
+        top_fused = float(top[0].score) or 1.0
+        rows = []
         for i, c in enumerate(candidates):
-            if novelty(set(lexical.query_terms(c.text)), q_terms) < MIN_NOVELTY:
-                scores[i] -= RESTATEMENT_PENALTY
-            if kind and has_kind[i]:
-                scores[i] += KIND_BONUS
-            scores[i] -= PASSAGE_RANK_STEP * c.hit_index
+            hit = top[c.hit_index]
+            terms = set(lexical.query_terms(c.text))
+            rank, dense, fused = (float(c.hit_index), float(hit.dense_score or 0.0) - top_dense, float(hit.score) / top_fused) if by_passage else (0.0, 0.0, 1.0)
+            rows.append((
+                float(sims[i]), float(bool(kind) and has_kind[i]), rank, dense, fused, rare_term_share(terms, q_terms, idf), novelty(terms, q_terms),
+                math.log(max(3, len(c.text.split()))),
+            ))
+        features = np.array(rows, dtype=np.float64).reshape(len(candidates), len(SENTENCE_FEATURES))
+        scores = self.weights.sentence.scores(features)
         if any(quotable):
             scores[~np.asarray(quotable)] = -np.inf
-        return scores, quotable, has_kind
+        return scores, quotable, has_kind, features
 
     def ask(self, question: str, history: Sequence[str] = (), docs: Sequence[str] | None = None) -> Answer:
         """The answer to a question in a conversation. A question that looks like a follow-up but
@@ -276,26 +294,22 @@ class Answerer:
                 return answer
         return self._answer(question, query, docs)
 
-    def _answer(self, question: str, query: str, docs: Sequence[str] | None) -> Answer:
-        if not re.search(r"\w", query):
-            return Answer(question, query, False, 0.0)
+    def draft(self, question: str, query: str, docs: Sequence[str] | None = None) -> Draft | None:
+        """What an answer to `query` would say and the evidence for it, before it is decided whether
+        the documents answer (None when nothing is found)."""
         hits = self.retriever.search(query, k=max(self.passages, 10), docs=docs)
         top = hits[: self.passages]
         candidates, vectors = self.candidates(top)
         if not candidates:
-            return _not_covered(question, query, 0.0, hits, top)
+            return Draft(tuple(hits), tuple(top), (), (), np.zeros(len(COVERAGE_FEATURES)), "", np.zeros((0, len(SENTENCE_FEATURES))))
         sims = vectors @ self.retriever.embedder.embed_query(query, kind="sentence")
-        scores, quotable, has_kind = self.sentence_scores(question, query, candidates, sims)
+        scores, quotable, has_kind, sentence_rows = self.sentence_scores(question, query, candidates, sims, top)
         best = int(np.argmax(scores))
-        confidence = float(sims[best])
-        # the passages the answer leans on: the first one and the one of its best sentence
-        leaned_on = [top[0]] + ([top[candidates[best].hit_index]] if candidates[best].hit_index else [])
-        if self.missing_key_terms(question, leaned_on) and not describes_a_case(question):
-            confidence *= MISSING_KEY_TERM_PENALTY
         # a compound question ("Why ..., and when ...?"): the best sentence for each half answers it
         part_bests = []
         for part in compound_parts(query):
-            part_scores, _, _ = self.sentence_scores(part, part, candidates, vectors @ self.retriever.embedder.embed_query(part, kind="sentence"))
+            part_sims = vectors @ self.retriever.embedder.embed_query(part, kind="sentence")
+            part_scores, *_ = self.sentence_scores(part, part, candidates, part_sims, top, by_passage=False)
             part_best = int(np.argmax(part_scores))
             if np.isfinite(part_scores[part_best]):
                 part_bests.append(part_best)
@@ -304,10 +318,6 @@ class Answerer:
         # registration costs)
         answer_docs = {top[candidates[i].hit_index].doc_id for i in [best, *part_bests]}
         gives_kind = [has_kind[i] and quotable[i] and top[c.hit_index].doc_id in answer_docs for i, c in enumerate(candidates)]
-        if not any(gives_kind):
-            confidence *= MISSING_KIND_PENALTY  # asks "how much" and no passage names an amount
-        if confidence < self.threshold:
-            return _not_covered(question, query, confidence, hits, top)
 
         chosen: list[int] = [best]
         for i in np.argsort(-scores):
@@ -319,7 +329,6 @@ class Answerer:
             if max(float(vectors[i] @ vectors[j]) for j in chosen) > 0.85:
                 continue  # says again what a chosen sentence says
             chosen.append(i)
-
         chosen += [i for i in dict.fromkeys(part_bests) if i not in chosen]
 
         kind = expected_kind(question)
@@ -335,10 +344,41 @@ class Answerer:
         quotable = quotable + [True] * (len(candidates) - len(quotable))  # list items read from the passage
         chosen += what_follows(candidates, chosen, quotable)
         chosen += after_a_short_best(candidates, chosen, quotable, top)
+        # the kind asked for, when no chosen sentence of the answer's documents gives it (a fee in
+        # another document's sentence does not say what the Trust Fund spent)
+        gives = [gives_kind[i] if i < len(gives_kind) else holds_kind(candidates[i].text, kind, question) and top[candidates[i].hit_index].doc_id in answer_docs
+                 for i in chosen]  # list items read from the passage come after the candidates
+        lacks = kind if kind and not any(gives) else ""
 
-        # passages in the order of their best chosen sentence; sentences in text order inside each
-        # (the best sentence first instead moved 2 of 193 test answers' first sentence onto a gold
-        # quote, docs/benchmarks.md: not kept)
+        # the passages the answer leans on: the first one and the one of its best sentence
+        leaned_on = [top[0]] + ([top[candidates[best].hit_index]] if candidates[best].hit_index else [])
+        case = describes_a_case(question)
+        quotable_sims = [float(sims[i]) for i in range(len(sims)) if quotable[i]] or [float(np.max(sims))]
+        dense = [float(h.dense_score or 0.0) for h in top]
+        coverage_row = np.array([
+            max(quotable_sims), dense[0], max(dense), math.log1p(float(top[0].lexical_score or 0.0)),
+            float(bool(self.missing_key_terms(question, leaned_on)) and not case),
+            float(bool(kind) and not any(gives_kind)),  # asks "how much" and no passage names an amount
+            float(case), math.log1p(len(self.retriever.index.lexical.query_terms(query))),
+            # "Which Member States require ...?" answered by "Some Member States require ...": the
+            # documents know there are some and name none where the answer is
+            float(lacks in NAMING_KINDS),
+        ])
+        return Draft(tuple(hits), tuple(top), tuple(candidates), tuple(chosen), coverage_row, lacks, sentence_rows)
+
+    def _answer(self, question: str, query: str, docs: Sequence[str] | None) -> Answer:
+        if not re.search(r"\w", query):
+            return Answer(question, query, False, 0.0)
+        draft = self.draft(question, query, docs)
+        hits, top, candidates, chosen = draft.hits, draft.top, draft.candidates, draft.chosen
+        if not candidates:
+            return _not_covered(question, query, 0.0, hits, top)
+        confidence = self.weights.confidence(draft.coverage)
+        if confidence < self.threshold:
+            return _not_covered(question, query, confidence, hits, top)
+
+        # the best sentence first, then the rest of its passage's in text order; then the other
+        # passages in the order of their best chosen sentence, each one's sentences in text order
         passage_order: list[int] = []
         for i in chosen:
             if candidates[i].hit_index not in passage_order:
@@ -346,17 +386,12 @@ class Answerer:
         numbers = {hit_index: n for n, hit_index in enumerate(passage_order, start=1)}
         sentences = []
         for hit_index in passage_order:
-            for i in sorted((i for i in chosen if candidates[i].hit_index == hit_index), key=lambda i: candidates[i].start):
-                sentences.append(AnswerSentence(candidates[i].text, numbers[hit_index]))
+            ordered = sorted((i for i in chosen if candidates[i].hit_index == hit_index), key=lambda i: candidates[i].start)
+            if hit_index == candidates[chosen[0]].hit_index:
+                ordered = [chosen[0]] + [i for i in ordered if i != chosen[0]]
+            sentences += [AnswerSentence(candidates[i].text, numbers[hit_index]) for i in ordered]
         citations = tuple(
             citation_for(top[h], numbers[h], [(candidates[i].start, candidates[i].end) for i in chosen if candidates[i].hit_index == h])
             for h in passage_order
         )
-        lacks = kind if kind and not any(holds_kind(candidates[i].text, kind, question) for i in chosen) else ""
-        if lacks in NAMING_KINDS:
-            # "Which Member States require ...?" answered by "Some Member States require ...": the
-            # documents know there are some and name none where the answer is
-            confidence *= MISSING_KIND_PENALTY
-            if confidence < self.threshold:
-                return _not_covered(question, query, confidence, hits, top)
-        return Answer(question, query, True, confidence, tuple(sentences), citations, hits=tuple(hits), lacks=lacks)
+        return Answer(question, query, True, confidence, tuple(sentences), citations, hits=tuple(hits), lacks=draft.lacks)

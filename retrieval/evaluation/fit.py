@@ -1,0 +1,142 @@
+"""Fit the answer's two learned models (retrieval/ask/weighing.py) on the dev splits of the blind sets
+and write them to answer_weights.json: `python -m retrieval.evaluation.fit --index .cache/eval-index`
+(`make fit-answers`). The test splits are never read here; `make eval-blind` reports them after.
+
+1. The sentence model: over every quotable candidate sentence of each answerable dev question's top
+   passages, whether it holds (or starts) a gold quote.
+2. The coverage model, with that sentence model choosing the sentences: over every dev question,
+   whether the documents answer it.
+3. The threshold: the confidence with the best balanced accuracy on dev among those that still
+   answer at least MIN_ANSWERED of the answerable questions (decline only on weak evidence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.ask.answer import Answerer
+from retrieval.ask.search import Retriever
+from retrieval.ask.sentence_signals import is_quotable
+from retrieval.ask.weighing import COVERAGE_FEATURES, SENTENCE_FEATURES, WEIGHTS_FILE, LinearModel, Weights, load_weights
+from retrieval.config import Settings
+from retrieval.evaluation.evaluate import (
+    BLIND_QUESTIONS,
+    BLIND_QUESTIONS_2,
+    Question,
+    answerable_here,
+    holds_quote,
+    load_questions,
+    quote_starts_in,
+)
+
+#: the threshold keeps answering at least this share of the answerable dev questions
+MIN_ANSWERED = 0.85
+#: a question less similar to the passages than this share of the answerable dev questions is far off
+#: (0: less similar than every one of them)
+FAR_OFF_SHARE = 0.0
+#: the inverse strength of the models' L2 regularisation (scikit-learn's C); 1 was the best of 0.1 /
+#: 1 / 10 for both models on dev
+REGULARISATION = 1.0
+FIT_SETS = (BLIND_QUESTIONS, BLIND_QUESTIONS_2)
+
+
+def dev_questions(index_docs) -> list[Question]:
+    out = []
+    for path in FIT_SETS:
+        kept, _ = answerable_here(load_questions(path, split="dev"), index_docs)
+        out += kept
+    return out
+
+
+def _logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=REGULARISATION, max_iter=5000).fit(rows, labels)
+    return LinearModel(features, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
+
+
+def sentence_rows(answerer: Answerer, questions: list[Question]) -> tuple[np.ndarray, np.ndarray]:
+    """Each quotable candidate sentence's signals and whether it holds or starts a gold quote."""
+    rows, labels = [], []
+    for q in questions:
+        if not q.answerable:
+            continue
+        query = " ".join(q.question.split())
+        draft = answerer.draft(q.question, query)
+        for candidate, row in zip(draft.candidates, draft.sentence_features):
+            if is_quotable(candidate.text):
+                rows.append(row)
+                labels.append(any(holds_quote(candidate.text, quote) or quote_starts_in(candidate.text, quote) for _, quote in q.gold))
+    return np.array(rows), np.array(labels, dtype=int)
+
+
+def coverage_rows(answerer: Answerer, questions: list[Question]) -> tuple[np.ndarray, np.ndarray]:
+    rows, labels = [], []
+    for q in questions:
+        draft = answerer.draft(q.question, " ".join(q.question.split()))
+        rows.append(draft.coverage)
+        labels.append(int(q.answerable))
+    return np.array(rows), np.array(labels, dtype=int)
+
+
+def pick_threshold(confidences: np.ndarray, answerable: np.ndarray, min_answered: float = MIN_ANSWERED) -> tuple[float, float, float]:
+    """(threshold, answered, declined) on dev: the best balanced accuracy that answers >= min_answered."""
+    best = (0.0, 1.0, 0.0)
+    for t in sorted(set(np.round(confidences, 3))):
+        answered = float(np.mean(confidences[answerable == 1] >= t))
+        declined = float(np.mean(confidences[answerable == 0] < t))
+        if answered >= min_answered and answered + declined > best[1] + best[2]:
+            best = (float(t), answered, declined)
+    return best
+
+
+def fit(answerer: Answerer, questions: list[Question], out=sys.stdout) -> dict:
+    rows, labels = sentence_rows(answerer, questions)
+    sentence = _logistic(rows, labels, SENTENCE_FEATURES)
+    print(f"sentence model: {len(rows)} candidate sentences, {labels.sum()} hold a gold quote", file=out)
+    answerer.weights = replace(answerer.weights, sentence=sentence)
+    rows, labels = coverage_rows(answerer, questions)
+    coverage = _logistic(rows, labels, COVERAGE_FEATURES)
+    answerable = rows[labels == 1]
+    similarity_floor = float(np.quantile(answerable[:, COVERAGE_FEATURES.index("best_similarity")], FAR_OFF_SHARE))
+    dense_floor = float(np.quantile(answerable[:, COVERAGE_FEATURES.index("max_dense")], FAR_OFF_SHARE))
+    far_off = (rows[:, COVERAGE_FEATURES.index("best_similarity")] < similarity_floor) | (rows[:, COVERAGE_FEATURES.index("max_dense")] < dense_floor)
+    probabilities = np.array([coverage.probability(r) for r in rows])
+    probabilities[far_off] = 0.0
+    threshold, answered, declined = pick_threshold(probabilities, labels)
+    print(f"coverage model: {len(rows)} questions, {labels.sum()} answerable; threshold {threshold:.3f} answers {answered:.3f}, "
+          f"declines {declined:.3f} on dev", file=out)
+    print(f"far off: best sentence under {similarity_floor:.3f} or best passage under {dense_floor:.3f} "
+          f"({int(far_off[labels == 1].sum())} answerable, {int(far_off[labels == 0].sum())} unanswerable dev questions)", file=out)
+    answerer.weights = Weights(sentence, coverage, threshold, similarity_floor, dense_floor)
+    return {
+        "fitted_on": [f"{Path(p).name} (dev)" for p in FIT_SETS], "date": date.today().isoformat(),
+        "models": {"passages": answerer.retriever.embedder.model_name, "sentences": answerer.retriever.embedder.sentence_model_name},
+        "dev": {"answered": round(answered, 3), "declined": round(declined, 3)},
+        "threshold": round(threshold, 4), "similarity_floor": round(similarity_floor, 4), "dense_floor": round(dense_floor, 4),
+        "sentence": sentence.as_json(), "coverage": coverage.as_json(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m retrieval.evaluation.fit", description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=Path(".cache/eval-index"), help="an index of the blind sets' documents (make eval-blind builds it)")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where to write the weights (default: the ones the answers use)")
+    args = parser.parse_args(argv)
+    retriever = Retriever.open(Settings.from_env(index_dir=args.index))
+    answerer = Answerer(retriever, weights=load_weights())
+    result = fit(answerer, dev_questions(retriever.index.rows_by_doc))
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"weights written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,7 +16,8 @@ from retrieval import chunk_document, load_document
 from retrieval.text.sections import heading_number
 
 # every shared PDF read, cleaned and chunked at length (minutes on two cores)
-pytestmark = pytest.mark.real_pdfs
+# one xdist worker runs the module (make test): each document is parsed once (shared_doc)
+pytestmark = [pytest.mark.real_pdfs, pytest.mark.xdist_group("real-documents")]
 
 PDFS = [
     "bmwk-fast-track-procedure-skilled-workers-2024.pdf",

@@ -60,11 +60,24 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+#: the modules that take longest, longest first. `make test` runs the suite on two pytest-xdist workers
+#: with --dist loadfile (a module and its module fixtures on one worker) in collection order
+#: (--no-loadscope-reorder): these start first, and the many short modules even out the end
+SLOW_MODULES = (
+    "test_browser.py", "test_milvus.py", "test_real_documents.py", "test_resume.py", "test_eval.py", "test_bad_input.py",
+    "test_default_model.py", "test_cli.py", "test_app.py", "test_embedding.py", "test_quick_start.py",
+)
+
+
 def pytest_collection_modifyitems(items):
-    """Every test with a mark of the integration tier is marked `integration`: -m "not integration" is the logic tier."""
+    """Every test with a mark of the integration tier is marked `integration`: -m "not integration" is the logic tier.
+    Under pytest-xdist, the slow modules come first (each module keeps its own order)."""
     for item in items:
         if any(item.get_closest_marker(mark) for mark in INTEGRATION_MARKS):
             item.add_marker(pytest.mark.integration)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {name: i for i, name in enumerate(SLOW_MODULES)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_MODULES)))
 
 
 def _set_models(monkeypatch, real: bool) -> None:

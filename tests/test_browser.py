@@ -43,8 +43,7 @@ FRENCH = "Combien de temps un citoyen de l'Union peut-il séjourner dans un autr
 MAINTAINER_PASSWORD = "correct horse battery staple"
 
 # the whole stack as a user meets it: Chromium, the app and the real model
-# one xdist worker runs the module (make test): its browser and app servers are started once
-pytestmark = [pytest.mark.browser, pytest.mark.real_model, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
 
 @pytest.fixture(scope="session")

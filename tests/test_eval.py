@@ -101,7 +101,6 @@ def question_checker_reports(shared_pdfs) -> dict[str, str]:
 
 
 @pytest.mark.real_pdfs
-@pytest.mark.xdist_group("question-checker")  # one worker, one run of the checker (make test)
 @pytest.mark.parametrize("name", QUESTION_SETS)
 def test_the_question_checker_passes_each_set_with_its_documents(name, question_checker_reports):
     """eval/check_questions.py, the check a maintainer runs after editing a set, passes both sets

@@ -26,8 +26,7 @@ from retrieval import BuildError, Engine, IndexMismatch, Retriever, Settings, bu
 from retrieval.store.index import identity
 
 # Milvus Lite and a Milvus server, against FAISS on the real model's vectors (near-ties would order differently)
-# one xdist worker runs the module (make test): its indexes and servers are made once
-pytestmark = [pytest.mark.milvus, pytest.mark.real_model, pytest.mark.xdist_group("milvus")]
+pytestmark = [pytest.mark.milvus, pytest.mark.real_model]
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = ["budapest-process-integration-reintegration-2016.md", "interact-expert-survey-2015.md"]

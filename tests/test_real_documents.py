@@ -16,8 +16,7 @@ from retrieval import chunk_document, load_document
 from retrieval.text.sections import heading_number
 
 # every shared PDF read, cleaned and chunked at length (minutes on two cores)
-# one xdist worker runs the module (make test): each document is parsed once (shared_doc)
-pytestmark = [pytest.mark.real_pdfs, pytest.mark.xdist_group("real-documents")]
+pytestmark = pytest.mark.real_pdfs
 
 PDFS = [
     "bmwk-fast-track-procedure-skilled-workers-2024.pdf",

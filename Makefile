@@ -31,8 +31,11 @@ run: setup
 	$(BIN)/python -m retrieval build --quick-start
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1
 
+# on TEST_WORKERS processes (pytest-xdist), a test module on one worker (its module fixtures made once),
+# the slowest modules first (tests/conftest.py, SLOW_MODULES)
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # the logic tier: chunking, fusion, answer composition, the app's flows, on the small deterministic
 # encoder (no model loaded); the real models, Milvus, the browser and the long reads of real PDFs are

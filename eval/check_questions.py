@@ -15,8 +15,10 @@ repository's corpus/, ../shared/corpus and ../shared/pdfs (relative to the
 repository root). Markdown/text files are read as UTF-8 text; PDFs are read
 with pypdf (all pages' extract_text() joined).
 
-Usage: python eval/check_questions.py [--questions PATH] [--docs-dir DIR ...]
-Exit status: 0 if everything passes, 1 otherwise.
+Usage: python eval/check_questions.py [--questions PATH ...] [--docs-dir DIR ...]
+Several --questions check several sets in one run, each with its own report under a "== PATH =="
+line, and read each document once for all of them.
+Exit status: 0 if everything passes (every set), 1 otherwise.
 """
 from __future__ import annotations
 
@@ -87,13 +89,32 @@ def extract_text(path: Path) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--questions", default=str(HERE / "questions.jsonl"))
+    ap.add_argument("--questions", action="append", default=[],
+                    help="a question set (repeatable: each set is checked on its own, each document read once for all)")
     ap.add_argument("--docs-dir", action="append", default=[], help="directory holding the documents")
     args = ap.parse_args()
 
+    dirs = default_dirs(args.docs_dir)
+    sets = args.questions or [str(HERE / "questions.jsonl")]
+    texts: dict[Path, str] = {}
+    failed = 0
+    for path in sets:
+        if len(sets) > 1:
+            print(f"== {path} ==")
+        failed += check_set(path, dirs, texts)
+        if len(sets) > 1:
+            print()
+    if len(sets) > 1:
+        print(f"{len(sets) - failed} of {len(sets)} sets passed")
+    return 1 if failed else 0
+
+
+def check_set(questions_path: str, dirs: list[Path], texts: dict[Path, str]) -> int:
+    """Check one set and print its report; 0 if it passes, 1 if not. `texts` holds each document's
+    normalised text, read on first use and kept for the next set."""
     failures: list[str] = []
     questions: list[dict] = []
-    with open(args.questions, encoding="utf-8") as fh:
+    with open(questions_path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -157,7 +178,6 @@ def main() -> int:
             failures.append(f"duplicate id {qid!r} ({n} times)")
 
     # ---- quotes against documents ----
-    dirs = default_dirs(args.docs_dir)
     doc_names = sorted({g["doc"] for q in questions for g in q.get("gold", []) if isinstance(g, dict) and isinstance(g.get("doc"), str)})
     doc_text: dict[str, str] = {}
     for name in doc_names:
@@ -166,7 +186,9 @@ def main() -> int:
             failures.append(f"document not found: {name} (searched {', '.join(map(str, dirs))})")
             continue
         try:
-            doc_text[name] = normalise(extract_text(path))
+            if path not in texts:
+                texts[path] = normalise(extract_text(path))
+            doc_text[name] = texts[path]
         except Exception as exc:  # noqa: BLE001
             failures.append(f"could not read {path}: {exc}")
     n_quotes = 0

@@ -16,8 +16,12 @@ No test touches the repository's own index/: RAG_INDEX_DIR points at a temporary
 
 from __future__ import annotations
 
+import fcntl
 import os
-from collections.abc import Sequence
+import re
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,11 +60,24 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+#: the modules that take longest, longest first. `make test` runs the suite on two pytest-xdist workers
+#: with --dist loadfile (a module and its module fixtures on one worker) in collection order
+#: (--no-loadscope-reorder): these start first, and the many short modules even out the end
+SLOW_MODULES = (
+    "test_browser.py", "test_milvus.py", "test_real_documents.py", "test_resume.py", "test_eval.py", "test_bad_input.py",
+    "test_default_model.py", "test_cli.py", "test_app.py", "test_embedding.py", "test_quick_start.py",
+)
+
+
 def pytest_collection_modifyitems(items):
-    """Every test with a mark of the integration tier is marked `integration`: -m "not integration" is the logic tier."""
+    """Every test with a mark of the integration tier is marked `integration`: -m "not integration" is the logic tier.
+    Under pytest-xdist, the slow modules come first (each module keeps its own order)."""
     for item in items:
         if any(item.get_closest_marker(mark) for mark in INTEGRATION_MARKS):
             item.add_marker(pytest.mark.integration)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {name: i for i, name in enumerate(SLOW_MODULES)}
+        items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_MODULES)))
 
 
 def _set_models(monkeypatch, real: bool) -> None:
@@ -170,26 +187,51 @@ def seed_docs(shared_dir) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def _corpus_indexes() -> dict:
-    """The project corpus's index folder for each tier's model, built once per session on first use."""
+    """The project corpus's index folder for each tier's model, built once per run on first use."""
     return {}
 
 
+def _run_folder(tmp_path_factory) -> Path:
+    """The temporary folder of the whole run: under pytest-xdist (`make test` runs two workers) the
+    folder that every worker's own base folder is in, so the workers share what is made there."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Held by one process of the run at a time (an flock: released if its holder dies)."""
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _tier_corpus_index(embedder, indexes: dict, tmp_path_factory) -> Path:
+    """Built once per run and model: the first worker that needs it builds it while any other waits,
+    then every worker opens the same folder (read only: a test that changes an index copies it)."""
     from retrieval import Settings, build_index
 
     if embedder.model_name not in indexes:
-        index_dir = tmp_path_factory.mktemp("corpus-index")
-        settings = Settings.from_env(corpus_dir=REPO / "corpus", index_dir=index_dir, model=embedder.model_name,
-                                     sentence_model=embedder.sentence_model_name)
-        report = build_index(settings, embedder=embedder, progress=False)
-        assert not report.failed, report.summary()
+        index_dir = _run_folder(tmp_path_factory) / f"corpus-index-{re.sub(r'[^A-Za-z0-9.-]', '_', embedder.model_name)}"
+        built = index_dir.with_name(index_dir.name + ".built")
+        with _exclusive(index_dir.with_name(index_dir.name + ".lock")):
+            if not built.exists():
+                shutil.rmtree(index_dir, ignore_errors=True)  # what a build that failed in another worker left
+                settings = Settings.from_env(corpus_dir=REPO / "corpus", index_dir=index_dir, model=embedder.model_name,
+                                             sentence_model=embedder.sentence_model_name)
+                report = build_index(settings, embedder=embedder, progress=False)
+                assert not report.failed, report.summary()
+                built.touch()
         indexes[embedder.model_name] = index_dir
     return indexes[embedder.model_name]
 
 
 @pytest.fixture
 def corpus_index(embedder, _corpus_indexes, tmp_path_factory) -> Path:
-    """The project corpus (corpus/) built once per session (per tier) into a temporary index folder: that folder."""
+    """The project corpus (corpus/) built once per run (per tier) into a temporary index folder: that folder."""
     return _tier_corpus_index(embedder, _corpus_indexes, tmp_path_factory)
 
 

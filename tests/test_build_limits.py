@@ -102,3 +102,39 @@ def test_crafted_documents_build_with_the_good_ones_indexed(tmp_path, embedder):
     accounted = set(report.added) | {name for name, _ in report.failed}
     assert "good.md" in report.added
     assert set(CRAFTED) <= accounted
+
+
+def test_a_question_asked_while_parser_workers_are_forked_does_not_hang(tmp_path):
+    """The app rebuilds in a thread, forking parser workers, while sessions multiply vectors in
+    others. OpenBLAS stopped its thread pool before each fork under a running product, which then
+    waited forever (a question hung; seen under two test workers). The parser module keeps BLAS
+    on one thread: products go on through every fork."""
+    import threading
+
+    import numpy as np
+
+    vectors = np.random.default_rng(0).random((20_000, 384), dtype=np.float32)
+    query = np.ones(384, dtype=np.float32)
+    products, stop = [0], threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            vectors @ query
+            products[0] += 1
+
+    (tmp_path / "notes.md").write_text(NOTES, encoding="utf-8")
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    try:
+        for _ in range(20):  # each parse forks a worker process
+            results = [r for _, r in ParserPool({}, workers=1).parse([tmp_path / "notes.md"])]
+            assert results[0].text
+        after_forks = products[0]
+        for _ in range(1200):  # a product that goes on comes back within a moment; a hung one never
+            if products[0] > after_forks:
+                break
+            asker.join(0.05)
+    finally:
+        stop.set()
+    asker.join(60)
+    assert not asker.is_alive() and products[0] > after_forks, "a matrix product hung across the forks"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -82,17 +83,30 @@ def test_blind_set_is_split_and_well_formed():
     assert len(docs) == 12  # all ten PDFs of ../shared/pdfs and both Markdown documents
 
 
-@pytest.mark.real_pdfs
-@pytest.mark.parametrize("name", ["questions.jsonl", "blind-questions.jsonl", "blind-questions-2.jsonl"])
-def test_the_question_checker_passes_each_set_with_its_documents(name, shared_pdfs):
-    """eval/check_questions.py, the check a maintainer runs after editing a set, passes both sets
-    (the blind set's split and note fields and its "figure" kind included) against the documents."""
+QUESTION_SETS = ["questions.jsonl", "blind-questions.jsonl", "blind-questions-2.jsonl"]
+
+
+@pytest.fixture(scope="module")
+def question_checker_reports(shared_pdfs) -> dict[str, str]:
+    """eval/check_questions.py run once over every set (each document read once, not once per set):
+    each set's report, by file name."""
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, str(REPO / "eval" / "check_questions.py"), "--questions", str(REPO / "eval" / name)], check=False, capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout[-2000:]
-    assert "OK: all checks passed" in run.stdout
+    args = [arg for name in QUESTION_SETS for arg in ("--questions", str(REPO / "eval" / name))]
+    run = subprocess.run([sys.executable, str(REPO / "eval" / "check_questions.py"), *args], check=False, capture_output=True, text=True)
+    reports = {Path(head).name: body for head, body in re.findall(r"^== ([^\n]+) ==\n(.*?)(?=^== |\Z)", run.stdout, re.MULTILINE | re.DOTALL)}
+    assert sorted(reports) == sorted(QUESTION_SETS), run.stdout[-2000:] + run.stderr[-2000:]
+    return reports
+
+
+@pytest.mark.real_pdfs
+@pytest.mark.parametrize("name", QUESTION_SETS)
+def test_the_question_checker_passes_each_set_with_its_documents(name, question_checker_reports):
+    """eval/check_questions.py, the check a maintainer runs after editing a set, passes both sets
+    (the blind set's split and note fields and its "figure" kind included) against the documents."""
+    report = question_checker_reports[name]
+    assert "OK: all checks passed" in report, report[-2000:]
 
 
 def test_the_question_checker_refuses_an_unknown_split(tmp_path):

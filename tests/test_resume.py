@@ -132,7 +132,8 @@ def test_a_torn_or_damaged_segment_is_skipped_and_the_others_read(tmp_path):
 @pytest.mark.real_model
 def test_a_build_killed_while_embedding_resumes_from_its_journal(tmp_path, embedder):
     """SIGKILL, not an exception: the journal's segments are whole files or none."""
-    corpus = corpus_of(tmp_path, ["eu-commission-notice-free-movement-guidance-2023.pdf"])  # ~20 s of embedding
+    # ~670 texts, ~10 s of embedding on two cores: the first segment (FLUSH_TEXTS) is written with hundreds still to embed
+    corpus = corpus_of(tmp_path, ["eu-regulation-604-2013-dublin-iii.pdf"])
     index_dir = tmp_path / "index"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "retrieval", "build", "--quiet", "--corpus", str(corpus), "--index", str(index_dir)]
@@ -159,7 +160,7 @@ def test_a_build_killed_while_embedding_resumes_from_its_journal(tmp_path, embed
 
     report = build_index(Settings.from_env(corpus_dir=corpus, index_dir=index_dir), embedder=embedder, progress=False)
     assert report.resumed >= len(journaled)  # a text that is both a passage and a sentence counts in each
-    assert report.added == ["eu-commission-notice-free-movement-guidance-2023.pdf"]
+    assert report.added == ["eu-regulation-604-2013-dublin-iii.pdf"]
     assert not (index_dir / embedding_journal.FOLDER).exists() and pending_vectors(index_dir) == 0
     # each vector taken from the journal is its own text's (the kill may come while passages or sentences are embedded)
     index = open_index(index_dir)

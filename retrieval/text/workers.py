@@ -17,7 +17,18 @@ from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from retrieval.text.documents import Document, DocumentError, load_document
+
+# This module forks, and a build forks from a background thread (the app's rebuild) while other
+# threads ask questions. OpenBLAS stops its thread pool before every fork (its own pthread_atfork
+# handler), so a NumPy product running on that pool in another thread at that moment waits forever
+# for threads that are gone: a question hung for good. One BLAS thread has no pool to lose; the
+# products here (a question against the sentence vectors) are matrix-vector, bound by memory, not
+# by cores. The variable covers a BLAS loaded later (FAISS's); the limit the one NumPy has loaded.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+threadpool_limits(1, user_api="blas")
 
 
 class LimitExceeded(DocumentError):

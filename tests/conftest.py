@@ -65,7 +65,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 #: (--no-loadscope-reorder): these start first, and the many short modules even out the end
 SLOW_MODULES = (
     "test_browser.py", "test_milvus.py", "test_real_documents.py", "test_resume.py", "test_eval.py", "test_bad_input.py",
-    "test_default_model.py", "test_cli.py", "test_app.py", "test_embedding.py", "test_quick_start.py",
+    "test_default_model.py", "test_cli.py", "test_app.py", "test_answer_decisions.py", "test_embedding.py", "test_quick_start.py",
 )
 
 

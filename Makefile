@@ -41,7 +41,7 @@ test: setup
 # encoder (no model loaded); the real models, Milvus, the browser and the long reads of real PDFs are
 # the integration tier (tests/conftest.py), which `make test` runs too
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m "not integration" -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check retrieval ui app.py tests

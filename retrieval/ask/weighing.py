@@ -57,9 +57,9 @@ class LinearModel:
         return {"features": list(self.features), "weights": [round(float(w), 6) for w in self.weights], "bias": round(float(self.bias), 6)}
 
     @classmethod
-    def from_json(cls, row: dict, expected: tuple[str, ...]) -> LinearModel:
+    def from_json(cls, row: dict, expected: tuple[str, ...], source: str = WEIGHTS_FILE.name) -> LinearModel:
         if tuple(row["features"]) != expected:
-            raise ValueError(f"{WEIGHTS_FILE.name}: features {row['features']} are not {list(expected)}")
+            raise ValueError(f"{source}: features {row['features']} are not {list(expected)}")
         return cls(expected, np.asarray(row["weights"], dtype=np.float64), float(row["bias"]))
 
 
@@ -89,8 +89,8 @@ class Weights:
 def load_weights(path: Path = WEIGHTS_FILE) -> Weights:
     row = json.loads(Path(path).read_text(encoding="utf-8"))
     return Weights(
-        LinearModel.from_json(row["sentence"], SENTENCE_FEATURES),
-        LinearModel.from_json(row["coverage"], COVERAGE_FEATURES),
+        LinearModel.from_json(row["sentence"], SENTENCE_FEATURES, str(path)),
+        LinearModel.from_json(row["coverage"], COVERAGE_FEATURES, str(path)),
         float(row["threshold"]),
         float(row.get("similarity_floor", 0.0)),
         float(row.get("dense_floor", 0.0)),

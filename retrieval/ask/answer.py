@@ -38,6 +38,7 @@ from retrieval.ask.weighing import (
     inverse_document_frequency,
     load_weights,
     rare_term_share,
+    signal_row,
 )
 from retrieval.config import MAX_QUESTION_CHARS
 
@@ -261,10 +262,11 @@ class Answerer:
             hit = top[c.hit_index]
             terms = set(lexical.query_terms(c.text))
             rank, dense, fused = (float(c.hit_index), float(hit.dense_score or 0.0) - top_dense, float(hit.score) / top_fused) if by_passage else (0.0, 0.0, 1.0)
-            rows.append((
-                float(sims[i]), float(bool(kind) and has_kind[i]), rank, dense, fused, rare_term_share(terms, q_terms, idf), novelty(terms, q_terms),
-                math.log(max(3, len(c.text.split()))),
-            ))
+            rows.append(signal_row({
+                "similarity": float(sims[i]), "gives_kind": float(bool(kind) and has_kind[i]), "passage_rank": rank, "passage_dense": dense,
+                "passage_fused": fused, "rare_terms": rare_term_share(terms, q_terms, idf), "novelty": novelty(terms, q_terms),
+                "log_words": math.log(max(3, len(c.text.split()))),
+            }, SENTENCE_FEATURES))
         features = np.array(rows, dtype=np.float64).reshape(len(candidates), len(SENTENCE_FEATURES))
         scores = self.weights.sentence.scores(features)
         if any(quotable):
@@ -294,9 +296,9 @@ class Answerer:
                 return answer
         return self._answer(question, query, docs)
 
-    def draft(self, question: str, query: str, docs: Sequence[str] | None = None) -> Draft | None:
+    def draft(self, question: str, query: str, docs: Sequence[str] | None = None) -> Draft:
         """What an answer to `query` would say and the evidence for it, before it is decided whether
-        the documents answer (None when nothing is found)."""
+        the documents answer (no candidates when no passage has a sentence to quote)."""
         hits = self.retriever.search(query, k=max(self.passages, 10), docs=docs)
         top = hits[: self.passages]
         candidates, vectors = self.candidates(top)
@@ -355,15 +357,16 @@ class Answerer:
         case = describes_a_case(question)
         quotable_sims = [float(sims[i]) for i in range(len(sims)) if quotable[i]] or [float(np.max(sims))]
         dense = [float(h.dense_score or 0.0) for h in top]
-        coverage_row = np.array([
-            max(quotable_sims), dense[0], max(dense), math.log1p(float(top[0].lexical_score or 0.0)),
-            float(bool(self.missing_key_terms(question, leaned_on)) and not case),
-            float(bool(kind) and not any(gives_kind)),  # asks "how much" and no passage names an amount
-            float(case), math.log1p(len(self.retriever.index.lexical.query_terms(query))),
+        coverage_row = signal_row({
+            "best_similarity": max(quotable_sims), "top_dense": dense[0], "max_dense": max(dense),
+            "log_lexical": math.log1p(float(top[0].lexical_score or 0.0)),
+            "missing_names": float(bool(self.missing_key_terms(question, leaned_on)) and not case),
+            "missing_figure": float(bool(kind) and not any(gives_kind)),  # asks "how much" and no passage names an amount
+            "tells_a_case": float(case), "log_terms": math.log1p(len(self.retriever.index.lexical.query_terms(query))),
             # "Which Member States require ...?" answered by "Some Member States require ...": the
             # documents know there are some and name none where the answer is
-            float(lacks in NAMING_KINDS),
-        ])
+            "names_none_asked": float(lacks in NAMING_KINDS),
+        }, COVERAGE_FEATURES)
         return Draft(tuple(hits), tuple(top), tuple(candidates), tuple(chosen), coverage_row, lacks, sentence_rows)
 
     def _answer(self, question: str, query: str, docs: Sequence[str] | None) -> Answer:

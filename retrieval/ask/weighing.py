@@ -97,6 +97,11 @@ def load_weights(path: Path = WEIGHTS_FILE) -> Weights:
     )
 
 
+def signal_row(signals: dict[str, float], names: tuple[str, ...]) -> np.ndarray:
+    """Named signals in the order a model's weights take them (a name missing is a KeyError, not a shift)."""
+    return np.array([signals[name] for name in names], dtype=np.float64)
+
+
 def rare_term_share(sentence_terms: set[str], question_terms: set[str], idf: dict[str, float]) -> float:
     """The share of the question's terms a sentence holds, each weighted by its inverse document frequency."""
     total = sum(idf.get(t, 0.0) for t in question_terms)

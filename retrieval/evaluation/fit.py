@@ -24,7 +24,7 @@ import numpy as np
 from retrieval.ask.answer import Answerer
 from retrieval.ask.search import Retriever
 from retrieval.ask.sentence_signals import is_quotable
-from retrieval.ask.weighing import COVERAGE_FEATURES, SENTENCE_FEATURES, WEIGHTS_FILE, LinearModel, Weights, load_weights
+from retrieval.ask.weighing import COVERAGE_FEATURES, SENTENCE_FEATURES, WEIGHTS_FILE, LinearModel, Weights
 from retrieval.config import Settings
 from retrieval.evaluation.evaluate import (
     BLIND_QUESTIONS,
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where to write the weights (default: the ones the answers use)")
     args = parser.parse_args(argv)
     retriever = Retriever.open(Settings.from_env(index_dir=args.index))
-    answerer = Answerer(retriever, weights=load_weights())
+    answerer = Answerer(retriever)
     result = fit(answerer, dev_questions(retriever.index.rows_by_doc))
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"weights written to {args.out}")

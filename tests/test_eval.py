@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import load_questions
-from retrieval.evaluation.evaluate import RelevanceJudge, calibrate_threshold, score_ranking
+from retrieval.evaluation.evaluate import RelevanceJudge, score_ranking
 
 REPO = Path(__file__).resolve().parents[1]
 #: how far hybrid Recall@5 may fall below the committed figure before the suite fails
@@ -39,11 +39,6 @@ def test_relevance_judge_normalises_and_handles_split_quotes():
     split = "a two-way process that involves two parties"
     assert judge.chunks_for("d", split) == {"d#0", "d#1"}
     assert judge.chunks_for("other", "integration of migrants") == frozenset()
-
-
-def test_calibration_picks_the_balanced_threshold():
-    rows = [("a", True, 0.9), ("b", True, 0.6), ("c", False, 0.5), ("d", False, 0.2)]
-    assert calibrate_threshold(rows) == (0.6, 1.0, 1.0)
 
 
 def test_eval_set_is_well_formed():

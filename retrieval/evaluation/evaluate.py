@@ -314,16 +314,3 @@ def question_rows(label: str, questions: Sequence[Question], retrieval: dict, co
             "ranks": ranks, "top5": top5,
         })
     return out
-
-
-def calibrate_threshold(confidences: Sequence[tuple[str, bool, float]]) -> tuple[float, float, float]:
-    """The threshold that maximises the lower of the two accuracies: (threshold, answerable acc, unanswerable acc)."""
-    pos = [c for _, ok, c in confidences if ok]
-    neg = [c for _, ok, c in confidences if not ok]
-    best = (0.0, 0.0, 0.0)
-    for t in sorted({round(c, 3) for _, _, c in confidences}):
-        a = mean([float(c >= t) for c in pos])
-        u = mean([float(c < t) for c in neg])
-        if min(a, u) > min(best[1], best[2]) or (min(a, u) == min(best[1], best[2]) and a + u > best[1] + best[2]):
-            best = (t, a, u)
-    return best

@@ -31,6 +31,9 @@ BLIND_QUESTIONS = REPO / "eval" / "blind-questions.jsonl"
 #: a second blind set by another author, briefed to write as officials do: scenarios, everyday words
 #: instead of the documents' terms, typos, documents named by the short names people use
 BLIND_QUESTIONS_2 = REPO / "eval" / "blind-questions-2.jsonl"
+#: a third blind set by a third author, briefed as the second; every question is in test: nothing is
+#: fitted or tuned on it, so it reads as the held-out sets do
+BLIND_QUESTIONS_3 = REPO / "eval" / "blind-questions-3.jsonl"
 KS = (1, 5, 10)
 #: the share of a question's content words found in its answering sentence, in three bands: officials
 #: ask in their own words, and a set whose questions reuse the passage's words flatters a word matcher

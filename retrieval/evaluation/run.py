@@ -11,6 +11,7 @@ from retrieval.ask.answer import Answerer
 from retrieval.evaluation.evaluate import (
     BLIND_QUESTIONS,
     BLIND_QUESTIONS_2,
+    BLIND_QUESTIONS_3,
     DEFAULT_QUESTIONS,
     Question,
     answerable_here,
@@ -23,8 +24,8 @@ from retrieval.evaluation.evaluate import (
 from retrieval.evaluation.report import SetResult
 from retrieval.evaluation.uncertainty import set_intervals
 
-#: the sets evaluated when none is named (those present): the team's, then the two blind sets
-EVALUATION_SETS = (DEFAULT_QUESTIONS, BLIND_QUESTIONS, BLIND_QUESTIONS_2)
+#: the sets evaluated when none is named (those present): the team's, then the three blind sets
+EVALUATION_SETS = (DEFAULT_QUESTIONS, BLIND_QUESTIONS, BLIND_QUESTIONS_2, BLIND_QUESTIONS_3)
 MODES = ("dense", "lexical", "hybrid")
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from retrieval.ask.weighing import COVERAGE_FEATURES, SENTENCE_FEATURES, WEIGHTS_FILE, LinearModel, Weights, load_weights
-from retrieval.evaluation.fit import dev_questions, fit, pick_threshold
+from retrieval.evaluation.fit import _logistic, conditional_logit, dev_questions, fit, pick_threshold
 
 
 def test_the_shipped_weights_load_and_say_what_they_were_fitted_on():
@@ -48,6 +48,53 @@ def test_the_threshold_is_the_best_balance_that_still_answers_enough():
     assert pick_threshold(confidences, answerable, min_answered=0.8) == (0.6, 0.8, 1.0)
     threshold, answered, declined = pick_threshold(confidences, answerable, min_answered=1.0)
     assert threshold == 0.5 and answered == 1.0 and declined == pytest.approx(2 / 3)
+
+
+def _candidate_sentences(seed: int = 3, n: int = 60, per: int = 8):
+    """Candidate sentences of `n` questions, each with one gold sentence: the one with the highest
+    "fit" (a noisy view of it is the first signal; the second is noise)."""
+    rng = np.random.default_rng(seed)
+    fit_ = rng.normal(size=(n, per))
+    rows = np.stack([fit_ + 0.3 * rng.normal(size=(n, per)), rng.normal(size=(n, per))], axis=-1).reshape(n * per, 2)
+    labels = (fit_ == fit_.max(axis=1, keepdims=True)).astype(int).reshape(-1)
+    return rows, labels, np.repeat(np.arange(n), per)
+
+
+def _first_right(model: LinearModel, rows, labels, groups) -> int:
+    scores = model.scores(rows)
+    return sum(int(labels[groups == g][np.argmax(scores[groups == g])]) for g in np.unique(groups))
+
+
+def test_the_sentence_model_learns_to_put_a_questions_gold_sentence_first():
+    rows, labels, groups = _candidate_sentences()
+    model = conditional_logit(rows, labels, groups, ("fit", "noise"))
+    assert model.weights[0] > 5 * abs(model.weights[1])
+    assert _first_right(model, rows, labels, groups) >= 0.75 * len(np.unique(groups))
+
+
+def test_the_sentence_model_learns_nothing_from_questions_without_a_gold_sentence():
+    """Questions whose passages hold no gold sentence say nothing of which sentence to put first:
+    added to the fit (here with every sentence long on "noise"), they leave the conditional logit as
+    it was, where a logistic regression over every sentence on its own learns from them that
+    "noise" makes a sentence less likely to be gold."""
+    rows, labels, groups = _candidate_sentences()
+    more_rows, _, more_groups = _candidate_sentences(seed=4, n=30)
+    more_rows[:, 1] += 3.0
+    all_rows, all_labels = np.vstack([rows, more_rows]), np.concatenate([labels, np.zeros(len(more_rows), dtype=int)])
+    all_groups = np.concatenate([groups, more_groups + groups.max() + 1])
+    features = ("fit", "noise")
+    alone, with_more = conditional_logit(rows, labels, groups, features), conditional_logit(all_rows, all_labels, all_groups, features)
+    # the same up to the standardisation of the signals, which the added rows change
+    assert _first_right(alone, rows, labels, groups) == _first_right(with_more, rows, labels, groups)
+    assert np.allclose(alone.scores(rows) - alone.scores(rows).mean(), with_more.scores(rows) - with_more.scores(rows).mean(), atol=0.3)
+    pointwise_alone, pointwise_with_more = _logistic(rows, labels, features), _logistic(all_rows, all_labels, features)
+    assert pointwise_with_more.weights[1] < pointwise_alone.weights[1] - 0.3
+
+
+def test_the_sentence_model_needs_a_question_with_a_gold_sentence():
+    rows, labels, groups = _candidate_sentences()
+    with pytest.raises(ValueError, match="no group has a positive row"):
+        conditional_logit(rows, np.zeros_like(labels), groups, ("fit", "length"))
 
 
 def test_fitting_on_dev_questions_gives_usable_weights(corpus_index):

@@ -11,9 +11,11 @@ holds, instead of hand-set bonuses and penalties.
   learnt from near-topic questions, so a question far from every passage (its best sentence or
   passage less similar than nearly every answerable dev question's) is declined before it.
 
-Both are logistic regressions fitted on the dev splits of the two blind sets (`python -m
-retrieval.evaluation.fit`; the coefficients, what they were fitted on and what they score are in
-answer_weights.json). The dev splits only: the test splits report.
+Both are fitted on the dev splits of the two blind sets (`python -m retrieval.evaluation.fit`; the
+coefficients, what they were fitted on and what they score are in answer_weights.json), the
+confidence as a logistic regression, the sentence model as a conditional logit: it learns to put a
+question's gold sentence first among that question's candidates, which is how the answer uses it.
+The dev splits only: the test splits report.
 """
 
 from __future__ import annotations

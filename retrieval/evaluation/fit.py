@@ -2,8 +2,11 @@
 and write them to answer_weights.json: `python -m retrieval.evaluation.fit --index .cache/eval-index`
 (`make fit-answers`). The test splits are never read here; `make eval-blind` reports them after.
 
-1. The sentence model: over every quotable candidate sentence of each answerable dev question's top
-   passages, whether it holds (or starts) a gold quote.
+1. The sentence model: which quotable candidate sentence of each answerable dev question's top
+   passages holds (or starts) a gold quote. It is fitted as the answer uses it, to pick one sentence
+   among a question's candidates: a conditional logit (the softmax over each question's candidates
+   puts its mass on the gold ones), not a logistic regression over every sentence on its own, which
+   also learns what makes a question's sentences likely at all and ranks less well within one.
 2. The coverage model, with that sentence model choosing the sentences: over every dev question,
    whether the documents answer it.
 3. The threshold: the confidence with the best balanced accuracy on dev among those that still
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import replace
 from datetime import date
@@ -42,7 +46,8 @@ MIN_ANSWERED = 0.85
 #: (0: less similar than every one of them)
 FAR_OFF_SHARE = 0.0
 #: the inverse strength of the models' L2 regularisation (scikit-learn's C); 1 was the best of 0.1 /
-#: 1 / 10 for both models on dev
+#: 1 / 10 for both models on dev when both were logistic regressions; the sentence model's conditional
+#: logit keeps it, on standardised signals (not swept)
 REGULARISATION = 1.0
 FIT_SETS = (BLIND_QUESTIONS, BLIND_QUESTIONS_2)
 
@@ -62,10 +67,43 @@ def _logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -
     return LinearModel(features, model.coef_[0].astype(np.float64), float(model.intercept_[0]))
 
 
-def sentence_rows(answerer: Answerer, questions: list[Question]) -> tuple[np.ndarray, np.ndarray]:
-    """Each quotable candidate sentence's signals and whether it holds or starts a gold quote."""
-    rows, labels = [], []
-    for q in questions:
+def conditional_logit(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, features: tuple[str, ...],
+                      regularisation: float = REGULARISATION) -> LinearModel:
+    """A linear score whose softmax over each group's rows (a question's candidate sentences) puts
+    the most mass on its positive rows: maximises the sum over groups of log(sum of the softmax over
+    the positives), with an L2 penalty of 1/(2C) on the weights of standardised features (C as in
+    scikit-learn). Groups without a positive row say nothing of ranking and are left out. The bias
+    is the one that makes standardised features' scores centred: a softmax ignores it."""
+    from scipy.optimize import minimize
+
+    rows = np.asarray(rows, dtype=np.float64)
+    mean, scale = rows.mean(axis=0), rows.std(axis=0)
+    scale[scale == 0] = 1.0
+    x = (rows - mean) / scale
+    positive = np.asarray(labels, dtype=bool)
+    parts = [(x[groups == g], positive[groups == g]) for g in np.unique(groups) if positive[groups == g].any()]
+    if not parts:
+        raise ValueError("no group has a positive row to rank first")
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, gradient = 0.5 * (w @ w) / regularisation, w / regularisation
+        for xs, ys in parts:
+            e = np.exp(xs @ w - np.max(xs @ w))
+            p = e / e.sum()
+            p_positive = np.where(ys, e, 0.0) / e[ys].sum()
+            total -= math.log(e[ys].sum() / e.sum())
+            gradient += xs.T @ (p - p_positive)
+        return total, gradient
+
+    w = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
+    return LinearModel(features, w / scale, float(-(mean / scale) @ w))
+
+
+def sentence_rows(answerer: Answerer, questions: list[Question]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each quotable candidate sentence's signals, whether it holds or starts a gold quote, and the
+    question it is a candidate for (its index in `questions`)."""
+    rows, labels, groups = [], [], []
+    for g, q in enumerate(questions):
         if not q.answerable:
             continue
         query = " ".join(q.question.split())
@@ -73,8 +111,9 @@ def sentence_rows(answerer: Answerer, questions: list[Question]) -> tuple[np.nda
         for candidate, row in zip(draft.candidates, draft.sentence_features):
             if is_quotable(candidate.text):
                 rows.append(row)
+                groups.append(g)
                 labels.append(any(holds_quote(candidate.text, quote) or quote_starts_in(candidate.text, quote) for _, quote in q.gold))
-    return np.array(rows), np.array(labels, dtype=int)
+    return np.array(rows), np.array(labels, dtype=int), np.array(groups, dtype=int)
 
 
 def coverage_rows(answerer: Answerer, questions: list[Question]) -> tuple[np.ndarray, np.ndarray]:
@@ -98,9 +137,11 @@ def pick_threshold(confidences: np.ndarray, answerable: np.ndarray, min_answered
 
 
 def fit(answerer: Answerer, questions: list[Question], out=sys.stdout) -> dict:
-    rows, labels = sentence_rows(answerer, questions)
-    sentence = _logistic(rows, labels, SENTENCE_FEATURES)
-    print(f"sentence model: {len(rows)} candidate sentences, {labels.sum()} hold a gold quote", file=out)
+    rows, labels, groups = sentence_rows(answerer, questions)
+    sentence = conditional_logit(rows, labels, groups, SENTENCE_FEATURES)
+    ranked = len({int(g) for g in groups[labels == 1]})
+    print(f"sentence model: {len(rows)} candidate sentences of {len(set(groups.tolist()))} questions, {labels.sum()} hold a gold quote "
+          f"({ranked} questions have one to rank first)", file=out)
     answerer.weights = replace(answerer.weights, sentence=sentence)
     rows, labels = coverage_rows(answerer, questions)
     coverage = _logistic(rows, labels, COVERAGE_FEATURES)

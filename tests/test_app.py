@@ -524,12 +524,14 @@ def test_an_upload_can_be_described_and_the_uploader_is_emptied(writable, mainta
     at.text_input(key="meta_title").input("Bicycle lending for newcomers: municipal guidance")
     at.text_input(key="meta_short_title").input("Bicycle lending")
     at.text_input(key="meta_year").input("2026")
+    at.text_input(key="meta_aliases").input("bike scheme, Pedal Pact")
     upload(at, ("bikes.md", b"# Bicycles\n\nEvery newly arrived refugee may borrow a bicycle for a year.\n", "text/markdown"))
     entry = tomllib.loads((corpus / "catalogue.toml").read_text(encoding="utf-8"))["bikes.md"]
-    assert entry == {"title": "Bicycle lending for newcomers: municipal guidance", "short_title": "Bicycle lending", "year": "2026"}
+    assert entry == {"title": "Bicycle lending for newcomers: municipal guidance", "short_title": "Bicycle lending", "year": "2026",
+                     "aliases": ["bike scheme", "Pedal Pact"]}
     assert any("saved as bikes.md" in s.value for s in at.success)
     assert not at.file_uploader[0].value  # the uploader is empty again
-    assert at.text_input(key="meta_title").value == "" and at.text_input(key="meta_year").value == ""  # and its description
+    assert at.text_input(key="meta_title").value == "" and at.text_input(key="meta_aliases").value == ""  # and its description
     upload(at, ("fake.pdf", b"not a pdf", "application/pdf"))
     assert any("fake.pdf: not a PDF" in e.value for e in at.error) and not at.file_uploader[0].value
 

@@ -558,7 +558,8 @@ def test_the_upload_description_is_not_given_to_the_next_file(browser, maintaine
     page = new_page(browser, url, height=1400)
     sign_in_page(page)
     page.get_by_text("Describe what you upload").click()
-    for label, value in (("Title", "Ferry timetables for newcomers"), ("Short title", "Ferries"), ("Year", "2023")):
+    names_label = "Other names people use, separated by commas"
+    for label, value in (("Title", "Ferry timetables for newcomers"), ("Short title", "Ferries"), ("Year", "2023"), (names_label, "ferry guide, island boats")):
         page.get_by_label(label, exact=True).fill(value)
         page.get_by_label(label, exact=True).press("Enter")
         settled(page)
@@ -567,7 +568,7 @@ def test_the_upload_description_is_not_given_to_the_next_file(browser, maintaine
                                      "buffer": b"# Ferries\n\nThe ferry to the island runs twice a day for newcomers.\n"}])
     expect(page.get_by_text("saved as ferries.md")).to_be_visible(timeout=30_000)
     settled(page)
-    for label in ("Title", "Short title", "Year"):
+    for label in ("Title", "Short title", "Year", names_label):
         expect(page.get_by_label(label, exact=True)).to_have_value("", timeout=10_000)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         files=[{"name": "buses.md", "mimeType": "text/markdown", "buffer": b"# Buses\n\nThe night bus runs on Fridays.\n"}])
@@ -575,6 +576,7 @@ def test_the_upload_description_is_not_given_to_the_next_file(browser, maintaine
     settled(page)
     catalogue = tomllib.loads((corpus / "catalogue.toml").read_text(encoding="utf-8"))
     assert catalogue["ferries.md"]["title"] == "Ferry timetables for newcomers"
+    assert catalogue["ferries.md"]["aliases"] == ["ferry guide", "island boats"]
     assert "buses.md" not in catalogue, catalogue.get("buses.md")
 
 

@@ -93,3 +93,31 @@ def test_a_broken_catalogue_is_one_line_and_is_left_as_it_is(corpus):
         set_catalogue_entry(corpus, "new.md", {"title": "New"})
     assert "\n" not in str(caught.value) and "catalogue.toml is not valid TOML" in str(caught.value)
     assert (corpus / "catalogue.toml").read_text(encoding="utf-8") == broken
+
+
+def test_other_names_typed_in_one_line_are_written_as_a_list_and_name_the_document(tmp_path, embedder):
+    """The upload form's "other names people use" (issue 28, item 3: an uploaded report has no
+    catalogue aliases): typed as one line, written as the catalogue's `aliases` list, and after a
+    build a question that uses one is searched in that document."""
+    from retrieval import Retriever, Settings, build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bikes.md").write_text("# Bicycles\n\nEvery newly arrived refugee may borrow a bicycle for a year.\n", encoding="utf-8")
+    (corpus / "trams.md").write_text("# Trams\n\nA monthly tram pass is free for the first year after arrival.\n", encoding="utf-8")
+    set_catalogue_entry(corpus, "bikes.md", {"title": "Bicycle lending", "aliases": " Pedal Pact ,  the bike scheme; Pedal Pact,, "})
+    assert load_catalogue(corpus)["bikes.md"]["aliases"] == ["Pedal Pact", "the bike scheme"]
+    set_catalogue_entry(corpus, "bikes.md", {"title": "Bicycle lending for newcomers", "aliases": ""})
+    assert load_catalogue(corpus)["bikes.md"]["aliases"] == ["Pedal Pact", "the bike scheme"]  # nothing typed: kept
+
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, embedder=embedder, progress=False)
+    found = Retriever.open(settings, embedder=embedder).names.find("What does the Pedal Pact say about the first year?")
+    assert found.docs == ("bikes.md",) and found.names == ("Pedal Pact",)
+
+    set_catalogue_entry(corpus, "bikes.md", {"aliases": "Two Wheels"})  # retyped: replaced
+    assert load_catalogue(corpus)["bikes.md"]["aliases"] == ["Two Wheels"]
+    build_index(settings, embedder=embedder, progress=False)
+    names = Retriever.open(settings, embedder=embedder).names
+    assert names.find("What does the Two Wheels guidance say?").docs == ("bikes.md",)
+    assert names.find("What does the Pedal Pact say?").docs == ()

@@ -19,7 +19,7 @@ from ui import upload_gate
 from ui.jobs import job_panel
 
 ss = st.session_state
-DESCRIPTION_KEYS = ("meta_title", "meta_short_title", "meta_author", "meta_year")
+DESCRIPTION_KEYS = ("meta_title", "meta_short_title", "meta_author", "meta_year", "meta_aliases")
 
 
 def page_index(engine, settings, index) -> None:
@@ -172,6 +172,9 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
             "short_title": right.text_input("Short title", key="meta_short_title", max_chars=120),
             "author": left.text_input("Author or publisher", key="meta_author", max_chars=300),
             "year": right.text_input("Year", key="meta_year", max_chars=4, placeholder="e.g. 2024"),
+            "aliases": st.text_input("Other names people use, separated by commas", key="meta_aliases", max_chars=300,
+                                     placeholder="e.g. Dublin III, Dublin Regulation",
+                                     help="A question that names the document this way is searched in it first."),
         }
     files = st.file_uploader(f"PDF, Markdown or text, up to {limit:g} MB each; checked by content, stored under a safe name",
                              type=["pdf", "md", "markdown", "txt"], accept_multiple_files=True, key=f"uploads-{ss.get('uploader_round', 0)}",

@@ -78,7 +78,13 @@ def load_catalogue(corpus_dir: Path) -> dict[str, dict]:
 
 
 #: what the app lets a maintainer describe when uploading
-CATALOGUE_FIELDS = ("title", "short_title", "author", "year")
+CATALOGUE_FIELDS = ("title", "short_title", "author", "year", "aliases")
+
+
+def split_names(text: str) -> list[str]:
+    """Other names of a document as typed in one line ("Dublin III, Dublin Regulation; 604/2013"):
+    split at commas and semicolons, each trimmed, the empty and repeated ones dropped."""
+    return list(dict.fromkeys(" ".join(part.split()) for part in re.split(r"[,;]", text) if part.strip()))
 
 
 class CatalogueError(ValueError):
@@ -87,7 +93,9 @@ class CatalogueError(ValueError):
 
 def set_catalogue_entry(corpus_dir: Path, name: str, entry: dict[str, str]) -> None:
     """Write one document's description into the corpus catalogue, atomically: the given fields
-    replace those of its table (the others, such as aliases, stay), or a table is added; the rest
+    replace those of its table (the others, such as the source, stay), or a table is added; a field
+    left empty is not written. `aliases`, the other names people use for the document, is typed as
+    one line and written as a list (`split_names`). The rest
     of the file (other tables, comments, the way headers are written) is kept as it is, and so are
     the file's permissions. Written with tomlkit, which escapes what TOML strings may not hold (a DEL
     or another control character in a title). Raises CatalogueError, with the file untouched, when
@@ -106,7 +114,9 @@ def set_catalogue_entry(corpus_dir: Path, name: str, entry: dict[str, str]) -> N
     except (tomllib.TOMLDecodeError, TOMLKitError) as exc:
         reason = " ".join(str(exc).split())
         raise CatalogueError(f"{CATALOGUE_FILE} is not valid TOML ({reason}): correct it by hand; the description was not written") from None
-    values = {key: str(value).strip() for key, value in entry.items() if str(value).strip()}
+    values: dict[str, str | list[str]] = {key: str(value).strip() for key, value in entry.items() if key != "aliases" and str(value).strip()}
+    if split_names(str(entry.get("aliases", ""))):
+        values["aliases"] = split_names(str(entry["aliases"]))
     table = doc.get(name)
     if not isinstance(table, dict):
         if table is not None:
@@ -114,7 +124,7 @@ def set_catalogue_entry(corpus_dir: Path, name: str, entry: dict[str, str]) -> N
         table = tomlkit.table()
         doc.append(name, table)
         table = doc[name]
-    for key, value in values.items():  # other fields (aliases, source) stay
+    for key, value in values.items():  # other fields (the source, aliases not typed) stay
         table[key] = value
     out = tomlkit.dumps(doc)
     if out and not out.endswith("\n"):

@@ -174,7 +174,7 @@ def maintenance(engine, settings, index, maintainer: str) -> None:
             "year": right.text_input("Year", key="meta_year", max_chars=4, placeholder="e.g. 2024"),
             "aliases": st.text_input("Other names people use, separated by commas", key="meta_aliases", max_chars=300,
                                      placeholder="e.g. Dublin III, Dublin Regulation",
-                                     help="A question that names the document this way is searched in it first."),
+                                     help="A question that uses one of these names is searched in this document."),
         }
     files = st.file_uploader(f"PDF, Markdown or text, up to {limit:g} MB each; checked by content, stored under a safe name",
                              type=["pdf", "md", "markdown", "txt"], accept_multiple_files=True, key=f"uploads-{ss.get('uploader_round', 0)}",

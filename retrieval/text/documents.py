@@ -95,11 +95,11 @@ def set_catalogue_entry(corpus_dir: Path, name: str, entry: dict[str, str]) -> N
     """Write one document's description into the corpus catalogue, atomically: the given fields
     replace those of its table (the others, such as the source, stay), or a table is added; a field
     left empty is not written. `aliases`, the other names people use for the document, is typed as
-    one line and written as a list (`split_names`). The rest
-    of the file (other tables, comments, the way headers are written) is kept as it is, and so are
-    the file's permissions. Written with tomlkit, which escapes what TOML strings may not hold (a DEL
-    or another control character in a title). Raises CatalogueError, with the file untouched, when
-    the catalogue is not valid TOML as it stands."""
+    one line and written as a list (`split_names`). The rest of the file (other tables, comments,
+    the way headers are written) is kept as it is, and so are the file's permissions. Written with
+    tomlkit, which escapes what TOML strings may not hold (a DEL or another control character in a
+    title). Raises CatalogueError, with the file untouched, when the catalogue is not valid
+    TOML as it stands."""
     import os
     import tempfile
 

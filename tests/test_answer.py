@@ -129,6 +129,13 @@ def test_describes_a_case():
     assert not describes_a_case("What does Annex I say about fees?")  # a numeral, not a person
     assert not describes_a_case("Can the US refuse him?")
     assert not describes_a_case("How many asylum applications were lodged in Germany in 2022?")
+    # told in the third person: someone indefinite in a sentence before the ask
+    assert describes_a_case("A Syrian man has claimed asylum in Austria. His wife is a refugee in Germany. Which country is responsible?")
+    assert describes_a_case("Someone slipped into Greece from Turkey without papers. For how long is Greece responsible?")
+    assert describes_a_case("An NHS trust is hiring a nurse from Kenya. Does she need a police check from home?")
+    assert not describes_a_case("A refugee in Germany: how long may he stay?")  # one sentence: a question, not a story
+    assert not describes_a_case("Apart from IOM staff, which organisations did the study team interview?")
+    assert not describes_a_case("Does Austria apply Dublin III? A yes or no is enough.")  # the story must come first
 
 
 @pytest.mark.real_model

@@ -35,12 +35,20 @@ def test_near_topic_question_with_missing_key_term_is_not_covered(answerer):
 
 
 def test_a_name_counts_as_mentioned_when_the_passage_gives_part_of_it(answerer):
-    """The survey calls the expert "Lee", the question "Jin Sook Lee": answered, not declined for the
-    missing first names. A name none of whose key words is there still counts as missing."""
+    """The survey calls the expert "Lee", the question "Jin Sook Lee": the missing first names cost
+    the answer nothing (it is as sure as when asked about "Lee"). A name none of whose key words is
+    there still counts as missing, and declines."""
+    from retrieval.ask.weighing import COVERAGE_FEATURES
+
     named = "Why did Jin Sook Lee criticise framing diaspora engagement in terms of development?"
-    answer = answerer.ask(named)
-    assert answer.answerable and any(c.doc == "interact-expert-survey-2015.md" for c in answer.citations)
-    assert not answerer.ask("How much is the UK Immigration Health Surcharge per year for a Skilled Worker?").answerable
+    draft = answerer.draft(named, named)
+    assert draft.coverage[COVERAGE_FEATURES.index("missing_names")] == 0.0
+    answer, surname_only = answerer.ask(named), answerer.ask(named.replace("Jin Sook Lee", "Lee"))
+    assert any(c.doc == "interact-expert-survey-2015.md" for c in answer.citations or answer.related)
+    assert answer.confidence >= surname_only.confidence - 0.05 and answer.confidence > 0.5
+    surcharge = "How much is the UK Immigration Health Surcharge per year for a Skilled Worker?"
+    assert answerer.draft(surcharge, surcharge).coverage[COVERAGE_FEATURES.index("missing_names")] == 1.0
+    assert not answerer.ask(surcharge).answerable
 
 
 def test_a_case_told_in_the_first_person_is_not_declined_for_its_names(answerer):

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from retrieval.text.chunking import split_sentences
+
 _CONNECTIVE = re.compile(r"^(and|but|also|so|then|what about|how about|what of|same for|and what about|and for|or)\b", re.IGNORECASE)
 _BACK_REFERENCE = re.compile(r"\b(that|this|these|those|they|them|their|it|its|there|he|she|his|her|such)\b", re.IGNORECASE)
 
@@ -89,11 +91,21 @@ def key_names(question: str) -> list[list[str]]:
 _FIRST_PERSON = re.compile(r"\b(I['\u2019](m|ve|d|ll)|I|we|we're|we've|our|ours|us|my|me|We|Our|My)\b")
 
 
+#: a case told in the third person opens with someone indefinite: "A Syrian man has claimed asylum in
+#: Austria.", "Someone slipped into Greece ...", "An NHS trust is hiring a nurse from Kenya ..."
+_SOMEONE = re.compile(r"\s*(A|An|Someone|Somebody)\s")
+
+
 def describes_a_case(question: str) -> bool:
-    """Whether the question tells of a case of its own in the first person ("We run a care home and
-    want to bring in a care worker who is still living in the Philippines. Can we sponsor her?"):
-    its names are the case's details, not what it asks about, and a passage need not mention them.
-    "I" counts only as a word of its own before a lower-case word, not as a numeral ("Annex I says")."""
+    """Whether the question tells of a case of its own, in the first person ("We run a care home and
+    want to bring in a care worker who is still living in the Philippines. Can we sponsor her?") or
+    in the third, as a story of someone indefinite in a sentence before the ask ("A Brazilian man
+    married to a Spanish citizen living in Vienna has applied for his residence card. What's the
+    maximum time ...?"): its names are the case's details, not what it asks about, and a passage
+    need not mention them. "I" counts only as a word of its own before a lower-case word, not as a
+    numeral ("Annex I says")."""
+    if _SOMEONE.match(question) and len(split_sentences(question)) >= 2:
+        return True
     for m in _FIRST_PERSON.finditer(question):
         if m.group(0) != "I":
             return True

@@ -183,6 +183,12 @@ def test_which_countries_is_answered_by_naming_countries_the_question_does_not()
     assert expected_kind("Beyond its four core countries, in which other Khartoum Process countries did it work?") == "countries"
     assert expected_kind("According to the guidance, for which Member States is the Visa Code not applicable?") == "countries"
     assert expected_kind("Which Member State is responsible for the application?") is None  # a rule answers it, not a name
+    # and so for one country that must or should do something: Dublin III's rule answers, naming none
+    assert expected_kind("Which country must examine an asylum claim if a family member is a refugee in another State?") is None
+    assert expected_kind("A Syrian man has claimed asylum in Austria. Which country should deal with his claim?") is None
+    assert expected_kind("Which country takes responsibilty?") is None  # as misspelt in a blind question
+    assert expected_kind("Which country is cited as granting migrants full voting rights?") == "countries"
+    assert expected_kind("Which countries must apply the Regulation?") == "countries"
     assert expected_kind("What must Member States ensure?") is None
     assert expected_kind("Can someone be detained while it is decided which EU country handles the claim?") is None
     assert expected_kind("How many countries signed?") == "count"

@@ -84,13 +84,14 @@ _KINDS = (
     ("share", re.compile(r"\b(what ((is|was|are|were) the )?([a-z]+ )?(share|percentage|proportion|rate)|(what|how many) per ?cent)\b", re.IGNORECASE)),
     ("count", re.compile(r"\b(how many|what ((is|was|are|were) the )?([a-z]+ )?number)\b", re.IGNORECASE)),
     #: "which States still keep ...", "in which other Khartoum Process countries", "which country is
-    #: cited": answered by naming countries ("which Member State is responsible" is answered by a
-    #: rule, not a name, and is not this kind). Only where the question asks it, not in a clause
-    #: inside ("Can someone be detained while it is decided which EU country handles the claim?")
+    #: cited": answered by naming countries ("which Member State is responsible", "which country
+    #: should deal with his claim", "which country must examine it" are answered by a rule, not a
+    #: name, and are not this kind). Only where the question asks it, not in a clause inside ("Can
+    #: someone be detained while it is decided which EU country handles the claim?")
     #: "which regional organisations", "which intergovernmental body", "which regulator", "who devised":
     #: answered by naming an organisation or a person
     ("names", re.compile(r"(^|[.?!:;,]\s*)((in|on|from|for|to|with|by|of|at|under|and) )?(which|what)( of the)?( (?!(do|does|did|must|can|could|should|shall|may|might|will|would|are|is|were|was|have|has|had|the|a|an)\b)[\w-]+){0,3} (organi[sz]ations?|agenc(y|ies)|bod(y|ies)|institutions?|regulators?|authorit(y|ies)|networks?|units?|donors?|airlines?|compan(y|ies)|ministr(y|ies)|NGOs?|commissioners?|scholars?|instruments?)\b|(^|[.?!:;]\s*)who (\w+ed|wrote|led|ran|made|gave|founded|chaired|signed)\b", re.IGNORECASE)),
-    ("countries", re.compile(r"(^|[.?!:;,]\s*)((in|on|from|for|to|with|by|of|at|under|beyond|between|and) )?(which|what)( of the)?( (?!(do|does|did|must|can|could|should|shall|may|might|will|would|are|is|were|was|have|has|had|the|a|an)\b)[\w-]+){0,3} (countries|country|states|nations)\b", re.IGNORECASE)),
+    ("countries", re.compile(r"(^|[.?!:;,]\s*)((in|on|from|for|to|with|by|of|at|under|beyond|between|and) )?(which|what)( of the)?( (?!(do|does|did|must|can|could|should|shall|may|might|will|would|are|is|were|was|have|has|had|the|a|an)\b)[\w-]+){0,3} (countries|country(?! (must|should|shall|has to|is responsible|takes responsib\w*|is to)\b)|states|nations)\b", re.IGNORECASE)),
 )
 #: what each kind is called when an answer says it lacks one
 KIND_NAMES = {"amount": "an amount", "duration": "a time limit or duration", "date": "a date", "share": "a percentage or share", "count": "a number", "countries": "the names of countries", "names": "the names of organisations or people"}

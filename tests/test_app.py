@@ -533,7 +533,7 @@ def test_an_upload_can_be_described_and_the_uploader_is_emptied(writable, mainta
                      "aliases": ["bike scheme", "Pedal Pact"]}
     assert any("saved as bikes.md" in s.value for s in at.success)
     assert not at.file_uploader[0].value  # the uploader is empty again
-    assert at.text_input(key="meta_title").value == "" and at.text_input(key="meta_aliases").value == ""  # and its description
+    assert all(at.text_input(key=key).value == "" for key in ("meta_title", "meta_year", "meta_aliases"))  # and its description
     upload(at, ("fake.pdf", b"not a pdf", "application/pdf"))
     assert any("fake.pdf: not a PDF" in e.value for e in at.error) and not at.file_uploader[0].value
 

@@ -7,9 +7,9 @@ so search can look inside the named documents for what the question asks.
 
 A document's names are its catalogue `aliases` (corpus/catalogue.toml, or the "other names" of the
 app's upload form), its short title, and the common names a title gives in parentheses ("...
-(Dublin III)", "(Qualification Regulation)") or as an act number ("2024/1347"). A name is matched as a run of whole words, ignoring case, punctuation
-and a leading "the"; the longest name wins where two overlap, and a name shared by two documents
-names neither.
+(Dublin III)", "(Qualification Regulation)") or as an act number ("2024/1347"). A name is matched
+as a run of whole words, ignoring case, punctuation and a leading "the"; the longest name wins
+where two overlap, and a name shared by two documents names neither.
 """
 
 from __future__ import annotations

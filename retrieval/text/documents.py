@@ -115,8 +115,9 @@ def set_catalogue_entry(corpus_dir: Path, name: str, entry: dict[str, str]) -> N
         reason = " ".join(str(exc).split())
         raise CatalogueError(f"{CATALOGUE_FILE} is not valid TOML ({reason}): correct it by hand; the description was not written") from None
     values: dict[str, str | list[str]] = {key: str(value).strip() for key, value in entry.items() if key != "aliases" and str(value).strip()}
-    if split_names(str(entry.get("aliases", ""))):
-        values["aliases"] = split_names(str(entry["aliases"]))
+    aliases = split_names(str(entry.get("aliases", "")))
+    if aliases:
+        values["aliases"] = aliases
     table = doc.get(name)
     if not isinstance(table, dict):
         if table is not None:

@@ -61,9 +61,11 @@ eval-blind: setup
 	if [ -f .cache/eval-answers.jsonl ]; then cp -f .cache/eval-answers.jsonl .cache/eval-answers.previous.jsonl; fi
 	$(BIN)/python -m retrieval eval --index .cache/eval-index --report docs/evaluation.md --answers .cache/eval-answers.jsonl
 
-# refit the answer's two learned models (retrieval/ask/weighing.py) on the blind sets' dev splits, on the
-# index `make eval-blind` builds; then `make eval-blind` to report them on test
+# refit the query adapter (retrieval/ask/query_adapter.py), then the answer's two learned models
+# (retrieval/ask/weighing.py) with it, on the blind sets' dev splits and the index `make eval-blind`
+# builds; then `make eval-blind` to report them on test
 fit-answers: setup
+	$(BIN)/python -m retrieval.evaluation.fit_adapter --index .cache/eval-index
 	$(BIN)/python -m retrieval.evaluation.fit --index .cache/eval-index
 
 # what changed between the last two `make eval-blind` runs, on dev (SPLIT=test to confirm what dev chose)

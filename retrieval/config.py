@@ -17,6 +17,16 @@ SENTENCE_MODEL = "all-MiniLM-L6-v2"
 #: or two, and longer text only slows every step of search without asking anything better
 MAX_QUESTION_CHARS = 1000
 
+#: how a switch setting (RAG_QUERY_ADAPTER) may be written
+SWITCH_WORDS = {"1": True, "on": True, "true": True, "yes": True, "0": False, "off": False, "false": False, "no": False}
+
+
+def parse_switch(name: str, raw: str) -> bool:
+    try:
+        return SWITCH_WORDS[raw.strip().lower()]
+    except KeyError:
+        raise ValueError(f"{name}={raw!r}: write on or off") from None
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -41,6 +51,10 @@ class Settings:
     #: measured best (packaged_models.DEFAULT_PRECISION: mpnet "auto", MiniLM "fp32", whose Recall@5
     #: bf16 cost 0.019, more than the 0.01 we accept)
     precision: str = ""
+    #: the dense search ranks passages by the question moved with the adapter learnt for the passage
+    #: model, where there is one (retrieval/ask/query_adapter.py); RAG_QUERY_ADAPTER=off searches with
+    #: the plain question
+    query_adapter: bool = True
     #: "auto" (ONNX Runtime where installed and the model allows it, else torch), "onnx" or "torch".
     #: ONNX Runtime gives the same vectors (cosine >= 0.99999) about 1.6x faster (docs/benchmarks.md)
     backend: str = "auto"
@@ -84,10 +98,13 @@ class Settings:
                 continue
             if f.type in ("Path",):
                 values[f.name] = Path(raw)
-            elif f.type == "int":
-                values[f.name] = int(raw)
-            elif f.type == "float":
-                values[f.name] = float(raw)
+            elif f.type in ("int", "float"):
+                try:
+                    values[f.name] = int(raw) if f.type == "int" else float(raw)
+                except ValueError:
+                    raise ValueError(f"RAG_{f.name.upper()}={raw!r}: write a{' whole' if f.type == 'int' else ''} number") from None
+            elif f.type == "bool":
+                values[f.name] = parse_switch(f"RAG_{f.name.upper()}", raw)
             else:
                 values[f.name] = raw
         settings = cls(**values)

@@ -44,7 +44,7 @@ CASES = {
 
 def _seconds(work, n: int) -> float:
     best = float("inf")
-    for _ in range(3):
+    for _ in range(5):  # the best of five: a run on a busy machine (the suite's other worker) is not the code's time
         started = time.perf_counter()
         work(n)
         best = min(best, time.perf_counter() - started)

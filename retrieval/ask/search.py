@@ -16,6 +16,7 @@ import numpy as np
 
 from retrieval.ask.compound import compound_parts
 from retrieval.ask.naming import DocumentNames
+from retrieval.ask.query_adapter import QueryAdapter, adapter_for
 from retrieval.ask.sentence_signals import answers_nothing, may_answer_nothing
 from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.model.embedding import Embedder, model_id
@@ -91,9 +92,15 @@ def rrf(rankings: Sequence[np.ndarray], weights: Sequence[float] | None = None, 
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder, rrf_k: int = RRF_K, dense_weight: float = 1.0, lexical_weight: float = 1.0, sentence_weight: float = 1.0) -> None:
+    def __init__(self, index: Index, embedder: Embedder, rrf_k: int = RRF_K, dense_weight: float = 1.0, lexical_weight: float = 1.0, sentence_weight: float = 1.0,
+                 query_adapter: QueryAdapter | bool | None = True) -> None:
+        """`query_adapter`: True for the one fitted for the index's passage model (query_adapter.py),
+        if there is one; False or None for the plain question; or an adapter."""
         self.index = index
         self.embedder = embedder
+        if query_adapter is True:
+            query_adapter = adapter_for(index.model, index.store.dimension)
+        self.query_adapter = query_adapter or None
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self.lexical_weight = lexical_weight
@@ -107,11 +114,17 @@ class Retriever:
         settings = settings or Settings.from_env()
         expected = identity(model_id(settings.model), None, settings.chunk_tokens, settings.overlap_tokens, model_id(settings.sentence_model))
         index = open_store(settings).open(expected)
-        return cls(index, embedder or Embedder.from_settings(settings))
+        return cls(index, embedder or Embedder.from_settings(settings), query_adapter=settings.query_adapter)
 
     def dense(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Passages by their vector's similarity to the question's: (rows, scores), best first."""
-        return self.index.dense(query_vector, k, docs)
+        """Passages by their vector's similarity to the question's: (rows, scores), best first. With a
+        query adapter the adapted question ranks them, and each keeps the plain question's cosine."""
+        if self.query_adapter is None:
+            return self.index.dense(query_vector, k, docs)
+        rows, _ = self.index.dense(self.query_adapter.adapt(query_vector), k, docs)
+        if len(rows) == 0:
+            return rows, np.zeros(0, dtype=np.float32)
+        return rows, (np.asarray(self.index.store.vectors(rows), dtype=np.float32) @ np.asarray(query_vector, dtype=np.float32))
 
     def lexical(self, query: str, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Passages by BM25."""

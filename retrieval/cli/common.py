@@ -23,9 +23,12 @@ def location_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """The settings of the environment with the command's --corpus and --index; an unknown RAG_STORE
-    is a UserError."""
-    settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    """The settings of the environment with the command's --corpus and --index; an unknown RAG_STORE,
+    or a RAG_ variable that does not read as its setting (a number, on / off), is a UserError."""
+    try:
+        settings = Settings.from_env(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None))
+    except ValueError as exc:  # a RAG_ variable that does not read as its setting's type
+        raise UserError(str(exc)) from exc
     store = store_of(settings)
     if store.folder is None and getattr(args, "index", None) is not None:
         print(f"note: --index names a FAISS folder; the index is in {store.describe()}, so --index is ignored", file=sys.stderr)

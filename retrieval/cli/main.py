@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from retrieval.ask.query_adapter import adapter_for
 from retrieval.build.pipeline import BuildError, build_index
 from retrieval.cli import query as cli_query
 from retrieval.cli.common import UserError, describe, location_flags, settings_from, store_of
@@ -106,6 +107,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     index = load_index(settings)
     m = index.manifest
+    adapter = adapter_for(index.model, index.store.dimension) if settings.query_adapter else None
     info = {
         "index": describe(settings),
         "version": index.version,
@@ -120,6 +122,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "store": index.store.describe(),
         "documents": [{k: v for k, v in e.items() if not k.startswith("catalogue_")} for e in m.get("documents", [])],
         "not_indexed": m.get("not_indexed", []),
+        "query_adapter": adapter.about if adapter else None,
     }
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
@@ -128,6 +131,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     sentences = "" if info["sentence_model"] == info["model"] else f", sentences {info['sentence_model']} ({info['sentence_dimension']} dimensions)"
     print(f"model {info['model']} ({info['dimension']} dimensions){sentences}; chunks of at most {info['chunker']['chunk_tokens']} tokens, overlap {info['chunker']['overlap_tokens']}")
     print(f"{len(info['documents'])} documents, {info['chunks']} chunks; dense search {info['store']}")
+    if adapter:
+        print(f"questions moved by the query adapter fitted on {', '.join(adapter.about.get('fitted_on', []))} (rank {adapter.about.get('rank')}); RAG_QUERY_ADAPTER=off searches with the plain question")
     for e in info["documents"]:
         pages = f"{e['pages']} pages" if e["pages"] else e["kind"]
         print(f"  {e['doc']}: {e['short_title']} ({e['year'] or 'n.d.'}; {pages}; {e['chunks']} chunks)")

@@ -1,0 +1,73 @@
+"""A learned query adapter: the question's vector moved towards the passages that answer questions
+put that way, before the dense search ranks passages by it.
+
+Officials ask in their own words ("how long is too long for a consulate ...") and the documents
+answer in theirs ("as quickly as possible ... should not exceed ..."): the encoder places the two
+apart. The adapter is a low-rank linear map learnt from questions whose answering passages are
+known, the blind sets' dev splits (`python -m retrieval.evaluation.fit_adapter`, run by `make
+fit-answers`): q' = normalise(q + q U V), with U and V of rank ADAPTER_RANK, fitted so that each dev
+question's gold passages come first among every passage of the evaluation corpus. It is applied to the
+question only, so no passage is re-embedded and an index need not be rebuilt.
+
+It changes the dense ranking only: the dense score a hit reports (and the answer's confidence weighs)
+is still the plain question's cosine with the passage, the similarity the answer models were fitted on
+and the one the page shows. There is one adapter per passage model (its file names the model); a model
+without one (all-MiniLM-L6-v2, a local folder) searches with the plain question, as does
+RAG_QUERY_ADAPTER=off.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: where each passage model's adapter is kept: query_adapter.<model>.npz beside this module
+ADAPTER_DIR = Path(__file__).parent
+
+
+def adapter_path(model: str, directory: Path | None = None) -> Path:
+    return Path(directory or ADAPTER_DIR) / f"query_adapter.{model}.npz"
+
+
+@dataclass(frozen=True)
+class QueryAdapter:
+    """q -> normalise(q + (q @ u) @ v): u is (dimension, rank), v is (rank, dimension)."""
+
+    u: np.ndarray
+    v: np.ndarray
+    #: what it was fitted on and what it measured there, as written by the fit
+    about: dict
+
+    @property
+    def dimension(self) -> int:
+        return int(self.u.shape[0])
+
+    def adapt(self, vector: np.ndarray) -> np.ndarray:
+        vector = np.asarray(vector, dtype=np.float32)
+        moved = vector + (vector @ self.u) @ self.v
+        norm = float(np.linalg.norm(moved))
+        return (moved / norm).astype(np.float32) if norm > 0 else vector
+
+    def save(self, path: Path) -> None:
+        with open(path, "wb") as f:  # np.savez_compressed would add ".npz" to a path lacking it
+            np.savez_compressed(f, u=self.u.astype(np.float32), v=self.v.astype(np.float32), about=np.array(json.dumps(self.about, sort_keys=True)))
+
+    @classmethod
+    def load(cls, path: Path) -> QueryAdapter:
+        with np.load(path, allow_pickle=False) as data:
+            u, v, about = data["u"], data["v"], json.loads(str(data["about"]))
+        if u.ndim != 2 or v.shape != (u.shape[1], u.shape[0]):
+            raise ValueError(f"{path}: u {u.shape} and v {v.shape} are not a low-rank map of one dimension")
+        return cls(u.astype(np.float32), v.astype(np.float32), about)
+
+
+def adapter_for(model: str, dimension: int, directory: Path | None = None) -> QueryAdapter | None:
+    """The adapter fitted for this passage model and vector size, or None where there is none."""
+    path = adapter_path(model, directory)
+    if not path.is_file():
+        return None
+    adapter = QueryAdapter.load(path)
+    return adapter if adapter.dimension == dimension else None

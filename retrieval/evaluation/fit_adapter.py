@@ -7,9 +7,9 @@ vector from the passage model, and the rows of the passages holding its gold quo
 q' = normalise(q + q U V) is fitted so that the softmax over every passage's cosine with q' (at
 TEMPERATURE) puts its mass on those passages, with an L2 penalty on U V that keeps it near the
 identity. The rank, penalty and steps were chosen by five-fold cross-validation on dev: dense Recall@5
-on the held-out folds rose by 0.111 at rank 32 and penalty 0.1 (rank 32 or full, penalty 0.001 / 0.01
-/ 0.1, 100 or 300 steps; the weakest penalty lowered it, -0.13 to +0.03). The fit prints that estimate
-again for what it writes.
+on the held-out folds rose by 0.10 to 0.11 at rank 32 and penalty 0.1 (rank 32 or full, penalty 0.001 /
+0.01 / 0.1, 100 or 300 steps; the weakest penalty lowered it, -0.13 to +0.03). The fit prints that
+estimate again for what it writes.
 """
 
 from __future__ import annotations

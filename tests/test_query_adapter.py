@@ -13,7 +13,7 @@ import pytest
 
 from retrieval import Retriever, Settings
 from retrieval.ask.query_adapter import ADAPTER_DIR, QueryAdapter, adapter_for, adapter_path
-from retrieval.config import DEFAULT_MODEL
+from retrieval.config import DEFAULT_MODEL, SENTENCE_MODEL
 from retrieval.evaluation.fit_adapter import adapted, fit_adapter, recall_at_5
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,12 +36,15 @@ def test_a_zero_adapter_leaves_the_question_and_any_adapter_gives_a_unit_vector(
 def test_the_file_round_trips_and_is_found_by_model_and_dimension(tmp_path):
     rng = np.random.default_rng(2)
     adapter = QueryAdapter(rng.normal(size=(6, 3)).astype(np.float32), rng.normal(size=(3, 6)).astype(np.float32), {"model": "m", "rank": 3})
-    adapter.save(adapter_path("m", tmp_path))
-    found = adapter_for("m", 6, tmp_path)
+    adapter.save(adapter_path("m", "sentences", tmp_path))
+    found = adapter_for("m", 6, "sentences", tmp_path)
     assert found is not None and found.about == {"model": "m", "rank": 3}
     assert np.array_equal(found.u, adapter.u) and np.array_equal(found.v, adapter.v)
-    assert adapter_for("m", 7, tmp_path) is None  # another vector size: not this model's space
-    assert adapter_for("other", 6, tmp_path) is None
+    assert adapter_for("m", 7, "sentences", tmp_path) is None  # another vector size: not this model's space
+    assert adapter_for("other", 6, "sentences", tmp_path) is None
+    assert adapter_for("m", 6, "passages", tmp_path) is None  # fitted to rank sentences, not passages
+    with pytest.raises(ValueError, match="passages, sentences"):
+        adapter_path("m", "chunks")
 
 
 def test_a_file_whose_matrices_do_not_compose_is_refused(tmp_path):
@@ -52,13 +55,17 @@ def test_a_file_whose_matrices_do_not_compose_is_refused(tmp_path):
         QueryAdapter.load(path)
 
 
-def test_the_default_models_adapter_is_committed_and_fitted_on_dev_only():
-    adapter = adapter_for(DEFAULT_MODEL, 768)
-    assert adapter is not None, f"no adapter for {DEFAULT_MODEL} in {ADAPTER_DIR}: `make fit-answers` writes it"
-    assert adapter.about["model"] == DEFAULT_MODEL and adapter.u.shape == (768, adapter.about["rank"])
+@pytest.mark.parametrize(("model", "dimension", "kind"), [(DEFAULT_MODEL, 768, "passages"), (SENTENCE_MODEL, 384, "sentences")])
+def test_the_default_models_adapters_are_committed_and_fitted_on_dev_only(model, dimension, kind):
+    adapter = adapter_for(model, dimension, kind)
+    assert adapter is not None, f"no {kind} adapter for {model} in {ADAPTER_DIR}: `make fit-answers` writes it"
+    assert (adapter.about["model"], adapter.about["kind"]) == (model, kind) and adapter.u.shape == (dimension, adapter.about["rank"])
     assert adapter.about["fitted_on"] and all(name.endswith("(dev)") for name in adapter.about["fitted_on"])
-    assert adapter.about["dev_dense_recall_at_5"]["cross_validated_gain"] > 0
-    assert adapter_for("all-MiniLM-L6-v2", 384) is None  # the light model searches with the plain question
+    assert adapter.about["dev_recall_at_5"]["cross_validated_gain"] > 0
+
+
+def test_the_light_model_as_passage_model_has_no_adapter():
+    assert adapter_for(SENTENCE_MODEL, 384, "passages") is None
 
 
 def test_the_fit_learns_where_questions_put_one_way_find_their_passages():
@@ -90,11 +97,29 @@ def test_the_dense_search_ranks_by_the_adapted_question_and_reports_the_plain_co
     passage = plain.index.store.vectors(np.array([target]))[0]
     # an adapter that moves this question onto that passage: q + (q . q) * 10 p
     towards = QueryAdapter(vector[:, None].astype(np.float32), (10 * passage)[None, :].astype(np.float32), {})
-    moved = Retriever(plain.index, embedder, query_adapter=towards)
+    moved = Retriever(plain.index, embedder, query_adapter=towards, sentence_adapter=False)
     hits = moved.search(question, k=3, mode="dense")
     assert hits[0].chunk.chunk_id == plain.index.chunks[target].chunk_id
     assert hits[0].dense_score == pytest.approx(float(passage @ vector), abs=1e-5)
     assert plain.search(question, k=3, mode="dense")[0].chunk.chunk_id != hits[0].chunk.chunk_id
+
+
+def test_the_best_sentence_ranking_is_by_the_adapted_question_and_reports_the_plain_cosine(corpus_index, embedder):
+    plain = Retriever.open(Settings.from_env(index_dir=corpus_index, query_adapter=False), embedder=embedder)
+    index = plain.index
+    vector = embedder.embed_query("How can returnees be supported?", kind="sentence")
+    rows, scores = plain.best_sentences(vector, 50)
+    target = int(rows[-1])
+    sentence = next(iter(index.sentences_of(target)))
+    towards = QueryAdapter(vector[:, None].astype(np.float32), (10 * np.asarray(index.sentence_vectors[sentence]))[None, :].astype(np.float32), {})
+    moved = Retriever(index, embedder, query_adapter=False, sentence_adapter=towards)
+    moved_rows, moved_scores = moved.best_sentences(vector, 50)
+    # the sentence's passage, or the one beside it that repeats it in its overlap, comes first
+    text = index.sentence_text(sentence)
+    assert text in index.chunks[int(moved_rows[0])].text and text not in index.chunks[int(rows[0])].text
+    # each passage keeps its best sentence's plain cosine, whatever the adapted order
+    plain_by_row = dict(zip(rows.tolist(), scores.tolist()))
+    assert all(plain_by_row[int(r)] == pytest.approx(float(s), abs=1e-5) for r, s in zip(moved_rows, moved_scores) if int(r) in plain_by_row)
 
 
 def test_the_switch_reads_on_and_off_and_refuses_anything_else():
@@ -115,21 +140,21 @@ def test_an_index_whose_model_has_an_adapter_is_searched_with_it_and_info_says_s
     from retrieval.ask import query_adapter
     from retrieval.cli.main import main
 
+    monkeypatch.setattr(query_adapter, "ADAPTER_DIR", tmp_path)  # the tier's models have none
     plain = Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder)
-    assert plain.query_adapter is None  # the tier's model has none
+    assert plain.query_adapter is None and plain.sentence_adapter is None
     assert main(["info", "--json", "--index", str(corpus_index)]) == 0
-    assert json.loads(capsys.readouterr().out)["query_adapter"] is None
+    assert json.loads(capsys.readouterr().out)["query_adapters"] == {}
 
     dim = plain.index.store.dimension
     about = {"model": plain.index.model, "fitted_on": ["a set (dev)"], "rank": 2}
-    QueryAdapter(np.ones((dim, 2), dtype=np.float32), np.ones((2, dim), dtype=np.float32), about).save(adapter_path(plain.index.model, tmp_path))
-    monkeypatch.setattr(query_adapter, "ADAPTER_DIR", tmp_path)
+    QueryAdapter(np.ones((dim, 2), dtype=np.float32), np.ones((2, dim), dtype=np.float32), about).save(adapter_path(plain.index.model, "passages", tmp_path))
     assert Retriever.open(Settings.from_env(index_dir=corpus_index), embedder=embedder).query_adapter.about == about
     assert Retriever.open(Settings.from_env(index_dir=corpus_index, query_adapter=False), embedder=embedder).query_adapter is None
     assert main(["info", "--json", "--index", str(corpus_index)]) == 0
-    assert json.loads(capsys.readouterr().out)["query_adapter"] == about
+    assert json.loads(capsys.readouterr().out)["query_adapters"] == {"passages": about}
     assert main(["info", "--index", str(corpus_index)]) == 0
-    assert "questions moved by the query adapter fitted on a set (dev) (rank 2)" in capsys.readouterr().out
+    assert "passages ranked by the question moved with the query adapter fitted on a set (dev) (rank 2)" in capsys.readouterr().out
     monkeypatch.setenv("RAG_QUERY_ADAPTER", "off")
     assert main(["info", "--json", "--index", str(corpus_index)]) == 0
-    assert json.loads(capsys.readouterr().out)["query_adapter"] is None
+    assert json.loads(capsys.readouterr().out)["query_adapters"] == {}

@@ -1,19 +1,19 @@
-"""A learned query adapter: the question's vector moved towards the passages that answer questions
-put that way, before the dense search ranks passages by it.
+"""Learned query adapters: the question's vector moved towards the passages (or sentences) that answer
+questions put that way, before the dense and best-sentence searches rank passages by it.
 
 Officials ask in their own words ("how long is too long for a consulate ...") and the documents
 answer in theirs ("as quickly as possible ... should not exceed ..."): the encoder places the two
 apart. The adapter is a low-rank linear map learnt from questions whose answering passages are
 known, the blind sets' dev splits (`python -m retrieval.evaluation.fit_adapter`, run by `make
-fit-answers`): q' = normalise(q + q U V), with U and V of rank ADAPTER_RANK, fitted so that each dev
-question's gold passages come first among every passage of the evaluation corpus. It is applied to the
-question only, so no passage is re-embedded and an index need not be rebuilt.
+fit-answers`): q' = normalise(q + q U V), with U and V of rank 32, fitted so that each dev question's
+gold passages come first among every passage of the evaluation corpus ("passages", for the passage
+model's vectors) or its gold sentences among every sentence ("sentences", for the sentence model's). It
+is applied to the question only, so nothing is re-embedded and an index need not be rebuilt.
 
-It changes the dense ranking only: the dense score a hit reports (and the answer's confidence weighs)
-is still the plain question's cosine with the passage, the similarity the answer models were fitted on
-and the one the page shows. There is one adapter per passage model (its file names the model); a model
-without one (all-MiniLM-L6-v2, a local folder) searches with the plain question, as does
-RAG_QUERY_ADAPTER=off.
+It changes the rankings only: the dense and best-sentence scores a hit reports are still the plain
+question's cosines, the similarities the answer models weigh and the page shows. An adapter is kept
+per model and kind (its file names both); a model without one (a local folder; all-MiniLM-L6-v2 as the
+passage model) searches with the plain question, as does RAG_QUERY_ADAPTER=off.
 """
 
 from __future__ import annotations
@@ -24,12 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-#: where each passage model's adapter is kept: query_adapter.<model>.npz beside this module
+#: where the adapters are kept: query_adapter.<model>.<kind>.npz beside this module
 ADAPTER_DIR = Path(__file__).parent
+#: what an adapter ranks: passages (by the passage model's vectors) or sentences (the sentence model's)
+KINDS = ("passages", "sentences")
 
 
-def adapter_path(model: str, directory: Path | None = None) -> Path:
-    return Path(directory or ADAPTER_DIR) / f"query_adapter.{model}.npz"
+def adapter_path(model: str, kind: str = "passages", directory: Path | None = None) -> Path:
+    if kind not in KINDS:
+        raise ValueError(f"an adapter ranks one of {', '.join(KINDS)}, not {kind!r}")
+    return Path(directory or ADAPTER_DIR) / f"query_adapter.{model}.{kind}.npz"
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,9 @@ class QueryAdapter:
         return cls(u.astype(np.float32), v.astype(np.float32), about)
 
 
-def adapter_for(model: str, dimension: int, directory: Path | None = None) -> QueryAdapter | None:
-    """The adapter fitted for this passage model and vector size, or None where there is none."""
-    path = adapter_path(model, directory)
+def adapter_for(model: str, dimension: int, kind: str = "passages", directory: Path | None = None) -> QueryAdapter | None:
+    """The adapter fitted for this model, vector size and kind, or None where there is none."""
+    path = adapter_path(model, kind, directory)
     if not path.is_file():
         return None
     adapter = QueryAdapter.load(path)

@@ -21,7 +21,7 @@ from retrieval.ask.sentence_signals import answers_nothing, may_answer_nothing
 from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.model.embedding import Embedder, model_id
 from retrieval.store.backend import open_store
-from retrieval.store.index import Index, identity
+from retrieval.store.index import Index, identity, sentence_dimension_of, sentence_model_of
 from retrieval.text.chunking import Chunk, split_sentences
 
 MODES = ("hybrid", "dense", "lexical")
@@ -93,14 +93,18 @@ def rrf(rankings: Sequence[np.ndarray], weights: Sequence[float] | None = None, 
 
 class Retriever:
     def __init__(self, index: Index, embedder: Embedder, rrf_k: int = RRF_K, dense_weight: float = 1.0, lexical_weight: float = 1.0, sentence_weight: float = 1.0,
-                 query_adapter: QueryAdapter | bool | None = True) -> None:
-        """`query_adapter`: True for the one fitted for the index's passage model (query_adapter.py),
-        if there is one; False or None for the plain question; or an adapter."""
+                 query_adapter: QueryAdapter | bool | None = True, sentence_adapter: QueryAdapter | bool | None = True) -> None:
+        """`query_adapter` (the dense ranking's) and `sentence_adapter` (the best-sentence ranking's):
+        True for the one fitted for the index's passage or sentence model (query_adapter.py), if there
+        is one; False or None for the plain question; or an adapter."""
         self.index = index
         self.embedder = embedder
         if query_adapter is True:
-            query_adapter = adapter_for(index.model, index.store.dimension)
+            query_adapter = adapter_for(index.model, index.store.dimension, "passages")
+        if sentence_adapter is True:
+            sentence_adapter = adapter_for(sentence_model_of(index.manifest), sentence_dimension_of(index.manifest), "sentences")
         self.query_adapter = query_adapter or None
+        self.sentence_adapter = sentence_adapter or None
         self.rrf_k = rrf_k
         self.dense_weight = dense_weight
         self.lexical_weight = lexical_weight
@@ -114,7 +118,7 @@ class Retriever:
         settings = settings or Settings.from_env()
         expected = identity(model_id(settings.model), None, settings.chunk_tokens, settings.overlap_tokens, model_id(settings.sentence_model))
         index = open_store(settings).open(expected)
-        return cls(index, embedder or Embedder.from_settings(settings), query_adapter=settings.query_adapter)
+        return cls(index, embedder or Embedder.from_settings(settings), query_adapter=settings.query_adapter, sentence_adapter=settings.query_adapter)
 
     def dense(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Passages by their vector's similarity to the question's: (rows, scores), best first. With a
@@ -131,8 +135,12 @@ class Retriever:
         return self.index.lexical_search(query, k, docs)
 
     def best_sentences(self, query_vector: np.ndarray, k: int, docs: Sequence[str] | None = None, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Passages ranked by their best-matching sentence (Index.best_sentences)."""
-        return self.index.best_sentences(query_vector, k, docs, candidates)
+        """Passages ranked by their best-matching sentence (Index.best_sentences). With a sentence
+        adapter the adapted question ranks them, and each keeps its best sentence's plain cosine."""
+        if self.sentence_adapter is None:
+            return self.index.best_sentences(query_vector, k, docs, candidates)
+        rows, _ = self.index.best_sentences(self.sentence_adapter.adapt(query_vector), k, docs, candidates)
+        return rows, self.index.best_sentence_scores(query_vector, rows)
 
     @property
     def names(self):

@@ -18,7 +18,7 @@ from retrieval.config import Settings
 from retrieval.model.embedding import ModelError, model_id
 from retrieval.model.packaged_models import MINILM, InstallError, install_mpnet
 from retrieval.serve.maintainers import hash_password
-from retrieval.store.index import IndexLoadError, IndexMissing, sentence_model_of
+from retrieval.store.index import IndexLoadError, IndexMissing, sentence_dimension_of, sentence_model_of
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -107,7 +107,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     index = load_index(settings)
     m = index.manifest
-    adapter = adapter_for(index.model, index.store.dimension) if settings.query_adapter else None
+    adapters = {"passages": adapter_for(index.model, index.store.dimension, "passages"),
+                "sentences": adapter_for(sentence_model_of(m), sentence_dimension_of(m), "sentences")} if settings.query_adapter else {}
     info = {
         "index": describe(settings),
         "version": index.version,
@@ -122,7 +123,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "store": index.store.describe(),
         "documents": [{k: v for k, v in e.items() if not k.startswith("catalogue_")} for e in m.get("documents", [])],
         "not_indexed": m.get("not_indexed", []),
-        "query_adapter": adapter.about if adapter else None,
+        "query_adapters": {kind: adapter.about for kind, adapter in adapters.items() if adapter},
     }
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
@@ -131,8 +132,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     sentences = "" if info["sentence_model"] == info["model"] else f", sentences {info['sentence_model']} ({info['sentence_dimension']} dimensions)"
     print(f"model {info['model']} ({info['dimension']} dimensions){sentences}; chunks of at most {info['chunker']['chunk_tokens']} tokens, overlap {info['chunker']['overlap_tokens']}")
     print(f"{len(info['documents'])} documents, {info['chunks']} chunks; dense search {info['store']}")
-    if adapter:
-        print(f"questions moved by the query adapter fitted on {', '.join(adapter.about.get('fitted_on', []))} (rank {adapter.about.get('rank')}); RAG_QUERY_ADAPTER=off searches with the plain question")
+    for kind, adapter in adapters.items():
+        if adapter:
+            print(f"{kind} ranked by the question moved with the query adapter fitted on {', '.join(adapter.about.get('fitted_on', []))} (rank {adapter.about.get('rank')}); RAG_QUERY_ADAPTER=off: the plain question")
     for e in info["documents"]:
         pages = f"{e['pages']} pages" if e["pages"] else e["kind"]
         print(f"  {e['doc']}: {e['short_title']} ({e['year'] or 'n.d.'}; {pages}; {e['chunks']} chunks)")

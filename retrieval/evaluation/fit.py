@@ -11,6 +11,10 @@ and write them to answer_weights.json: `python -m retrieval.evaluation.fit --ind
    whether the documents answer it.
 3. The threshold: the confidence with the best balanced accuracy on dev among those that still
    answer at least MIN_ANSWERED of the answerable questions (decline only on weak evidence).
+
+With query adapters (retrieval/ask/query_adapter.py, fitted on the same dev questions first), each
+dev question they learnt from is searched with the adapters fitted without its fold, as a test
+question meets them (`AdapterFolds`).
 """
 
 from __future__ import annotations
@@ -40,8 +44,11 @@ from retrieval.evaluation.evaluate import (
     quote_starts_in,
 )
 
-#: the threshold keeps answering at least this share of the answerable dev questions
-MIN_ANSWERED = 0.85
+#: the threshold keeps answering at least this share of the answerable dev questions: issue 28's own
+#: target. It was 0.85 until the dev questions were searched as test questions are (with the query
+#: adapters fitted without them): since then dev tells what test meets, and 0.85 answered only 0.879 /
+#: 0.783 / 0.894 of the test splits' answerable questions (0.90: 0.911 / 0.884 / 0.933)
+MIN_ANSWERED = 0.90
 #: a question less similar to the passages than this share of the answerable dev questions is far off
 #: (0: less similar than every one of them)
 FAR_OFF_SHARE = 0.0
@@ -99,13 +106,31 @@ def conditional_logit(rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, 
     return LinearModel(features, w / scale, float(-(mean / scale) @ w))
 
 
-def sentence_rows(answerer: Answerer, questions: list[Question]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class AdapterFolds:
+    """Which query adapters search for each question while the models are fitted: for a question the
+    adapters learnt from, the ones fitted without it (fit_adapter.out_of_fold_adapters); for any other,
+    the retriever's own."""
+
+    def __init__(self, retriever: Retriever, by_question: dict | None = None) -> None:
+        self.retriever, self.by_question = retriever, by_question or {}
+        self.own = (retriever.query_adapter, retriever.sentence_adapter)
+
+    def use_for(self, question: Question) -> None:
+        self.retriever.query_adapter, self.retriever.sentence_adapter = self.by_question.get((question.id, question.question), self.own)
+
+    def restore(self) -> None:
+        self.retriever.query_adapter, self.retriever.sentence_adapter = self.own
+
+
+def sentence_rows(answerer: Answerer, questions: list[Question], folds: AdapterFolds | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each quotable candidate sentence's signals, whether it holds or starts a gold quote, and the
     question it is a candidate for (its index in `questions`)."""
     rows, labels, groups = [], [], []
     for g, q in enumerate(questions):
         if not q.answerable:
             continue
+        if folds:
+            folds.use_for(q)
         query = " ".join(q.question.split())
         draft = answerer.draft(q.question, query)
         for candidate, row in zip(draft.candidates, draft.sentence_features):
@@ -116,9 +141,11 @@ def sentence_rows(answerer: Answerer, questions: list[Question]) -> tuple[np.nda
     return np.array(rows), np.array(labels, dtype=int), np.array(groups, dtype=int)
 
 
-def coverage_rows(answerer: Answerer, questions: list[Question]) -> tuple[np.ndarray, np.ndarray]:
+def coverage_rows(answerer: Answerer, questions: list[Question], folds: AdapterFolds | None = None) -> tuple[np.ndarray, np.ndarray]:
     rows, labels = [], []
     for q in questions:
+        if folds:
+            folds.use_for(q)
         draft = answerer.draft(q.question, " ".join(q.question.split()))
         rows.append(draft.coverage)
         labels.append(int(q.answerable))
@@ -136,14 +163,16 @@ def pick_threshold(confidences: np.ndarray, answerable: np.ndarray, min_answered
     return best
 
 
-def fit(answerer: Answerer, questions: list[Question], out=sys.stdout) -> dict:
-    rows, labels, groups = sentence_rows(answerer, questions)
+def fit(answerer: Answerer, questions: list[Question], out=sys.stdout, folds: AdapterFolds | None = None) -> dict:
+    rows, labels, groups = sentence_rows(answerer, questions, folds)
     sentence = conditional_logit(rows, labels, groups, SENTENCE_FEATURES)
     ranked = len({int(g) for g in groups[labels == 1]})
     print(f"sentence model: {len(rows)} candidate sentences of {len(set(groups.tolist()))} questions, {labels.sum()} hold a gold quote "
           f"({ranked} questions have one to rank first)", file=out)
     answerer.weights = replace(answerer.weights, sentence=sentence)
-    rows, labels = coverage_rows(answerer, questions)
+    rows, labels = coverage_rows(answerer, questions, folds)
+    if folds:
+        folds.restore()
     coverage = _logistic(rows, labels, COVERAGE_FEATURES)
     answerable = rows[labels == 1]
     similarity_floor = float(np.quantile(answerable[:, COVERAGE_FEATURES.index("best_similarity")], FAR_OFF_SHARE))
@@ -173,7 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     retriever = Retriever.open(Settings.from_env(index_dir=args.index))
     answerer = Answerer(retriever)
-    result = fit(answerer, dev_questions(retriever.index.rows_by_doc))
+    questions = dev_questions(retriever.index.rows_by_doc)
+    folds = None
+    if retriever.query_adapter or retriever.sentence_adapter:
+        from retrieval.evaluation.fit_adapter import out_of_fold_adapters  # it reads this module's sets
+
+        print("query adapters fitted without each fold's questions, for those questions ...", flush=True)
+        folds = AdapterFolds(retriever, out_of_fold_adapters(retriever, questions))
+    result = fit(answerer, questions, folds=folds)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"weights written to {args.out}")
     return 0

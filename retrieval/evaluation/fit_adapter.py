@@ -1,15 +1,16 @@
-"""Fit the query adapter (retrieval/ask/query_adapter.py) on the dev splits of the blind sets and write
-it beside that module: `python -m retrieval.evaluation.fit_adapter --index .cache/eval-index`, the first
-step of `make fit-answers`. The test splits are never read here; `make eval-blind` reports them after.
+"""Fit the query adapters (retrieval/ask/query_adapter.py) on the dev splits of the blind sets and write
+them beside that module: `python -m retrieval.evaluation.fit_adapter --index .cache/eval-index`, the
+first step of `make fit-answers`. The test splits are never read here; `make eval-blind` reports them.
 
-Each answerable dev question whose gold quotes are all found in the index is one example: its plain
-vector from the passage model, and the rows of the passages holding its gold quotes. The adapter
-q' = normalise(q + q U V) is fitted so that the softmax over every passage's cosine with q' (at
-TEMPERATURE) puts its mass on those passages, with an L2 penalty on U V that keeps it near the
-identity. The rank, penalty and steps were chosen by five-fold cross-validation on dev: dense Recall@5
+Each answerable dev question whose gold quotes are all found in the index is one example. For the
+passages' adapter: its plain vector from the passage model, and the rows of the passages holding its
+gold quotes. For the sentences' adapter: its vector from the sentence model, and the sentences of those
+passages that hold, start or lie within a gold quote. The adapter q' = normalise(q + q U V) is fitted
+so that the softmax over every passage's (or sentence's) cosine with q' (at TEMPERATURE) puts its mass
+on those, with an L2 penalty on U V that keeps it near the identity. The rank, penalty and steps were chosen by five-fold cross-validation on dev: dense Recall@5
 on the held-out folds rose by 0.10 to 0.11 at rank 32 and penalty 0.1 (rank 32 or full, penalty 0.001 /
 0.01 / 0.1, 100 or 300 steps; the weakest penalty lowered it, -0.13 to +0.03). The fit prints that
-estimate again for what it writes.
+estimate again for what it writes. The sentences' adapter takes the same settings, not tuned again.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import numpy as np
 from retrieval.ask.query_adapter import QueryAdapter, adapter_path
 from retrieval.ask.search import Retriever
 from retrieval.config import Settings
-from retrieval.evaluation.evaluate import Question, RelevanceJudge
+from retrieval.evaluation.evaluate import Question, RelevanceJudge, holds_quote, quote_starts_in
 from retrieval.evaluation.fit import FIT_SETS, dev_questions
+from retrieval.store.index import sentence_model_of
 
 ADAPTER_RANK = 32
 PENALTY = 0.1
@@ -47,13 +49,26 @@ def examples(retriever: Retriever, questions: list[Question]) -> tuple[list[Ques
     return kept, gold
 
 
+def gold_sentences(retriever: Retriever, question: Question, rows: list[int]) -> list[int]:
+    """The sentences of these passages that hold or start a gold quote, or (a sentence of over 30
+    characters) lie within one: a quote may run over several sentences."""
+    index = retriever.index
+    out = []
+    for row in rows:
+        for i in index.sentences_of(row):
+            text = index.sentence_text(i)
+            if any(holds_quote(text, quote) or quote_starts_in(text, quote) or (len(text) > 30 and holds_quote(quote, text)) for _, quote in question.gold):
+                out.append(i)
+    return out
+
+
 def fit_adapter(passages: np.ndarray, queries: np.ndarray, gold: list[list[int]], rank: int = ADAPTER_RANK, penalty: float = PENALTY,
                 temperature: float = TEMPERATURE, steps: int = STEPS, learning_rate: float = LEARNING_RATE, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(U, V) minimising the mean over questions of -log(softmax mass on its gold passages) + penalty * |U V|^2."""
     import torch
 
     torch.manual_seed(seed)
-    p = torch.as_tensor(np.asarray(passages, dtype=np.float32))
+    p = torch.as_tensor(np.array(passages, dtype=np.float32))  # a copy: a memory-mapped array is read-only
     q = torch.as_tensor(np.asarray(queries, dtype=np.float32))
     dimension = p.shape[1]
     u = (torch.randn(dimension, rank) * 1e-3).requires_grad_()
@@ -85,9 +100,8 @@ def adapted(queries: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def cross_validated_gain(passages: np.ndarray, queries: np.ndarray, gold: list[list[int]], folds: int = FOLDS) -> float:
     """Dense Recall@5 on each held-out fold with the adapter fitted on the others, minus the plain question's."""
-    order = np.random.default_rng(0).permutation(len(gold))
     gains = []
-    for part in np.array_split(order, folds):
+    for part in folds_of(len(gold), folds):
         held = set(part.tolist())
         train = [i for i in range(len(gold)) if i not in held]
         u, v = fit_adapter(passages, queries[train], [gold[i] for i in train])
@@ -96,28 +110,67 @@ def cross_validated_gain(passages: np.ndarray, queries: np.ndarray, gold: list[l
     return float(sum(gains) / len(gold))
 
 
+def folds_of(n: int, folds: int = FOLDS) -> list[np.ndarray]:
+    """The cross-validation folds over n examples (the same split every run)."""
+    return np.array_split(np.random.default_rng(0).permutation(n), folds)
+
+
+def out_of_fold_adapters(retriever: Retriever, questions: list[Question], folds: int = FOLDS) -> dict[tuple[str, str], tuple[QueryAdapter, QueryAdapter]]:
+    """For each answerable question that the adapters learn from: the two adapters fitted without its
+    fold, so that the answer models (fit.py) are fitted on retrieval as a question the adapters never
+    saw meets it. Fitted on the adapters' own examples, a question's passages come first almost always
+    (dev Recall@5 0.97), and the answer models would learn to trust a ranking that test questions do
+    not get."""
+    index = retriever.index
+    kept, gold = examples(retriever, questions)
+    texts = [" ".join(q.question.split()) for q in kept]
+    passage_queries = np.stack([retriever.embedder.embed_query(t) for t in texts])
+    sentence_queries = np.stack([retriever.embedder.embed_query(t, kind="sentence") for t in texts])
+    sentences = [gold_sentences(retriever, q, rows) for q, rows in zip(kept, gold)]
+    passages, sentence_vectors = np.asarray(index.store.vectors(), dtype=np.float32), np.array(index.sentence_vectors, dtype=np.float32)
+    out = {}
+    for part in folds_of(len(kept), folds):
+        held = set(part.tolist())
+        train = [i for i in range(len(kept)) if i not in held]
+        with_sentences = [i for i in train if sentences[i]]
+        passage_adapter = QueryAdapter(*fit_adapter(passages, passage_queries[train], [gold[i] for i in train]), {"fold": "out"})
+        sentence_adapter = QueryAdapter(*fit_adapter(sentence_vectors, sentence_queries[with_sentences], [sentences[i] for i in with_sentences]), {"fold": "out"})
+        for i in held:
+            out[(kept[i].id, kept[i].question)] = (passage_adapter, sentence_adapter)
+    return out
+
+
+def fit_and_write(kind: str, model: str, targets: np.ndarray, queries: np.ndarray, gold: list[list[int]], directory: Path | None, out) -> None:
+    print(f"{kind} ({model}): {len(gold)} dev questions, {len(targets)} {kind}; fitting rank {ADAPTER_RANK} ...", file=out, flush=True)
+    gain = cross_validated_gain(targets, queries, gold)
+    u, v = fit_adapter(targets, queries, gold)
+    before, after = recall_at_5(targets, queries, gold), recall_at_5(targets, adapted(queries, u, v), gold)
+    about = {
+        "model": model, "kind": kind, "fitted_on": [f"{Path(p).name} (dev)" for p in FIT_SETS], "questions": len(gold), kind: len(targets),
+        "date": date.today().isoformat(), "rank": ADAPTER_RANK, "penalty": PENALTY, "temperature": TEMPERATURE, "steps": STEPS,
+        "dev_recall_at_5": {"plain": round(before, 3), "adapted": round(after, 3), "cross_validated_gain": round(gain, 3)},
+    }
+    path = adapter_path(model, kind, directory)
+    QueryAdapter(u, v, about).save(path)
+    print(f"  Recall@5 of the {kind} alone on dev {before:.3f} -> {after:.3f} (fitted on them); on held-out folds {gain:+.3f}; written to {path}", file=out)
+
+
 def main(argv: list[str] | None = None, out=sys.stdout) -> int:
     parser = argparse.ArgumentParser(prog="python -m retrieval.evaluation.fit_adapter", description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=Path(".cache/eval-index"), help="an index of the blind sets' documents (make eval-blind builds it)")
-    parser.add_argument("--out", type=Path, default=None, help="where to write the adapter (default: the one the passage model's searches use)")
+    parser.add_argument("--out-dir", type=Path, default=None, help="where to write the adapters (default: beside query_adapter.py, where searches read them)")
     args = parser.parse_args(argv)
     retriever = Retriever.open(Settings.from_env(index_dir=args.index, query_adapter=False))
-    questions, gold = examples(retriever, dev_questions(retriever.index.rows_by_doc))
-    passages = np.asarray(retriever.index.store.vectors(), dtype=np.float32)
-    queries = np.stack([retriever.embedder.embed_query(" ".join(q.question.split())) for q in questions])
-    print(f"{len(questions)} dev questions, {len(passages)} passages; fitting rank {ADAPTER_RANK} ...", file=out, flush=True)
-    gain = cross_validated_gain(passages, queries, gold)
-    u, v = fit_adapter(passages, queries, gold)
-    before, after = recall_at_5(passages, queries, gold), recall_at_5(passages, adapted(queries, u, v), gold)
-    about = {
-        "model": retriever.index.model, "fitted_on": [f"{Path(p).name} (dev)" for p in FIT_SETS], "questions": len(questions), "passages": len(passages),
-        "date": date.today().isoformat(), "rank": ADAPTER_RANK, "penalty": PENALTY, "temperature": TEMPERATURE, "steps": STEPS,
-        "dev_dense_recall_at_5": {"plain": round(before, 3), "adapted": round(after, 3), "cross_validated_gain": round(gain, 3)},
-    }
-    path = args.out or adapter_path(retriever.index.model)
-    QueryAdapter(u, v, about).save(path)
-    print(f"dense Recall@5 on dev {before:.3f} -> {after:.3f} (fitted on them); on held-out folds {gain:+.3f}", file=out)
-    print(f"adapter written to {path}", file=out)
+    index = retriever.index
+    questions, gold = examples(retriever, dev_questions(index.rows_by_doc))
+    texts = [" ".join(q.question.split()) for q in questions]
+    passage_queries = np.stack([retriever.embedder.embed_query(t) for t in texts])
+    fit_and_write("passages", index.model, np.asarray(index.store.vectors(), dtype=np.float32), passage_queries, gold, args.out_dir, out)
+    sentences = [gold_sentences(retriever, q, rows) for q, rows in zip(questions, gold)]
+    with_sentences = [i for i, found in enumerate(sentences) if found]
+    sentence_queries = np.stack([retriever.embedder.embed_query(texts[i], kind="sentence") for i in with_sentences])
+    fit_and_write("sentences", sentence_model_of(index.manifest), np.array(index.sentence_vectors, dtype=np.float32), sentence_queries,
+                  [sentences[i] for i in with_sentences], args.out_dir, out)
     return 0
 
 

@@ -154,6 +154,12 @@ class Index:
             return top_k(best, k, allowed[np.isfinite(best[allowed])])
         return top_k(best, k)
 
+    def best_sentence_scores(self, query_vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Each of these chunks' best sentence similarity, in the order given (-inf for a chunk without one)."""
+        ranked, scores = self._rescore(query_vector, np.asarray(rows, dtype=np.int64))
+        by_row = dict(zip(ranked.tolist(), scores.tolist()))
+        return np.array([by_row.get(int(r), -np.inf) for r in rows], dtype=np.float32)
+
     def _rescore(self, query_vector: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The candidate chunks re-scored by their best sentence, best first."""
         ranges = [self.sentences_of(int(r)) for r in rows]

@@ -49,10 +49,11 @@ def test_eval_set_is_well_formed():
     assert all(q.gold for q in questions if q.answerable)
 
 
-#: the real tier's model (all-MiniLM-L6-v2, with no query adapter) on the team's set over corpus/,
-#: measured when the report's figures (docs/evaluation.json: the default model with its adapter, on
-#: the evaluation corpus) moved past what the light model reaches; those are not its figures to meet
-LIGHT_MODEL_TEAM_SET = {"model": "all-MiniLM-L6-v2", "recall@5": 0.871, "mrr@10": 0.764}
+#: the real tier's model (all-MiniLM-L6-v2 for passages and sentences, its sentences' query adapter on)
+#: on the team's set over corpus/, recorded when the report's figures (docs/evaluation.json: the default
+#: model with its adapters, on the evaluation corpus) moved past what the light model reaches; those are
+#: not its figures to meet
+LIGHT_MODEL_TEAM_SET = {"model": "all-MiniLM-L6-v2", "recall@5": 0.882, "mrr@10": 0.787}
 
 
 @pytest.mark.real_model

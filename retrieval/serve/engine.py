@@ -174,7 +174,7 @@ class Engine:
         self.upgrading_from = manifest["model"]
         if self.build_job is None:
             self.start_build()
-        return Retriever(index, self._as_built[key])
+        return Retriever(index, self._as_built[key], query_adapter=self.settings.query_adapter, sentence_adapter=self.settings.query_adapter)
 
     def answerer(self, retriever=None):
         retriever = retriever or self.retriever()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -121,26 +122,47 @@ def out_of_fold_adapters(retriever: Retriever, questions: list[Question], folds:
     saw meets it. Fitted on the adapters' own examples, a question's passages come first almost always
     (dev Recall@5 0.97), and the answer models would learn to trust a ranking that test questions do
     not get."""
-    index = retriever.index
-    kept, gold = examples(retriever, questions)
-    texts = [" ".join(q.question.split()) for q in kept]
-    passage_queries = np.stack([retriever.embedder.embed_query(t) for t in texts])
-    sentence_queries = np.stack([retriever.embedder.embed_query(t, kind="sentence") for t in texts])
-    sentences = [gold_sentences(retriever, q, rows) for q, rows in zip(kept, gold)]
-    passages, sentence_vectors = np.asarray(index.store.vectors(), dtype=np.float32), np.array(index.sentence_vectors, dtype=np.float32)
+    def fitted_without(ex: Examples, held: set) -> QueryAdapter:
+        train = [i for i, q in enumerate(ex.questions) if (q.id, q.question) not in held]
+        return QueryAdapter(*fit_adapter(ex.targets, ex.queries[train], [ex.gold[i] for i in train]), {"fold": "out"})
+
+    passages, sentences = training_examples(retriever, questions)
     out = {}
-    for part in folds_of(len(kept), folds):
-        held = set(part.tolist())
-        train = [i for i in range(len(kept)) if i not in held]
-        with_sentences = [i for i in train if sentences[i]]
-        passage_adapter = QueryAdapter(*fit_adapter(passages, passage_queries[train], [gold[i] for i in train]), {"fold": "out"})
-        sentence_adapter = QueryAdapter(*fit_adapter(sentence_vectors, sentence_queries[with_sentences], [sentences[i] for i in with_sentences]), {"fold": "out"})
-        for i in held:
-            out[(kept[i].id, kept[i].question)] = (passage_adapter, sentence_adapter)
+    for part in folds_of(len(passages.gold), folds):
+        held = {(passages.questions[i].id, passages.questions[i].question) for i in part}
+        adapters = (fitted_without(passages, held), fitted_without(sentences, held))
+        out.update(dict.fromkeys(held, adapters))
     return out
 
 
-def fit_and_write(kind: str, model: str, targets: np.ndarray, queries: np.ndarray, gold: list[list[int]], directory: Path | None, out) -> None:
+@dataclass(frozen=True)
+class Examples:
+    """What one adapter learns from: the vectors it ranks, each question's vector and the rows of its gold ones."""
+
+    kind: str
+    model: str
+    targets: np.ndarray
+    queries: np.ndarray
+    gold: list[list[int]]
+    questions: list[Question]
+
+
+def training_examples(retriever: Retriever, questions: list[Question]) -> tuple[Examples, Examples]:
+    """The passages' adapter's examples and the sentences' (the questions with a gold sentence)."""
+    index = retriever.index
+    kept, gold = examples(retriever, questions)
+    texts = [" ".join(q.question.split()) for q in kept]
+    passages = Examples("passages", index.model, np.asarray(index.store.vectors(), dtype=np.float32),
+                        np.stack([retriever.embedder.embed_query(t) for t in texts]), gold, kept)
+    sentences = [gold_sentences(retriever, q, rows) for q, rows in zip(kept, gold)]
+    with_sentences = [i for i, found in enumerate(sentences) if found]
+    return passages, Examples("sentences", sentence_model_of(index.manifest), np.array(index.sentence_vectors, dtype=np.float32),
+                              np.stack([retriever.embedder.embed_query(texts[i], kind="sentence") for i in with_sentences]),
+                              [sentences[i] for i in with_sentences], [kept[i] for i in with_sentences])
+
+
+def fit_and_write(examples: Examples, directory: Path | None, out) -> None:
+    kind, model, targets, queries, gold = examples.kind, examples.model, examples.targets, examples.queries, examples.gold
     print(f"{kind} ({model}): {len(gold)} dev questions, {len(targets)} {kind}; fitting rank {ADAPTER_RANK} ...", file=out, flush=True)
     gain = cross_validated_gain(targets, queries, gold)
     u, v = fit_adapter(targets, queries, gold)
@@ -161,16 +183,8 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:
     parser.add_argument("--out-dir", type=Path, default=None, help="where to write the adapters (default: beside query_adapter.py, where searches read them)")
     args = parser.parse_args(argv)
     retriever = Retriever.open(Settings.from_env(index_dir=args.index, query_adapter=False))
-    index = retriever.index
-    questions, gold = examples(retriever, dev_questions(index.rows_by_doc))
-    texts = [" ".join(q.question.split()) for q in questions]
-    passage_queries = np.stack([retriever.embedder.embed_query(t) for t in texts])
-    fit_and_write("passages", index.model, np.asarray(index.store.vectors(), dtype=np.float32), passage_queries, gold, args.out_dir, out)
-    sentences = [gold_sentences(retriever, q, rows) for q, rows in zip(questions, gold)]
-    with_sentences = [i for i, found in enumerate(sentences) if found]
-    sentence_queries = np.stack([retriever.embedder.embed_query(texts[i], kind="sentence") for i in with_sentences])
-    fit_and_write("sentences", sentence_model_of(index.manifest), np.array(index.sentence_vectors, dtype=np.float32), sentence_queries,
-                  [sentences[i] for i in with_sentences], args.out_dir, out)
+    for examples_of_kind in training_examples(retriever, dev_questions(retriever.index.rows_by_doc)):
+        fit_and_write(examples_of_kind, args.out_dir, out)
     return 0
 
 

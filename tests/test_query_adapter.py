@@ -158,3 +158,23 @@ def test_an_index_whose_model_has_an_adapter_is_searched_with_it_and_info_says_s
     monkeypatch.setenv("RAG_QUERY_ADAPTER", "off")
     assert main(["info", "--json", "--index", str(corpus_index)]) == 0
     assert json.loads(capsys.readouterr().out)["query_adapters"] == {}
+
+
+def test_while_the_answer_models_are_fitted_each_question_is_searched_by_the_adapters_fitted_without_it():
+    from types import SimpleNamespace
+
+    from retrieval.evaluation.evaluate import Question
+    from retrieval.evaluation.fit import AdapterFolds
+
+    own, fold_passages, fold_sentences = object(), object(), object()
+    retriever = SimpleNamespace(query_adapter=own, sentence_adapter=own)
+    learnt = Question("q-1", "factual", "Who decides?", True, (("d", "the court"),), "dev")
+    other = Question("q-2", "unanswerable", "Who won?", False, (), "dev")
+    folds = AdapterFolds(retriever, {(learnt.id, learnt.question): (fold_passages, fold_sentences)})
+    folds.use_for(learnt)
+    assert (retriever.query_adapter, retriever.sentence_adapter) == (fold_passages, fold_sentences)
+    folds.use_for(other)  # not one the adapters learnt from: the retriever's own
+    assert (retriever.query_adapter, retriever.sentence_adapter) == (own, own)
+    folds.use_for(learnt)
+    folds.restore()
+    assert (retriever.query_adapter, retriever.sentence_adapter) == (own, own)

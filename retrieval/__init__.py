@@ -49,7 +49,7 @@ _PUBLIC = {
     "Retriever": "retrieval.ask.search",
     "Hit": "retrieval.ask.search",
     "Answerer": "retrieval.ask.answer",
-    "NOT_COVERED": "retrieval.ask.answer",
+    "NOT_COVERED": "retrieval.ask.cited_answer",
     "load_questions": "retrieval.evaluation.evaluate",
     "Engine": "retrieval.serve.engine",
     "ConversationStore": "retrieval.serve.conversations",

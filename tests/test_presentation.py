@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval import NOT_COVERED, Chunk, Hit
-from retrieval.ask.answer import Answer, AnswerSentence, Citation
+from retrieval.ask.cited_answer import Answer, AnswerSentence, Citation
 from retrieval.serve.export import conversation_markdown
 from retrieval.serve.links import Snapshot, parse_snapshot, snapshot_link, snapshot_query
 from retrieval.serve.markdown_text import escape_markdown, inert_markdown

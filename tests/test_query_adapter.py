@@ -122,6 +122,40 @@ def test_the_best_sentence_ranking_is_by_the_adapted_question_and_reports_the_pl
     assert all(plain_by_row[int(r)] == pytest.approx(float(s), abs=1e-5) for r, s in zip(moved_rows, moved_scores) if int(r) in plain_by_row)
 
 
+def test_the_answer_weighs_each_sentence_by_its_cosine_to_the_question_and_to_the_adapted_question(corpus_index, embedder):
+    from dataclasses import replace
+
+    from retrieval.ask.answer import Answerer
+    from retrieval.ask.weighing import SENTENCE_FEATURES
+
+    question = "How can returnees be supported?"
+    plain = Retriever.open(Settings.from_env(index_dir=corpus_index, query_adapter=False), embedder=embedder)
+    answerer = Answerer(plain)
+    draft = answerer.draft(question, question)
+    similarity, adapted_similarity = SENTENCE_FEATURES.index("similarity"), SENTENCE_FEATURES.index("adapted_similarity")
+    # no adapter: both signals are the plain cosine
+    assert np.allclose(draft.sentence_features[:, similarity], draft.sentence_features[:, adapted_similarity])
+    # an adapter that moves the question onto one candidate sentence: only the adapted signal follows it
+    target = len(draft.candidates) - 1
+    index = plain.index
+    vector = embedder.embed_query(question, kind="sentence")
+    sentence_vector = embedder.embed_query(draft.candidates[target].text, kind="sentence")
+    towards = QueryAdapter(vector[:, None].astype(np.float32), (10 * sentence_vector)[None, :].astype(np.float32), {})
+    moved = Answerer(Retriever(index, embedder, query_adapter=False, sentence_adapter=towards))
+    # a sentence model that weighs the adapted cosine only picks that sentence first
+    weights = np.zeros(len(SENTENCE_FEATURES))
+    weights[adapted_similarity] = 1.0
+    moved.weights = replace(moved.weights, sentence=replace(moved.weights.sentence, weights=weights, bias=0.0))
+    moved_draft = moved.draft(question, question)
+    candidates, vectors = moved.candidates(moved_draft.top)
+    assert [c.text for c in candidates] == [c.text for c in moved_draft.candidates]
+    assert np.allclose(moved_draft.sentence_features[:, similarity], vectors @ vector, atol=1e-5)
+    assert np.allclose(moved_draft.sentence_features[:, adapted_similarity], vectors @ towards.adapt(vector), atol=1e-5)
+    texts = [c.text for c in candidates]
+    assert draft.candidates[target].text in texts  # the adapter brought its passage to the top too
+    assert candidates[moved_draft.chosen[0]].text == draft.candidates[target].text
+
+
 def test_the_switch_reads_on_and_off_and_refuses_anything_else():
     assert Settings.from_env({"RAG_QUERY_ADAPTER": "off"}).query_adapter is False
     assert Settings.from_env({"RAG_QUERY_ADAPTER": "On"}).query_adapter is True

@@ -14,17 +14,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from retrieval.ask.cited_answer import Answer, AnswerSentence, citation_for, not_covered
 from retrieval.ask.compound import compound_parts
 from retrieval.ask.language import other_language
 from retrieval.ask.question_signals import describes_a_case, key_names, opens_with_connective, resolve_followup, same_stem
 from retrieval.ask.search import Hit, Retriever, shorten_question
 from retrieval.ask.sentence_companions import Candidate, after_a_short_best, list_items, what_follows
 from retrieval.ask.sentence_signals import (
-    KIND_NAMES,
     expected_kind,
     holds_kind,
     in_note_run,
@@ -41,10 +41,6 @@ from retrieval.ask.weighing import (
     signal_row,
 )
 from retrieval.config import MAX_QUESTION_CHARS
-
-NOT_COVERED = "The documents do not cover this question."
-NOT_ENGLISH = ("This question seems to be in {language}. The assistant reads English only, and the documents are in "
-               "English: please ask it in English.")
 
 #: How sure the answer is that the documents answer, and which sentence answers best, are the two
 #: learned models of weighing.py (fitted on the blind dev splits; answer_weights.json holds their
@@ -75,78 +71,6 @@ STANDALONE_MARGIN = 0.1
 SENTENCE_MARGIN = 1.5
 MAX_SENTENCES = 4
 PASSAGES = 5
-
-
-@dataclass(frozen=True)
-class Citation:
-    n: int
-    doc: str
-    title: str
-    section: str
-    page: str  # "p. 12", "pp. 12–13", or "" where the source has no pages
-    page_start: int | None
-    page_end: int | None
-    text: str  # the passage (the chunk's text)
-    chunk_id: str
-    start: int  # offsets of the passage in the document's text
-    end: int
-    #: (start, end) spans inside `text` of the sentences the answer quotes
-    quoted: tuple[tuple[int, int], ...] = ()
-    score: float = 0.0
-
-
-@dataclass(frozen=True)
-class AnswerSentence:
-    text: str
-    n: int  # the citation it comes from
-
-
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    query: str  # what was searched: the question, or it joined to the previous turn
-    answerable: bool
-    confidence: float
-    sentences: tuple[AnswerSentence, ...] = ()
-    citations: tuple[Citation, ...] = ()
-    related: tuple[Citation, ...] = ()
-    hits: tuple[Hit, ...] = field(default=(), repr=False)
-    #: the question was cut to MAX_QUESTION_CHARS before it was asked
-    shortened: bool = False
-    #: the language a question was written in when it is not English (then nothing is searched)
-    language: str = ""
-    #: the kind of answer the question asks for ("amount", "duration", "date", "share", "count",
-    #: "countries", "names"; `sentence_signals.expected_kind`) when no quoted sentence gives one: the closest the documents come
-    lacks: str = ""
-    @property
-    def lacks_note(self) -> str:
-        """Said with an answer whose sentences do not give the figure or date asked for."""
-        if not self.lacks:
-            return ""
-        return (f"No quoted sentence of the answering document gives {KIND_NAMES.get(self.lacks, self.lacks)}, which the question asks for: "
-                "these are the closest the documents come.")
-
-    @property
-    def text(self) -> str:
-        if self.language:
-            return NOT_ENGLISH.format(language=self.language)
-        if not self.answerable:
-            return NOT_COVERED
-        return " ".join(f"{s.text} [{s.n}]" for s in self.sentences)
-
-
-def _not_covered(question: str, query: str, confidence: float, hits: Sequence[Hit], top: Sequence[Hit]) -> Answer:
-    """The answer to a question the documents do not cover, with the three closest passages as related reading."""
-    return Answer(question, query, False, confidence, related=tuple(citation_for(h, i + 1) for i, h in enumerate(top[:3])), hits=tuple(hits))
-
-
-def citation_for(hit: Hit, n: int, quoted: Sequence[tuple[int, int]] = ()) -> Citation:
-    c = hit.chunk
-    return Citation(
-        n=n, doc=c.doc_id, title=hit.title, section=c.section, page=c.pages_label, page_start=c.page_start,
-        page_end=c.page_end, text=c.text, chunk_id=c.chunk_id, start=c.start, end=c.end,
-        quoted=tuple(sorted(quoted)), score=hit.score,
-    )
 
 
 @dataclass(frozen=True)
@@ -242,7 +166,14 @@ class Answerer:
         vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
         return out, vectors
 
-    def sentence_scores(self, question: str, query: str, candidates: list[Candidate], sims: np.ndarray, top: Sequence[Hit],
+    def _similarities(self, vectors: np.ndarray, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each candidate sentence's cosine to the question, and to the question moved by the
+        sentences' query adapter (the retriever's; the plain cosine again where it has none)."""
+        q = self.retriever.embedder.embed_query(query, kind="sentence")
+        adapter = self.retriever.sentence_adapter
+        return vectors @ q, (vectors @ adapter.adapt(q) if adapter is not None else vectors @ q)
+
+    def sentence_scores(self, question: str, query: str, candidates: list[Candidate], sims: np.ndarray, adapted: np.ndarray, top: Sequence[Hit],
                         by_passage: bool = True) -> tuple[np.ndarray, list[bool], list[bool], np.ndarray]:
         """How well each candidate sentence answers: the sentence model of weighing.py over its
         signals (`weighing.SENTENCE_FEATURES`); sentences that are never quoted (headings, footnotes,
@@ -263,7 +194,7 @@ class Answerer:
             terms = set(lexical.query_terms(c.text))
             rank, dense, fused = (float(c.hit_index), float(hit.dense_score or 0.0) - top_dense, float(hit.score) / top_fused) if by_passage else (0.0, 0.0, 1.0)
             rows.append(signal_row({
-                "similarity": float(sims[i]), "gives_kind": float(bool(kind) and has_kind[i]), "passage_rank": rank, "passage_dense": dense,
+                "similarity": float(sims[i]), "adapted_similarity": float(adapted[i]), "gives_kind": float(bool(kind) and has_kind[i]), "passage_rank": rank, "passage_dense": dense,
                 "passage_fused": fused, "rare_terms": rare_term_share(terms, q_terms, idf), "novelty": novelty(terms, q_terms),
                 "log_words": math.log(max(3, len(c.text.split()))),
             }, SENTENCE_FEATURES))
@@ -304,14 +235,14 @@ class Answerer:
         candidates, vectors = self.candidates(top)
         if not candidates:
             return Draft(tuple(hits), tuple(top), (), (), np.zeros(len(COVERAGE_FEATURES)), "", np.zeros((0, len(SENTENCE_FEATURES))))
-        sims = vectors @ self.retriever.embedder.embed_query(query, kind="sentence")
-        scores, quotable, has_kind, sentence_rows = self.sentence_scores(question, query, candidates, sims, top)
+        sims, adapted = self._similarities(vectors, query)
+        scores, quotable, has_kind, sentence_rows = self.sentence_scores(question, query, candidates, sims, adapted, top)
         best = int(np.argmax(scores))
         # a compound question ("Why ..., and when ...?"): the best sentence for each half answers it
         part_bests = []
         for part in compound_parts(query):
-            part_sims = vectors @ self.retriever.embedder.embed_query(part, kind="sentence")
-            part_scores, *_ = self.sentence_scores(part, part, candidates, part_sims, top, by_passage=False)
+            part_sims, part_adapted = self._similarities(vectors, part)
+            part_scores, *_ = self.sentence_scores(part, part, candidates, part_sims, part_adapted, top, by_passage=False)
             part_best = int(np.argmax(part_scores))
             if np.isfinite(part_scores[part_best]):
                 part_bests.append(part_best)
@@ -375,10 +306,10 @@ class Answerer:
         draft = self.draft(question, query, docs)
         hits, top, candidates, chosen = draft.hits, draft.top, draft.candidates, draft.chosen
         if not candidates:
-            return _not_covered(question, query, 0.0, hits, top)
+            return not_covered(question, query, 0.0, hits, top)
         confidence = self.weights.confidence(draft.coverage)
         if confidence < self.threshold:
-            return _not_covered(question, query, confidence, hits, top)
+            return not_covered(question, query, confidence, hits, top)
 
         # the best sentence first, then the rest of its passage's in text order; then the other
         # passages in the order of their best chosen sentence, each one's sentences in text order

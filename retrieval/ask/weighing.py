@@ -2,7 +2,8 @@
 holds, instead of hand-set bonuses and penalties.
 
 - Which sentence answers: each candidate sentence of the top passages gets a score from its
-  similarity to the question, the share of the question's rare terms it holds, whether it gives the
+  similarity to the question, plain and with the question moved by the sentences' query adapter
+  (query_adapter.py: learnt from the dev questions' gold sentences), the share of the question's rare terms it holds, whether it gives the
   kind of answer asked for (a figure, a date), its passage's rank and fused score, how much it only
   restates the question, and its length. The best-scored sentence leads the answer.
 - Whether the documents answer at all: the answer's confidence is the probability, from the
@@ -30,7 +31,7 @@ import numpy as np
 WEIGHTS_FILE = Path(__file__).with_name("answer_weights.json")
 
 #: the signals of a candidate sentence, in the order of the weights
-SENTENCE_FEATURES = ("similarity", "gives_kind", "passage_rank", "passage_dense", "passage_fused", "rare_terms", "novelty", "log_words")
+SENTENCE_FEATURES = ("similarity", "adapted_similarity", "gives_kind", "passage_rank", "passage_dense", "passage_fused", "rare_terms", "novelty", "log_words")
 #: the signals of a whole answer
 #: (what kind of answer a question asks for is not one: the blind sets' unanswerable questions ask
 #: for figures more often than their answerable ones, and with it the team's set lost answers it has

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from retrieval.ask.answer import Answer, AnswerSentence, Citation
+from retrieval.ask.cited_answer import Answer, AnswerSentence, Citation
 from retrieval.ask.search import Hit
 from retrieval.serve.turn import Turn
 from retrieval.text.chunking import Chunk

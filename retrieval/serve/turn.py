@@ -13,7 +13,7 @@ from retrieval.serve.links import Snapshot
 class Turn:
     """One question and its answer as the app keeps it in the session."""
 
-    answer: object  # retrieval.ask.answer.Answer
+    answer: object  # retrieval.ask.cited_answer.Answer
     docs: tuple[str, ...] = ()
     version: str = ""
     after: str = ""

@@ -106,6 +106,18 @@ def test_cli_search_queries_jsonl(corpus_index, tmp_path, capsys):
     assert isinstance(lines[1]["passages"][0]["page"], int)
 
 
+def test_a_queries_file_without_ids_is_searched_and_answered_in_its_order(corpus_index, tmp_path, capsys):
+    from retrieval.cli.main import main
+
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(json.dumps({"question": DIMENSIONS_Q}) + "\n" + json.dumps({"id": "b", "question": "refugee seamen"}) + "\n", encoding="utf-8")
+    for command in ("search", "ask"):
+        assert main([command, "--queries", str(queries), "--json", "--index", str(corpus_index)]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [row["id"] for row in lines] == [None, "b"]
+    assert lines[0]["question"] == DIMENSIONS_Q and {"answer", "answerable", "confidence", "citations"} <= set(lines[0])
+
+
 def test_cli_search_doc_filter_and_unknown_doc(corpus_index, capsys):
     from retrieval.cli.main import main
 

@@ -75,7 +75,7 @@ def _read_queries(path: Path) -> list[dict]:
     for number, row in lines:
         if not isinstance(row, dict) or not isinstance(row.get("question"), str):
             raise _user_error(f'{path}:{number}: expected {{"id": ..., "question": "..."}}')
-    return [row for _, row in lines]
+    return [{"id": None} | row for _, row in lines]  # the id is optional: a row without one is answered with "id": null
 
 
 def _questions(args) -> list[dict]:

@@ -51,6 +51,19 @@ def test_a_name_counts_as_mentioned_when_the_passage_gives_part_of_it(answerer):
     assert not answerer.ask(surcharge).answerable
 
 
+def test_a_misspelt_name_is_read_as_the_name_and_not_as_one_the_documents_lack(answerer):
+    """Issue 28's walk: "the 1951 Convnetion" was declined, the misspelt word counted as a name no
+    passage mentions. A name the documents do not hold at all still counts as missing."""
+    from retrieval.ask.weighing import COVERAGE_FEATURES
+
+    misspelt = "What is the defintion of a refugee in the 1951 Convnetion?"
+    assert answerer.draft(misspelt, misspelt).coverage[COVERAGE_FEATURES.index("missing_names")] == 0.0
+    answer = answerer.ask(misspelt)
+    assert answer.answerable and answer.citations[0].doc == "unhcr-1951-convention-1967-protocol-status-of-refugees.pdf"
+    other = "What is the definition of a refugee in the 1951 Convnetion according to Zanzibar?"
+    assert answerer.draft(other, other).coverage[COVERAGE_FEATURES.index("missing_names")] == 1.0
+
+
 def test_a_case_told_in_the_first_person_is_not_declined_for_its_names(answerer):
     """In "We want to hire a nurse who lives in Kenya ..." Kenya is a detail of the case: the rule on
     salaries answers it though no passage names Kenya. Asked about Kenya itself, it is not answered."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.ask.question_signals import same_stem
+from retrieval.ask.question_signals import misspelt_as, same_stem
 from retrieval.ask.sentence_signals import counted_words, expected_kind, holds_kind, is_quotable, novelty
 
 
@@ -213,3 +213,12 @@ def test_which_organisation_or_who_did_is_answered_by_a_name_the_question_does_n
     assert not holds_kind("This Convention shall be open for accession by the States referred to in Article 39.", "names", question)
     assert not holds_kind("Accession to the Convention has been recommended by many regional organisations.", "names", question)
     assert not holds_kind("The Convention was adopted in 1951.", "names", question)  # the question's own name
+
+
+def test_a_term_one_edit_from_a_known_one_reads_as_its_misspelling():
+    assert misspelt_as("convnet", "convent") and misspelt_as("asylym", "asylum")  # two letters swapped, one changed
+    assert not misspelt_as("qualificaiton", "qualif")  # more than two edits
+    assert misspelt_as("benfciari", "beneficiari")  # two edits in a term of eight letters or more
+    assert not misspelt_as("austria", "australia")  # two edits in a seven-letter term: another name
+    assert not misspelt_as("obock", "block") and not misspelt_as("gaza", "gazi")  # too far, too short
+

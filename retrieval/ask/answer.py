@@ -21,7 +21,14 @@ import numpy as np
 from retrieval.ask.cited_answer import Answer, AnswerSentence, citation_for, not_covered
 from retrieval.ask.compound import compound_parts
 from retrieval.ask.language import other_language
-from retrieval.ask.question_signals import describes_a_case, key_names, opens_with_connective, resolve_followup, same_stem
+from retrieval.ask.question_signals import (
+    describes_a_case,
+    key_names,
+    misspelt_as,
+    opens_with_connective,
+    resolve_followup,
+    same_stem,
+)
 from retrieval.ask.search import Hit, Retriever, shorten_question
 from retrieval.ask.sentence_companions import Candidate, after_a_short_best, list_items, what_follows
 from retrieval.ask.sentence_signals import (
@@ -132,9 +139,14 @@ class Answerer:
         seen = set(lexical.query_terms(" ".join(f"{h.chunk.section} {h.chunk.text}" for h in hits)))
         missing: set[str] = set()
         for terms in names:
-            if not any(key in seen or any(same_stem(key, term) for term in seen) for key in terms):
+            if not any(key in seen or any(same_stem(key, term) for term in seen) or self._misspelt(key, seen) for key in terms):
                 missing |= terms
         return missing
+
+    def _misspelt(self, key: str, seen: set[str]) -> bool:
+        """A key term no passage of the index holds that reads as a misspelling of a term these
+        passages hold ("Convnetion"): the name is mentioned, misspelt in the question."""
+        return self.retriever.index.lexical.document_frequency(key) == 0 and any(misspelt_as(key, term) for term in seen)
 
     def says_title(self, sentence: str, doc_id: str) -> bool:
         """Whether a sentence is (almost) only its document's title, a cover's or a running header's

@@ -156,3 +156,16 @@ def same_stem(a: str, b: str, min_common: int = 5) -> bool:
         return True
     group = _country_group(a)
     return group is not None and group == _country_group(b)
+
+
+def misspelt_as(unknown: str, known: str) -> bool:
+    """Whether a stemmed term no document holds reads as a misspelling of one they do: one edit apart
+    (a letter added, dropped, changed, or two swapped: "convnet" / "convent" for "Convnetion"), two
+    in a term of eight letters or more; terms under five letters are too short to tell."""
+    from rapidfuzz.distance import OSA
+
+    if min(len(unknown), len(known)) < 5:
+        return False
+    allowed = 2 if len(unknown) >= 8 else 1
+    return OSA.distance(unknown, known, score_cutoff=allowed) <= allowed
+

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rapidfuzz.distance import OSA
+
 from retrieval.text.chunking import split_sentences
 
 _CONNECTIVE = re.compile(r"^(and|but|also|so|then|what about|how about|what of|same for|and what about|and for|or)\b", re.IGNORECASE)
@@ -162,8 +164,6 @@ def misspelt_as(unknown: str, known: str) -> bool:
     """Whether a stemmed term no document holds reads as a misspelling of one they do: one edit apart
     (a letter added, dropped, changed, or two swapped: "convnet" / "convent" for "Convnetion"), two
     in a term of eight letters or more; terms under five letters are too short to tell."""
-    from rapidfuzz.distance import OSA
-
     if min(len(unknown), len(known)) < 5:
         return False
     allowed = 2 if len(unknown) >= 8 else 1

@@ -51,9 +51,9 @@ class Settings:
     #: measured best (packaged_models.DEFAULT_PRECISION: mpnet "auto", MiniLM "fp32", whose Recall@5
     #: bf16 cost 0.019, more than the 0.01 we accept)
     precision: str = ""
-    #: the dense search ranks passages by the question moved with the adapter learnt for the passage
-    #: model, where there is one (retrieval/ask/query_adapter.py); RAG_QUERY_ADAPTER=off searches with
-    #: the plain question
+    #: the dense and best-sentence rankings, and the answer's choice of sentence, read the question
+    #: moved with the adapters learnt for the passage and sentence models, where there are ones
+    #: (retrieval/ask/query_adapter.py); RAG_QUERY_ADAPTER=off reads the plain question
     query_adapter: bool = True
     #: "auto" (ONNX Runtime where installed and the model allows it, else torch), "onnx" or "torch".
     #: ONNX Runtime gives the same vectors (cosine >= 0.99999) about 1.6x faster (docs/benchmarks.md)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.store.index import Index, sentence_dimension_of, sentence_model_of
+
 #: where the adapters are kept: query_adapter.<model>.<kind>.npz beside this module
 ADAPTER_DIR = Path(__file__).parent
 #: what an adapter ranks: passages (by the passage model's vectors) or sentences (the sentence model's)
@@ -75,3 +77,10 @@ def adapter_for(model: str, dimension: int, kind: str = "passages", directory: P
         return None
     adapter = QueryAdapter.load(path)
     return adapter if adapter.dimension == dimension else None
+
+
+def adapters_of(index: Index) -> dict[str, QueryAdapter | None]:
+    """The adapters fitted for an index's passage model and its sentence model, by kind (None where there is none)."""
+    return {"passages": adapter_for(index.model, index.store.dimension, "passages"),
+            "sentences": adapter_for(sentence_model_of(index.manifest), sentence_dimension_of(index.manifest), "sentences")}
+

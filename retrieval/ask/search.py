@@ -16,12 +16,12 @@ import numpy as np
 
 from retrieval.ask.compound import compound_parts
 from retrieval.ask.naming import DocumentNames
-from retrieval.ask.query_adapter import QueryAdapter, adapter_for
+from retrieval.ask.query_adapter import QueryAdapter, adapters_of
 from retrieval.ask.sentence_signals import answers_nothing, may_answer_nothing
 from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.model.embedding import Embedder, model_id
 from retrieval.store.backend import open_store
-from retrieval.store.index import Index, identity, sentence_dimension_of, sentence_model_of
+from retrieval.store.index import Index, identity
 from retrieval.text.chunking import Chunk, split_sentences
 
 MODES = ("hybrid", "dense", "lexical")
@@ -99,10 +99,10 @@ class Retriever:
         is one; False or None for the plain question; or an adapter."""
         self.index = index
         self.embedder = embedder
-        if query_adapter is True:
-            query_adapter = adapter_for(index.model, index.store.dimension, "passages")
-        if sentence_adapter is True:
-            sentence_adapter = adapter_for(sentence_model_of(index.manifest), sentence_dimension_of(index.manifest), "sentences")
+        if query_adapter is True or sentence_adapter is True:
+            fitted = adapters_of(index)
+            query_adapter = fitted["passages"] if query_adapter is True else query_adapter
+            sentence_adapter = fitted["sentences"] if sentence_adapter is True else sentence_adapter
         self.query_adapter = query_adapter or None
         self.sentence_adapter = sentence_adapter or None
         self.rrf_k = rrf_k

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from retrieval.ask.query_adapter import adapter_for
+from retrieval.ask.query_adapter import adapters_of
 from retrieval.build.pipeline import BuildError, build_index
 from retrieval.cli import query as cli_query
 from retrieval.cli.common import UserError, describe, location_flags, settings_from, store_of
@@ -18,7 +18,7 @@ from retrieval.config import Settings
 from retrieval.model.embedding import ModelError, model_id
 from retrieval.model.packaged_models import MINILM, InstallError, install_mpnet
 from retrieval.serve.maintainers import hash_password
-from retrieval.store.index import IndexLoadError, IndexMissing, sentence_dimension_of, sentence_model_of
+from retrieval.store.index import IndexLoadError, IndexMissing, sentence_model_of
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -107,8 +107,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     index = load_index(settings)
     m = index.manifest
-    adapters = {"passages": adapter_for(index.model, index.store.dimension, "passages"),
-                "sentences": adapter_for(sentence_model_of(m), sentence_dimension_of(m), "sentences")} if settings.query_adapter else {}
+    adapters = adapters_of(index) if settings.query_adapter else {}
     info = {
         "index": describe(settings),
         "version": index.version,

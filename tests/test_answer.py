@@ -367,3 +367,25 @@ def test_which_member_states_is_declined_when_the_answer_names_none(small_retrie
     unchecked = answerer.draft(question, question)
     assert unchecked.coverage[named_none] == 0.0 and unchecked.lacks == "countries"
     assert answerer.weights.confidence(unchecked.coverage) > answer.confidence
+
+
+def test_a_question_naming_two_documents_is_answered_from_each(small_retriever):
+    # the walk's "How do the INTERACT report and the Budapest Process note compare on ...?" quoted
+    # the first report alone: its passages held the four best sentences
+    answerer = Answerer(small_retriever({
+        "catalogue.toml": '["survey.md"]\ntitle = "Expert survey on integration"\naliases = ["expert survey"]\n\n'
+        '["note.md"]\ntitle = "Working group background note"\naliases = ["background note"]\n',
+        "survey.md": "# Expert survey on integration\n\n## The role of countries of origin\n\n"
+        "Countries of origin can support the integration of their emigrants through consulates. "
+        "Countries of origin can offer language classes to emigrants before departure. "
+        "Countries of origin can promote their culture among emigrants in countries of destination. "
+        "Countries of origin can inform emigrants about their rights in countries of destination. "
+        "Countries of origin can help emigrants open bank accounts abroad.\n",
+        "note.md": "# Working group background note\n\n## Trends\n\n"
+        "Exchange between authorities helps to transfer knowledge about integration measures for immigrants from certain origin states. "
+        "The meeting will outline priorities for further dialogue and cooperation.\n",
+    }))
+    answer = answerer.ask("How do the expert survey and the background note compare on the role of countries of origin?")
+    assert answer.answerable
+    assert {c.doc for c in answer.citations} == {"survey.md", "note.md"}, [s.text for s in answer.sentences]
+    assert answer.citations[0].doc == "survey.md"

@@ -258,10 +258,13 @@ class Answerer:
             part_best = int(np.argmax(part_scores))
             if np.isfinite(part_scores[part_best]):
                 part_bests.append(part_best)
+        # a question that names several documents ("How do the INTERACT report and the Budapest
+        # Process note compare on ...?") is answered from each: each one's best quotable sentence
+        named_bests = self.named_document_bests(query, docs, candidates, scores, quotable, top)
         # the figure or date asked for counts where the answer is: in the documents of its best
         # sentence and of each half's ("a €411 fee" in a German brochure does not say what an EU
         # registration costs)
-        answer_docs = {top[candidates[i].hit_index].doc_id for i in [best, *part_bests]}
+        answer_docs = {top[candidates[i].hit_index].doc_id for i in [best, *part_bests, *named_bests]}
         gives_kind = [has_kind[i] and quotable[i] and top[c.hit_index].doc_id in answer_docs for i, c in enumerate(candidates)]
 
         chosen: list[int] = [best]
@@ -289,6 +292,9 @@ class Answerer:
         quotable = quotable + [True] * (len(candidates) - len(quotable))  # list items read from the passage
         chosen += what_follows(candidates, chosen, quotable)
         chosen += after_a_short_best(candidates, chosen, quotable, top)
+        # each named document that no chosen sentence quotes yet gives its best one
+        chosen_docs = {top[candidates[i].hit_index].doc_id for i in chosen}
+        chosen += [i for i in named_bests if top[candidates[i].hit_index].doc_id not in chosen_docs]
         # the kind asked for, when no chosen sentence of the answer's documents gives it (a fee in
         # another document's sentence does not say what the Trust Fund spent)
         gives = [gives_kind[i] if i < len(gives_kind) else holds_kind(candidates[i].text, kind, question) and top[candidates[i].hit_index].doc_id in answer_docs
@@ -311,6 +317,22 @@ class Answerer:
             "names_none_asked": float(lacks in NAMING_KINDS),
         }, COVERAGE_FEATURES)
         return Draft(tuple(hits), tuple(top), tuple(candidates), tuple(chosen), coverage_row, lacks, sentence_rows)
+
+    def named_document_bests(self, query: str, docs: Sequence[str] | None, candidates: list[Candidate], scores: np.ndarray,
+                             quotable: list[bool], top: Sequence[Hit]) -> list[int]:
+        """The best quotable candidate of each document the question names, when it names two or
+        more and no document filter is set (the search then looks inside each, `Retriever.search`)."""
+        if docs:
+            return []
+        named = [d for d in dict.fromkeys(self.retriever.names.find(query).docs) if d in self.retriever.index.rows_by_doc]
+        if len(named) < 2:
+            return []
+        bests = []
+        for doc in named:
+            own = [i for i, c in enumerate(candidates) if top[c.hit_index].doc_id == doc and quotable[i] and np.isfinite(scores[i])]
+            if own:
+                bests.append(max(own, key=lambda i: scores[i]))
+        return bests
 
     def _answer(self, question: str, query: str, docs: Sequence[str] | None) -> Answer:
         if not re.search(r"\w", query):

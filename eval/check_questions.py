@@ -7,7 +7,10 @@ Checks:
   * ids are unique; kinds are known; minimum per-kind counts are met;
   * answerable questions have gold quotes, unanswerable ones have none;
   * every gold quote has 6-30 words and appears in its document after
-    normalisation (lowercase, keep only a-z and 0-9).
+    normalisation (lowercase, keep only a-z and 0-9);
+  * a conversation set (eval/blind-conversations.jsonl: every row of kind "followup", with the
+    earlier questions in "history") has its own minimums: CONVERSATION_MINIMUM follow-ups, of which
+    some the documents do not answer, and MIN_PER_PDF_CONVERSATIONS per PDF.
 
 Documents are looked up by bare file name in, in order: the directories given
 with --docs-dir (repeatable), $EVAL_DOCS_DIRS (os.pathsep-separated), the
@@ -43,12 +46,16 @@ KIND_MINIMUMS = {
     "official": 12,
     "unanswerable": 14,
 }
+#: a follow-up in a conversation (its "history" holds the earlier questions); answerable or not
+FOLLOWUP = "followup"
+CONVERSATION_MINIMUM = 40
+MIN_PER_PDF_CONVERSATIONS = 3
 TOTAL_MINIMUM = 90
 MIN_PER_PDF = 6
 QUOTE_WORDS = (6, 30)
 REQUIRED = {"id": str, "kind": str, "question": str, "answerable": bool, "gold": list}
 #: fields a set may have: the split a question is in (tune on dev, report test) and its author's note
-OPTIONAL = {"split": str, "note": str}
+OPTIONAL = {"split": str, "note": str, "history": list}
 SPLITS = ("dev", "test")
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -148,15 +155,18 @@ def check_set(questions_path: str, dirs: list[Path], texts: dict[Path, str]) -> 
             failures.append(f"{where}: unexpected fields {sorted(extra)}")
         seen_ids[q.get("id")] += 1
         kind = q.get("kind")
-        if kind not in KIND_MINIMUMS:
+        if kind not in KIND_MINIMUMS and kind != FOLLOWUP:
             failures.append(f"{where}: unknown kind {kind!r}")
+        history = q.get("history")
+        if kind == FOLLOWUP and not (isinstance(history, list) and history and all(isinstance(h, str) and h.strip() for h in history)):
+            failures.append(f"{where}: a follow-up needs 'history', the earlier questions of its conversation")
         if not str(q.get("question", "")).strip():
             failures.append(f"{where}: empty question")
         gold = q.get("gold") if isinstance(q.get("gold"), list) else []
         answerable = q.get("answerable")
         if kind == "unanswerable" and answerable is not False:
             failures.append(f"{where}: unanswerable question must have answerable=false")
-        if kind != "unanswerable" and answerable is not True:
+        if kind not in ("unanswerable", FOLLOWUP) and answerable is not True:
             failures.append(f"{where}: answerable question must have answerable=true")
         if answerable is False and gold:
             failures.append(f"{where}: unanswerable question must have empty gold")
@@ -189,7 +199,7 @@ def check_set(questions_path: str, dirs: list[Path], texts: dict[Path, str]) -> 
             if path not in texts:
                 texts[path] = normalise(extract_text(path))
             doc_text[name] = texts[path]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             failures.append(f"could not read {path}: {exc}")
     n_quotes = 0
     for q in questions:
@@ -203,16 +213,24 @@ def check_set(questions_path: str, dirs: list[Path], texts: dict[Path, str]) -> 
 
     # ---- counts ----
     kinds = Counter(q.get("kind") for q in questions)
+    conversations = bool(questions) and kinds[FOLLOWUP] == len(questions)
     print(f"questions: {len(questions)}  (answerable {sum(1 for q in questions if q.get('answerable') is True)}, "
           f"unanswerable {sum(1 for q in questions if q.get('answerable') is False)})")
-    print("per kind:")
-    for kind, minimum in KIND_MINIMUMS.items():
-        flag = "" if kinds[kind] >= minimum else f"   <-- below minimum {minimum}"
-        print(f"  {kind:<13}{kinds[kind]:>4}{flag}")
-        if kinds[kind] < minimum:
-            failures.append(f"kind {kind!r} has {kinds[kind]} questions, minimum {minimum}")
-    if len(questions) < TOTAL_MINIMUM:
-        failures.append(f"only {len(questions)} questions, minimum {TOTAL_MINIMUM}")
+    if conversations:
+        print(f"a conversation set: {len(questions)} follow-ups")
+        if len(questions) < CONVERSATION_MINIMUM:
+            failures.append(f"only {len(questions)} follow-ups, minimum {CONVERSATION_MINIMUM}")
+        if not any(q.get("answerable") is False for q in questions):
+            failures.append("a conversation set needs follow-ups the documents do not answer")
+    else:
+        print("per kind:")
+        for kind, minimum in KIND_MINIMUMS.items():
+            flag = "" if kinds[kind] >= minimum else f"   <-- below minimum {minimum}"
+            print(f"  {kind:<13}{kinds[kind]:>4}{flag}")
+            if kinds[kind] < minimum:
+                failures.append(f"kind {kind!r} has {kinds[kind]} questions, minimum {minimum}")
+        if len(questions) < TOTAL_MINIMUM:
+            failures.append(f"only {len(questions)} questions, minimum {TOTAL_MINIMUM}")
 
     per_doc: Counter = Counter()
     for q in questions:
@@ -221,8 +239,9 @@ def check_set(questions_path: str, dirs: list[Path], texts: dict[Path, str]) -> 
     print("answerable questions per document (a multi_doc question counts for each of its documents):")
     for d, n in sorted(per_doc.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {n:>4}  {d}")
-        if d.endswith(".pdf") and n < MIN_PER_PDF:
-            failures.append(f"only {n} questions on {d}, minimum {MIN_PER_PDF}")
+        minimum = MIN_PER_PDF_CONVERSATIONS if conversations else MIN_PER_PDF
+        if d.endswith(".pdf") and n < minimum:
+            failures.append(f"only {n} questions on {d}, minimum {minimum}")
     print(f"gold quotes checked: {n_quotes}")
 
     if failures:

@@ -86,7 +86,7 @@ def test_blind_set_is_split_and_well_formed():
     assert len(docs) == 12  # all ten PDFs of ../shared/pdfs and both Markdown documents
 
 
-QUESTION_SETS = ["questions.jsonl", "blind-questions.jsonl", "blind-questions-2.jsonl", "blind-questions-3.jsonl"]
+QUESTION_SETS = ["questions.jsonl", "blind-questions.jsonl", "blind-questions-2.jsonl", "blind-questions-3.jsonl", "blind-conversations.jsonl"]
 
 
 @pytest.fixture(scope="module")

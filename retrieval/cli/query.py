@@ -38,7 +38,7 @@ def add_commands(sub, common) -> None:
     p = sub.add_parser("eval", help="retrieval and answer metrics on the evaluation sets")
     common(p)
     p.add_argument("--questions", type=Path, action="append", default=None,
-                   help="JSONL evaluation set; repeatable (default: eval/questions.jsonl and the blind sets eval/blind-questions.jsonl, eval/blind-questions-2.jsonl and eval/blind-questions-3.jsonl)")
+                   help="JSONL evaluation set; repeatable (default: eval/questions.jsonl, the blind sets eval/blind-questions.jsonl, eval/blind-questions-2.jsonl and eval/blind-questions-3.jsonl, and the blind conversations eval/blind-conversations.jsonl)")
     p.add_argument("--split", choices=("dev", "test"), default=None, help="only this split of sets that have one (default: each split)")
     p.add_argument("--modes", default="dense,lexical,hybrid", help="search modes to measure, comma-separated (default all three)")
     p.add_argument("--report", type=Path, default=None, help="also write the Markdown report here (e.g. docs/evaluation.md)")

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.ask.question_signals import resolve_followup
 from retrieval.config import REPO
 from retrieval.store.lexical import QueryTerms
 from retrieval.text.chunking import Chunk
@@ -34,6 +35,9 @@ BLIND_QUESTIONS_2 = REPO / "eval" / "blind-questions-2.jsonl"
 #: a third blind set by a third author, briefed as the second; every question is in test: nothing is
 #: fitted or tuned on it, so it reads as the held-out sets do
 BLIND_QUESTIONS_3 = REPO / "eval" / "blind-questions-3.jsonl"
+#: follow-ups in conversations (each row's "history" holds the earlier question), by a fourth author
+#: who saw only the documents: 60, a fifth of them not answered by the documents, dev and test
+BLIND_CONVERSATIONS = REPO / "eval" / "blind-conversations.jsonl"
 KS = (1, 5, 10)
 #: the share of a question's content words found in its answering sentence, in three bands: officials
 #: ask in their own words, and a set whose questions reuse the passage's words flatters a word matcher
@@ -51,6 +55,13 @@ class Question:
     gold: tuple[tuple[str, str], ...]  # (doc, quote)
     #: "dev" (tune here), "test" (report here, never tune) or "" for a set with no split
     split: str = ""
+    #: the earlier questions of a conversation, oldest first: the question is its follow-up
+    history: tuple[str, ...] = ()
+
+    @property
+    def query(self) -> str:
+        """What is searched for the question: a follow-up together with the turn it leans on."""
+        return resolve_followup(self.question, self.history)
 
     @property
     def docs(self) -> tuple[str, ...]:
@@ -65,7 +76,8 @@ def load_questions(path: Path = DEFAULT_QUESTIONS, split: str | None = None) -> 
             if line.strip():
                 row = json.loads(line)
                 gold = tuple((g["doc"], g["quote"]) for g in row.get("gold", []))
-                out.append(Question(row["id"], row["kind"], row["question"], bool(row["answerable"]), gold, row.get("split", "")))
+                out.append(Question(row["id"], row["kind"], row["question"], bool(row["answerable"]), gold, row.get("split", ""),
+                                    tuple(row.get("history") or ())))
     if split:
         out = [q for q in out if q.split == split]
     return out
@@ -221,7 +233,7 @@ def evaluate_retrieval(retriever, questions: Sequence[Question], modes: Sequence
         multi_doc = []
         for q in answerable:
             started = time.perf_counter()
-            hits = retriever.search(q.question, k=k, mode=mode)
+            hits = retriever.search(q.query, k=k, mode=mode)
             latencies.append((time.perf_counter() - started) * 1000)
             gold_sets = [judge.chunks_for(doc, quote) for doc, quote in q.gold]
             ranked = [h.chunk.chunk_id for h in hits]
@@ -260,7 +272,7 @@ def evaluate_coverage(answerer, questions: Sequence[Question]) -> dict:
     for q in questions:
         answerer.retriever.embedder.clear_query_cache()
         started = time.perf_counter()
-        answer = answerer.ask(q.question)
+        answer = answerer.ask(q.question, history=q.history)
         latencies.append((time.perf_counter() - started) * 1000)
         text = " ".join(s.text for s in answer.sentences) if answer.answerable else ""
         holds = any(holds_quote(text, quote) for _, quote in q.gold) if text else False

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from retrieval.ask.answer import Answerer
 from retrieval.evaluation.evaluate import (
+    BLIND_CONVERSATIONS,
     BLIND_QUESTIONS,
     BLIND_QUESTIONS_2,
     BLIND_QUESTIONS_3,
@@ -24,8 +25,9 @@ from retrieval.evaluation.evaluate import (
 from retrieval.evaluation.report import SetResult
 from retrieval.evaluation.uncertainty import set_intervals
 
-#: the sets evaluated when none is named (those present): the team's, then the three blind sets
-EVALUATION_SETS = (DEFAULT_QUESTIONS, BLIND_QUESTIONS, BLIND_QUESTIONS_2, BLIND_QUESTIONS_3)
+#: the sets evaluated when none is named (those present): the team's, the three blind sets, then the
+#: blind conversations
+EVALUATION_SETS = (DEFAULT_QUESTIONS, BLIND_QUESTIONS, BLIND_QUESTIONS_2, BLIND_QUESTIONS_3, BLIND_CONVERSATIONS)
 MODES = ("dense", "lexical", "hybrid")
 
 

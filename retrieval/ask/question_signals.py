@@ -2,14 +2,11 @@
 turn of a conversation, the names it turns on, and whether it tells a case of its own.
 
 Follow-up rule (a question that answers confidently on its own stands alone, see `answer.Answerer.ask`):
-a question that may lean on the previous turn is searched together with the previous turn's
-question: "and for people who return?" after "What support do integration policies offer?"
-searches "What support do integration policies offer? and for people who return?". It may lean on
-it when it has at most 12 words and opens with a connective ("and", "but", "also", "what about",
-"how about") or refers back ("that", "this", "they", "those", "there", "it"), or when it has at
-most 8 words at all: "on which route?", "in which language?", "how long does the interview last?"
-lean on the last turn with no word that says so (14 of the 60 follow-ups of
-eval/blind-conversations.jsonl).
+a question that is short and leans on the previous turn — it opens with a
+connective ("and", "but", "also", "what about", "how about") or refers back ("that", "this",
+"they", "those", "there", "it") and has at most 12 words — is searched together with the previous
+turn's question: "and for people who return?" after "What support do integration policies
+offer?" searches "What support do integration policies offer? and for people who return?".
 
 Pure functions on strings, so each rule is testable on its own; `answer.Answerer` weighs them.
 """
@@ -39,24 +36,10 @@ def is_followup(question: str) -> bool:
     return opens_with_connective(question) or bool(_BACK_REFERENCE.search(question))
 
 
-#: a question this short may lean on the previous turn without a word that says so; read alone
-#: first, it stands alone when it answers confidently (`answer.Answerer.ask`). 8 rather than 12 on
-#: the blind conversations' dev split: as many follow-ups found, and fewer standalone blind dev
-#: questions asked after an unrelated one answered differently (2 against 6 of 200)
-SHORT_QUESTION_WORDS = 8
-
-
-def may_lean_on_previous(question: str) -> bool:
-    """Whether a question may be a follow-up: it says so (`is_followup`) or is short enough to need
-    the previous turn for its topic ("for how long?")."""
-    return is_followup(question) or 0 < len(question.split()) <= SHORT_QUESTION_WORDS
-
-
 def resolve_followup(question: str, history: Sequence[str] = ()) -> str:
-    """The search query for a question in a conversation, read as leaning on the previous turn when
-    it may (see the module docstring for the rule)."""
+    """The search query for a question in a conversation (see the module docstring for the rule)."""
     question = " ".join(question.split())
-    if history and may_lean_on_previous(question):
+    if history and is_followup(question):
         return f"{history[-1]} {question}"
     return question
 

@@ -199,7 +199,7 @@ def check_set(questions_path: str, dirs: list[Path], texts: dict[Path, str]) -> 
             if path not in texts:
                 texts[path] = normalise(extract_text(path))
             doc_text[name] = texts[path]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             failures.append(f"could not read {path}: {exc}")
     n_quotes = 0
     for q in questions:

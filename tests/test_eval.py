@@ -122,6 +122,24 @@ def test_the_question_checker_refuses_an_unknown_split(tmp_path):
     assert run.returncode == 1 and "split must be one of dev, test, not 'train'" in run.stdout
 
 
+def test_a_conversation_set_keeps_each_follow_up_with_its_history(tmp_path):
+    import subprocess
+    import sys
+
+    rows = [{"id": "v-1", "split": "dev", "kind": "followup", "history": ["Can an EU citizen stay in another member state to look for a job?"],
+             "question": "and for how long?", "answerable": False, "gold": []},
+            {"id": "v-2", "split": "dev", "kind": "followup", "question": "and for how long?", "answerable": False, "gold": []}]
+    conversations = tmp_path / "conversations.jsonl"
+    conversations.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    first, second = load_questions(conversations)
+    assert first.history == ("Can an EU citizen stay in another member state to look for a job?",)
+    assert first.query == "Can an EU citizen stay in another member state to look for a job? and for how long?"
+    assert second.query == "and for how long?"
+    run = subprocess.run([sys.executable, str(REPO / "eval" / "check_questions.py"), "--questions", str(conversations)], check=False, capture_output=True, text=True)
+    assert run.returncode == 1 and "(v-2): a follow-up needs 'history'" in run.stdout
+    assert "(v-1)" not in run.stdout
+
+
 def test_blind_quotes_are_in_the_corpus_index(corpus_index, embedder):
     """Every gold quote of a document the corpus holds is found in some chunk; questions on the
     test-only PDFs are set aside, not failed."""

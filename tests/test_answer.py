@@ -86,6 +86,26 @@ def test_followup_rule():
     assert resolve_followup("How are refugees defined?", ["Earlier question"]) == "How are refugees defined?"
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["in which language?", "on which route?", "for how long?", "by when?", "what exactly falls under the social one?",
+     "how many sessions does the simpler one take?", "even the ones beyond the project's scope?",
+     "how many got hired afterwards?", "how much is the visa fee itself?"],
+)
+def test_a_fragment_or_a_word_standing_for_the_last_turn_is_a_followup(question):
+    assert is_followup(question)
+    assert resolve_followup(question, ["Earlier question?"]) == f"Earlier question? {question}"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["In which Member State must an asylum claim be examined?", "What are the three dimensions of integration policies?",
+     "Is the one-month period for a transfer extendable?", "How long is one year of residence counted for?"],
+)
+def test_a_question_with_a_topic_of_its_own_stands_alone(question):
+    assert not is_followup(question)
+
+
 def test_followup_is_resolved_against_previous_turn(answerer):
     first = "What financial support is given to returning migrants for reintegration?"
     follow = answerer.ask("and what about tailor-made approaches?", history=[first])

@@ -3,10 +3,12 @@ turn of a conversation, the names it turns on, and whether it tells a case of it
 
 Follow-up rule (a question that answers confidently on its own stands alone, see `answer.Answerer.ask`):
 a question that is short and leans on the previous turn — it opens with a
-connective ("and", "but", "also", "what about", "how about") or refers back ("that", "this",
-"they", "those", "there", "it") and has at most 12 words — is searched together with the previous
-turn's question: "and for people who return?" after "What support do integration policies
-offer?" searches "What support do integration policies offer? and for people who return?".
+connective ("and", "but", "also", "what about", "how about"), refers back ("that", "this",
+"they", "those", "there", "it", "itself", "afterwards", "the social one", "the ones") or is a
+fragment of a question ("in which language?", "for how long?", "by when?"), and has at most 12
+words — is searched together with the previous turn's question: "and for people who return?" after
+"What support do integration policies offer?" searches "What support do integration policies
+offer? and for people who return?".
 
 Pure functions on strings, so each rule is testable on its own; `answer.Answerer` weighs them.
 """
@@ -21,7 +23,21 @@ from rapidfuzz.distance import OSA
 from retrieval.text.chunking import split_sentences
 
 _CONNECTIVE = re.compile(r"^(and|but|also|so|then|what about|how about|what of|same for|and what about|and for|or)\b", re.IGNORECASE)
-_BACK_REFERENCE = re.compile(r"\b(that|this|these|those|they|them|their|it|its|there|he|she|his|her|such)\b", re.IGNORECASE)
+_BACK_REFERENCE = re.compile(
+    r"\b(that|this|these|those|they|them|their|it|its|there|he|she|his|her|such|itself|themselves|afterwards)\b"
+    # "one" standing for a noun of the last turn: "the social one", "the simpler one", "the ones
+    # beyond ..." (not the numeral: "one year", "the one-month period")
+    r"|\bones\b|\bthe\s+[a-z]+\s+one\b(?!-)",
+    re.IGNORECASE,
+)
+#: a fragment that only the last turn makes a question: a preposition and a question word, in at
+#: most FRAGMENT_WORDS words ("in which language?", "on which route?", "for how long?", "by when?");
+#: "In which Member State must an asylum claim be examined?" is a question of its own
+_FRAGMENT = re.compile(
+    r"^(in|on|by|for|from|at|to|with|under|within|until|after|before|since|during)\s+(which|what|whom|how|when|where)\b",
+    re.IGNORECASE,
+)
+FRAGMENT_WORDS = 6
 
 
 def opens_with_connective(question: str) -> bool:
@@ -33,7 +49,8 @@ def is_followup(question: str) -> bool:
     words = question.split()
     if not words or len(words) > 12:
         return False
-    return opens_with_connective(question) or bool(_BACK_REFERENCE.search(question))
+    fragment = len(words) <= FRAGMENT_WORDS and bool(_FRAGMENT.match(question.strip()))
+    return opens_with_connective(question) or fragment or bool(_BACK_REFERENCE.search(question))
 
 
 def resolve_followup(question: str, history: Sequence[str] = ()) -> str:

@@ -272,6 +272,27 @@ def test_a_short_best_sentence_brings_the_next_one(small_retriever):
     ], [s.text for s in answer.sentences]
 
 
+@pytest.mark.real_model
+def test_parallel_paragraphs_that_read_alike_both_answer(small_retriever):
+    """A legal text's parallel paragraphs read alike to the model and say different things: the
+    one on elementary education is not dropped as saying again what the other says."""
+    answerer = Answerer(small_retriever({
+        "convention.md": "# Convention relating to the Status of Refugees\n\n## Article 22 public education\n\n"
+        "1. The Contracting States shall accord to refugees the same treatment as is accorded to nationals with respect to "
+        "elementary education.\n\n2. The Contracting States shall accord to refugees treatment as favourable as possible, "
+        "and, in any event, not less favourable than that accorded to aliens generally in the same circumstances, with respect "
+        "to education other than elementary education and, in particular, as regards access to studies, the recognition of "
+        "foreign school certificates, diplomas and degrees, the remission of fees and charges and the award of scholarships.\n\n"
+        "## Article 23 public relief\n\nThe Contracting States shall accord to refugees lawfully staying in their territory "
+        "the same treatment with respect to public relief and assistance as is accorded to their nationals.\n",
+    }))
+    answer = answerer.ask("Do refugee kids get the same access to school as local children?")
+    assert answer.answerable
+    texts = [s.text for s in answer.sentences]
+    assert any("with respect to elementary education." in t for t in texts), texts
+    assert any("other than elementary education" in t for t in texts), texts
+
+
 def test_a_list_is_quoted_from_its_first_item_however_short(small_retriever):
     """"(a) family reunification possibilities;" is too short to be a sentence of its own, yet the
     answer gives the list from (a), not from (b), and stops at its last lettered item."""

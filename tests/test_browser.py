@@ -377,6 +377,7 @@ def test_a_maintainer_signs_in_and_an_upload_is_described_indexed_and_audited(br
     sidebar(page).get_by_text("Index", exact=True).click()
     expect(page.get_by_test_id("stFileUploader")).to_have_count(0)  # not signed in: no upload
     for password in ("a wrong password", MAINTAINER_PASSWORD):  # the form is emptied after each try
+        settled(page)  # typed into while the last try's run still draws, the form is emptied under the typing
         page.get_by_label("Your name (recorded with each change)").fill("Ada Maintainer")
         page.get_by_label("Maintainer password").fill(password)
         page.get_by_role("button", name="Sign in").click()

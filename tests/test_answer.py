@@ -293,6 +293,24 @@ def test_parallel_paragraphs_that_read_alike_both_answer(small_retriever):
     assert any("other than elementary education" in t for t in texts), texts
 
 
+@pytest.mark.real_model
+def test_a_followup_is_answered_by_the_sentence_for_what_it_asks_now(small_retriever):
+    """The conversation finds the passage; the follow-up's own words choose its sentence, so "and
+    for a new entrant?" is not answered by the general salary rule the first question asked for."""
+    answerer = Answerer(small_retriever({
+        "sponsor.md": "# Sponsor a Skilled Worker\n\n## Salary requirements\n\nYou must pay a sponsored Skilled Worker a "
+        "salary of at least £41,700 a year, the general threshold, or the going rate for the job, whichever is higher. "
+        "New entrants, such as workers under 26 or recent graduates, may be paid at least £33,400 a year, 70% of the going "
+        "rate. Salaries are checked against the hours the worker is contracted to work.\n\n## Reporting duties\n\n"
+        "You must report to the Home Office within 10 working days if a sponsored worker stops coming to work.\n",
+    }))
+    first = "What is the minimum salary for sponsoring a Skilled Worker?"
+    answer = answerer.ask("and for a new entrant?", history=[first])
+    assert answer.query.startswith(first)
+    assert answer.answerable
+    assert answer.sentences[0].text.startswith("New entrants"), [s.text for s in answer.sentences]
+
+
 def test_a_list_is_quoted_from_its_first_item_however_short(small_retriever):
     """"(a) family reunification possibilities;" is too short to be a sentence of its own, yet the
     answer gives the list from (a), not from (b), and stops at its last lettered item."""

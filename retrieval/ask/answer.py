@@ -254,7 +254,11 @@ class Answerer:
         if not candidates:
             return Draft(tuple(hits), tuple(top), (), (), np.zeros(len(COVERAGE_FEATURES)), "", np.zeros((0, len(SENTENCE_FEATURES))))
         sims, adapted = self._similarities(vectors, query)
-        scores, quotable, has_kind, sentence_rows = self.sentence_scores(question, query, candidates, sims, adapted, top)
+        # a follow-up read with the last turn ("and for a new entrant?"): the conversation finds the
+        # passages, and what is asked now chooses their sentences (the coverage stays the whole reading's)
+        asked = " ".join(question.split())
+        choice_sims, choice_adapted = self._similarities(vectors, asked) if query != asked and query.endswith(asked) else (sims, adapted)
+        scores, quotable, has_kind, sentence_rows = self.sentence_scores(question, query, candidates, choice_sims, choice_adapted, top)
         best = int(np.argmax(scores))
         # a compound question ("Why ..., and when ...?"): the best sentence for each half answers it
         part_bests = []

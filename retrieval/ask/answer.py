@@ -5,7 +5,8 @@ substring of the passage it cites. When the best evidence is too weak, the answe
 documents do not cover the question and lists the closest passages as related reading.
 
 A question that leans on the previous turn is searched together with it
-(`question_signals.resolve_followup`), unless it answers confidently on its own (`Answerer.ask`).
+(`question_signals.resolve_followup`), unless it answers confidently on its own (`Answerer.ask`);
+its sentences are then chosen for its own words (`Answerer.draft`).
 What a chosen sentence brings along (a list's items, what it announces) is sentence_companions.py.
 """
 
@@ -257,7 +258,8 @@ class Answerer:
         # a follow-up read with the last turn ("and for a new entrant?"): the conversation finds the
         # passages, and what is asked now chooses their sentences (the coverage stays the whole reading's)
         asked = " ".join(question.split())
-        choice_sims, choice_adapted = self._similarities(vectors, asked) if query != asked and query.endswith(asked) else (sims, adapted)
+        read_with_last_turn = query != asked and query.endswith(asked)  # resolve_followup's "<last turn> <question>"
+        choice_sims, choice_adapted = self._similarities(vectors, asked) if read_with_last_turn else (sims, adapted)
         scores, quotable, has_kind, sentence_rows = self.sentence_scores(question, query, candidates, choice_sims, choice_adapted, top)
         best = int(np.argmax(scores))
         # a compound question ("Why ..., and when ...?"): the best sentence for each half answers it

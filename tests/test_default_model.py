@@ -17,7 +17,7 @@ import pytest
 
 from retrieval import Embedder, ModelError, Settings
 from retrieval.config import DEFAULT_MODEL
-from retrieval.model import packaged_models
+from retrieval.model import embedding, packaged_models
 from retrieval.model.embedding import model_id
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,6 +48,28 @@ def test_mpnet_embeds_with_768_dimensions_and_reads_a_paraphrase(default_model_e
     assert vectors.shape == (2, 768)
     question = embedder.embed_query("Can people granted asylum take up a job?")
     assert float(vectors[0] @ question) > float(vectors[1] @ question)
+
+
+@pytest.mark.parametrize(("fast_bf16", "backend", "expected"), [
+    (True, "auto", "bf16"), (False, "auto", "int8"), (False, "torch", "fp32"), (True, "onnx", "int8"), (True, "torch", "bf16")])
+def test_mpnet_runs_in_the_fastest_precision_that_keeps_its_vectors(monkeypatch, fast_bf16, backend, expected):
+    monkeypatch.setattr(embedding, "cpu_has_fast_bf16", lambda: fast_bf16)
+    monkeypatch.setattr(embedding, "onnxruntime_available", lambda: True)
+    assert Embedder("all-mpnet-base-v2", backend=backend).precision == expected
+    assert Embedder("all-MiniLM-L6-v2", backend=backend).precision == "fp32"  # its sentences carry the calibrated confidence
+
+
+def test_mpnet_in_smoothed_int8_keeps_the_fp32_vectors(default_model_env):
+    pytest.importorskip("onnx")
+    texts = [
+        "Member States shall ensure that beneficiaries of international protection have access to employment.",
+        "The applicant shall be informed in writing of the decision taken.",
+        "Reintegration assistance was provided to 1,200 returnees in Ethiopia, of whom 86% reported being satisfied. " * 4,
+    ]
+    int8, fp32 = Embedder(precision="int8", backend="onnx"), Embedder(precision="fp32", backend="onnx")
+    cosines = (int8.embed(texts) * fp32.embed(texts)).sum(axis=1)
+    # plain dynamic quantisation gave 0.56-0.88 here on AVX2 (docs/benchmarks.md, "Encoders")
+    assert cosines.min() > 0.995
 
 
 def test_a_build_and_an_answer_with_no_model_set_use_mpnet(default_model_env, tmp_path, seed_docs):

@@ -33,9 +33,10 @@ MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9
 #: where unpacked models live: the repository's .cache/models, or RAG_MODELS_DIR
 MODELS_DIR = Path(os.environ.get("RAG_MODELS_DIR") or REPO / ".cache" / "models")
 _MARKER = ".installed-sha256"
-#: each packaged model's precision when none is set: mpnet in bf16 where the CPU computes it natively
-#: (same test figures as fp32, about twice as fast; emulated bf16 elsewhere is slower than fp32, so
-#: "auto" means fp32 there), MiniLM in fp32 (bf16 cost it 0.019 of Recall@5; docs/benchmarks.md)
+#: each packaged model's precision when none is set: mpnet "auto", bf16 where the CPU computes it
+#: natively (same test figures as fp32, about twice as fast), smoothed int8 on ONNX Runtime elsewhere
+#: (no test split moved by 3 questions; 1.3-1.4x fp32's speed on two AVX2 cores), MiniLM in fp32 (its
+#: sentences carry the answer's calibrated confidence; bf16 cost it 0.019 of Recall@5; docs/benchmarks.md)
 DEFAULT_PRECISION = {MPNET: "auto", MINILM: "fp32"}
 
 

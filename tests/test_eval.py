@@ -205,7 +205,13 @@ def test_eval_writes_each_question_s_answer_for_reading_failures(corpus_index, t
     report = tmp_path / "report.md"
     assert main(["eval", "--questions", str(questions), "--modes", "hybrid", "--index", str(corpus_index), "--report", str(report)]) == 0
     capsys.readouterr()
-    assert "95% intervals (bootstrap over the questions" in report.read_text(encoding="utf-8")
+    text = report.read_text(encoding="utf-8")
+    assert "95% intervals (bootstrap over the questions" in text
+    # and names the models, and their precision, that embedded the index and read the questions
+    version = (corpus_index / "CURRENT").read_text(encoding="utf-8").strip()
+    manifest = json.loads((corpus_index / version / "manifest.json").read_text(encoding="utf-8"))
+    assert f"Passages: {manifest['model']}, embedded in {manifest['build']['precision']} on {manifest['build']['backend']}" in text
+    assert f"sentences: {manifest['sentence_model']}; questions read in " in text
     figures = json.loads(report.with_suffix(".json").read_text(encoding="utf-8"))
     low, high = figures["sets"]["q"]["intervals"]["balanced accuracy"]
     assert low <= figures["sets"]["q"]["not_covered"]["balanced_accuracy"] <= high

@@ -221,6 +221,16 @@ def summary_figures(results) -> dict:
     return out
 
 
+def encoders_line(retriever) -> str:
+    """Which models, in which precision, embedded the index's passages and sentences and read the questions."""
+    manifest, embedder = retriever.index.manifest, retriever.embedder
+    built = manifest.get("build", {})
+    sentences = embedder.sentences or embedder
+    return (f"Passages: {manifest.get('model')}, embedded in {built.get('precision', '?')} on {built.get('backend', '?')}; "
+            f"sentences: {manifest.get('sentence_model')}; questions read in {embedder.precision} (passages) "
+            f"and {sentences.precision} (sentences).")
+
+
 def cmd_eval(args) -> int:
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -238,7 +248,8 @@ def cmd_eval(args) -> int:
     results, rows = evaluate_sets(retriever, sets, modes=modes, on_set=starting)
     if not results:
         raise _user_error("no answerable question of the evaluation sets is on a document of this index")
-    report = format_report(results, command="python -m retrieval " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["eval"] else "python -m retrieval eval")
+    report = format_report(results, command="python -m retrieval " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["eval"] else "python -m retrieval eval",
+                           encoders=encoders_line(retriever))
     if args.json:
         print(json.dumps(summary_figures(results), indent=2))
     else:

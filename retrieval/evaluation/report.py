@@ -87,7 +87,7 @@ def format_set(result: SetResult) -> list[str]:
     return lines
 
 
-def format_report(results: Sequence[SetResult] | dict, coverage: dict | None = None, command: str = "python -m retrieval eval") -> str:
+def format_report(results: Sequence[SetResult] | dict, coverage: dict | None = None, command: str = "python -m retrieval eval", encoders: str = "") -> str:
     """The whole report; also accepts one set's (retrieval, coverage) as before."""
     if isinstance(results, dict):
         results = [SetResult("questions", results, coverage)]
@@ -98,6 +98,7 @@ def format_report(results: Sequence[SetResult] | dict, coverage: dict | None = N
         "(retrieval/evaluation/evaluate.py says how text is compared). An answer holds a gold quote when its sentences, "
         "joined, contain one whole. Tune on dev splits only; report test.",
         "",
+        *([encoders, ""] if encoders else []),
     ]
     for result in results:
         lines += format_set(result) + [""]

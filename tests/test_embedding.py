@@ -13,7 +13,7 @@ from conftest import tier_models
 
 from retrieval import Embedder, ModelError
 from retrieval.model.embedding import resolve_backend
-from retrieval.model.onnx_encoder import INT8_FILE, OnnxUnsupported, export, pooling_mode
+from retrieval.model.onnx_encoder import OnnxUnsupported, export, int8_file, pooling_mode
 from retrieval.model.quantize import smoothed
 
 # the encoders themselves: ONNX Runtime against torch, int8, the exports, the word pieces
@@ -81,11 +81,30 @@ def test_int8_keeps_the_fp32_vectors_closely(torch_embedder, tmp_path):
     int8 = Embedder(TEST_MODEL, backend="onnx", precision="int8", cache_dir=tmp_path)
     a, b = int8.embed(TEXTS), torch_embedder.embed(TEXTS)
     cosines = (a * b).sum(axis=1)
-    assert int8.encoder.path.name == INT8_FILE
+    assert int8.encoder.path.name == int8_file() and int8_file().startswith("model-int8-smoothed-")
     # plain dynamic quantisation of every MatMul gives 0.5-0.9 here (no VNNI); smoothed, 7-bit, the
     # down-projections in fp32: close, but not the same vectors
     assert cosines.min() > 0.99 and cosines.min() < 0.99999
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name or p.name.endswith(".smoothed")]
+
+
+def test_int8_chosen_by_auto_that_cannot_be_made_falls_back_to_fp32(monkeypatch, tmp_path, caplog):
+    from retrieval.model import embedding, onnx_encoder
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("quantising needs more memory than this machine has")
+
+    monkeypatch.setattr(embedding, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(onnx_encoder, "quantize", out_of_memory)
+    chosen = Embedder(TEST_MODEL, precision="auto", cache_dir=tmp_path)
+    assert chosen.precision == "int8"
+    with caplog.at_level("WARNING"):
+        vectors = chosen.embed(TEXTS[:2])
+    assert chosen.precision == "fp32" and chosen.encoder.path.name == "model.onnx" and vectors.shape == (2, 384)
+    assert "in int8" in caplog.text and "using fp32" in caplog.text
+    # asked for by name, int8 that cannot be made is an error, not a silent fp32
+    with pytest.raises(ModelError, match="quantising needs more memory"):
+        Embedder(TEST_MODEL, precision="int8", cache_dir=tmp_path).embed(TEXTS[:1])
 
 
 def test_smoothing_moves_outliers_into_the_weights_without_changing_the_vectors(tmp_path):

@@ -141,6 +141,8 @@ class Embedder:
         self.batch_size = batch_size
         #: "fp32", "bf16" or "int8"; "" takes the model's measured best (packaged_models.default_precision)
         self.precision = resolve_precision(precision or default_precision(self.model_name), backend)
+        #: whether "auto" chose the precision: then a faster one that fails to load falls back to fp32
+        self.precision_chosen_here = (precision or default_precision(self.model_name)) == "auto"
         #: the embedder of the sentences, when another model embeds them (None: this one does)
         self.sentences: Embedder | None = None
         if sentence_model and model_id(sentence_model) != self.model_name:
@@ -203,6 +205,11 @@ class Embedder:
                 encoder = OnnxEncoder(self.path, self.tokenizer, self.cache_dir, self.precision, batch_size=batch_size)
             except Exception as exc:  # OnnxUnsupported, or an export or runtime that fails on this machine
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if self.precision == "int8" and self.precision_chosen_here:
+                    # the int8 file could not be made here (memory, a broken onnx): fp32 gives the vectors it approximates
+                    logger.warning("cannot run %s in int8 (%s): using fp32", self.model_name, reason)
+                    self.precision = "fp32"
+                    return self._load_encoder()
                 if self.backend == "onnx" or self.precision == "int8":
                     raise ModelError(f"cannot run {self.model_name!r} on ONNX Runtime: {reason}") from exc
                 # auto: torch computes the same vectors, only slower

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.model.quantize import quantize, recipe_digest
+
 #: bump when the export changes in a way that changes the graph, so old cached exports are not reused
 EXPORT_VERSION = 1
 #: the sentence-transformers modules this runner reproduces; a model with others (Dense layers, ...) runs on torch
@@ -70,8 +72,9 @@ def weights_digest(model_path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-#: the int8 file's name; a new name when the quantisation changes, so no older int8 export is reused
-INT8_FILE = "model-int8-smoothed.onnx"
+def int8_file() -> str:
+    """The int8 file's name: a new one whenever the quantisation's recipe or calibration text changes."""
+    return f"model-int8-smoothed-{recipe_digest()}.onnx"
 
 
 def export(model_path: Path, cache_dir: Path, precision: str = "fp32", tokenizer=None, max_length: int = 128) -> Path:
@@ -82,15 +85,13 @@ def export(model_path: Path, cache_dir: Path, precision: str = "fp32", tokenizer
     at once, never leave a broken file under the final name."""
     folder = Path(cache_dir) / "onnx" / f"{model_path.name}-{weights_digest(model_path)}"
     fp32 = folder / "model.onnx"
-    target = fp32 if precision == "fp32" else folder / (INT8_FILE if precision == "int8" else f"model-{precision}.onnx")
+    target = fp32 if precision == "fp32" else folder / (int8_file() if precision == "int8" else f"model-{precision}.onnx")
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
     if not fp32.exists():
         _export_fp32(model_path, fp32)
     if precision == "int8":
-        from retrieval.model.quantize import quantize
-
         intermediate_size = json.loads((model_path / "config.json").read_text()).get("intermediate_size")
         with _temporary(target) as tmp:
             quantize(fp32, tmp, tokenizer, max_length, intermediate_size)

@@ -21,6 +21,7 @@ the fp32 speed (the down-projections, a third of the weights' work, stay fp32).
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,14 @@ import numpy as np
 #: SmoothQuant's migration strength: 0.5 balances the activations' and the weights' ranges
 ALPHA = 0.5
 CALIBRATION_TEXT = Path(__file__).with_name("calibration.txt")
+
+
+def recipe_digest() -> str:
+    """A short hash of what the int8 file depends on besides the model: the calibration text and the
+    recipe, so a change to either makes a new file rather than reusing an older one."""
+    digest = hashlib.sha256(f"alpha={ALPHA};reduce_range;per_channel;down-projections fp32".encode())
+    digest.update(CALIBRATION_TEXT.read_bytes())
+    return digest.hexdigest()[:8]
 
 
 def calibration_texts() -> list[str]:

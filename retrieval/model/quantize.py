@@ -53,6 +53,7 @@ def quantize(fp32: Path, target: Path, tokenizer, max_length: int, intermediate_
         import onnx
 
         onnx.save(model, str(smoothed_file))
+        del model  # the quantiser reads the file: one copy of the weights in memory at a time
         quantize_dynamic(str(smoothed_file), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
                          nodes_to_quantize=to_quantize, op_types_to_quantize=["MatMul"])
     finally:
@@ -79,12 +80,13 @@ def activation_ranges(model, tensors: set[str], tokenizer, max_length: int) -> d
     import onnx
     import onnxruntime as ort
 
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    known = {o.name for o in probe.graph.output}
-    for name in sorted(tensors - known):
-        probe.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    # the tensors read as extra outputs of the graph itself, removed again (a copy of the graph would
+    # hold its weights twice)
+    known = len(model.graph.output)
+    for name in sorted(tensors - {o.name for o in model.graph.output}):
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    del model.graph.output[known:]
     inputs = [i.name for i in session.get_inputs()]
     outputs = [o.name for o in session.get_outputs()]
     ranges: dict[str, np.ndarray] = {}

@@ -48,8 +48,8 @@ class Settings:
     #: Runtime 4 (small batches run ~30-45% faster on two cores than 32), torch 32
     batch_size: int = 0
     #: "fp32", "bf16", "int8" or "auto" (bf16 where the CPU has native bfloat16, else int8 on ONNX
-    #: Runtime); empty: each model's measured best (packaged_models.DEFAULT_PRECISION: mpnet "auto", MiniLM "fp32", whose Recall@5
-    #: bf16 cost 0.019, more than the 0.01 we accept)
+    #: Runtime); empty: each model's measured best (packaged_models.DEFAULT_PRECISION: mpnet "auto",
+    #: MiniLM "fp32", whose Recall@5 bf16 cost 0.019, more than the 0.01 we accept)
     precision: str = ""
     #: the dense and best-sentence rankings, and the answer's choice of sentence, read the question
     #: moved with the adapters learnt for the passage and sentence models, where there are ones

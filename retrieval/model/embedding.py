@@ -79,7 +79,7 @@ def cpu_has_fast_bf16() -> bool:
 
 def resolve_precision(precision: str, backend: str = "auto") -> str:
     """auto: bf16 on torch where the CPU computes bfloat16 natively, else smoothed int8 on ONNX Runtime
-    (both within 0.003 of fp32's cosine and faster; docs/benchmarks.md), else fp32."""
+    (both faster, with vectors at cosine >= 0.996 to fp32's; docs/benchmarks.md), else fp32."""
     if precision not in PRECISIONS:
         raise ModelError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision == "auto":
@@ -142,7 +142,7 @@ class Embedder:
         #: "fp32", "bf16" or "int8"; "" takes the model's measured best (packaged_models.default_precision)
         self.precision = resolve_precision(precision or default_precision(self.model_name), backend)
         #: whether "auto" chose the precision: then a faster one that fails to load falls back to fp32
-        self.precision_chosen_here = (precision or default_precision(self.model_name)) == "auto"
+        self.automatic_precision = (precision or default_precision(self.model_name)) == "auto"
         #: the embedder of the sentences, when another model embeds them (None: this one does)
         self.sentences: Embedder | None = None
         if sentence_model and model_id(sentence_model) != self.model_name:
@@ -205,7 +205,7 @@ class Embedder:
                 encoder = OnnxEncoder(self.path, self.tokenizer, self.cache_dir, self.precision, batch_size=batch_size)
             except Exception as exc:  # OnnxUnsupported, or an export or runtime that fails on this machine
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                if self.precision == "int8" and self.precision_chosen_here:
+                if self.precision == "int8" and self.automatic_precision:
                     # the int8 file could not be made here (memory, a broken onnx): fp32 gives the vectors it approximates
                     logger.warning("cannot run %s in int8 (%s): using fp32", self.model_name, reason)
                     self.precision = "fp32"

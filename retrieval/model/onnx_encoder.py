@@ -7,7 +7,7 @@ corpus (docs/benchmarks.md): cosine to the torch vectors >= 0.99999, so an index
 backend can be queried by the other.
 
 `precision="int8"` runs smoothed int8 weights (retrieval.model.quantize): 1.3-1.4x faster on two
-cores, vectors at cosine >= 0.997 to fp32 on real passages (docs/benchmarks.md, "Encoders").
+cores, vectors at cosine >= 0.996 to fp32 on real passages (docs/benchmarks.md, "Encoders").
 """
 
 from __future__ import annotations

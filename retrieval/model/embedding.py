@@ -140,9 +140,10 @@ class Embedder:
         #: texts per model call; 0 until the model loads and the backend's best size is known
         self.batch_size = batch_size
         #: "fp32", "bf16" or "int8"; "" takes the model's measured best (packaged_models.default_precision)
-        self.precision = resolve_precision(precision or default_precision(self.model_name), backend)
+        requested = precision or default_precision(self.model_name)
+        self.precision = resolve_precision(requested, backend)
         #: whether "auto" chose the precision: then a faster one that fails to load falls back to fp32
-        self.automatic_precision = (precision or default_precision(self.model_name)) == "auto"
+        self.automatic_precision = requested == "auto"
         #: the embedder of the sentences, when another model embeds them (None: this one does)
         self.sentences: Embedder | None = None
         if sentence_model and model_id(sentence_model) != self.model_name:

@@ -45,13 +45,12 @@ def calibration_texts() -> list[str]:
 
 def quantize(fp32: Path, target: Path, tokenizer, max_length: int, intermediate_size: int | None) -> None:
     """Write `fp32`'s graph to `target` with smoothed int8 weights, as the module docstring says."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model, to_quantize = smoothed(fp32, tokenizer, max_length, intermediate_size)
     smoothed_file = target.with_name(target.name + ".smoothed")
     try:
-        import onnx
-
         onnx.save(model, str(smoothed_file))
         del model  # the quantiser reads the file: one copy of the weights in memory at a time
         quantize_dynamic(str(smoothed_file), str(target), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,

@@ -205,6 +205,24 @@ def test_terse_english_questions_are_never_taken_for_another_language(answerer, 
 
 
 @pytest.mark.real_model
+def test_the_works_a_document_cites_are_never_quoted(small_retriever):
+    """A title in a report's list of references reads like the question ("Mental health care
+    management in Canada: Job Description Analyses.") and says nothing: the answer quotes what the
+    report itself says."""
+    answerer = Answerer(small_retriever({
+        "study.md": "# Case management study\n\n## 5. Beneficiaries\n\nCaseworkers refer returnees with mental health needs to specialised "
+        "psychosocial services and follow up on each referral.\n\n## References\n\nForchuk, C., Ouwerkerk, A., Yamashita, M., & Martin, M.-L. (2002). "
+        "Mental health care management in Canada: Job Description Analyses. Issues in Mental Health Nursing, 23(5), 477-496.\n\n"
+        "Lietaert, I. (2019). The Usefulness of Reintegration Support: The Dual Perspectives of Returnees and Caseworkers.\n",
+    }), threshold=0.0)
+    answer = answerer.ask("What does mental health care management for returnees involve?")
+    quoted = " ".join(s.text for s in answer.sentences)
+    assert answer.answerable and "specialised psychosocial services" in quoted
+    assert "Canada" not in quoted and "Usefulness" not in quoted
+    assert all(c.section != "References" for c in answer.citations)
+
+
+@pytest.mark.real_model
 def test_a_figure_asked_for_counts_only_in_the_document_that_answers(small_retriever):
     """"How much did the Trust Fund spend?" is not answered from a document that says nothing of
     amounts because another, on another subject, names a fee: the check for the figure asked for

@@ -14,7 +14,7 @@ import pytest
 from retrieval import DocumentError, chunk_document, load_document
 from retrieval.text import cleaning
 from retrieval.text.chunking import split_sentences
-from retrieval.text.sections import Heading, SectionTracker, heading_number, legal_heading, numbered_heading
+from retrieval.text.sections import Heading, SectionTracker, back_matter_heading, heading_number, legal_heading, numbered_heading
 
 HEADER = "Journal of Migration Policy"
 
@@ -397,6 +397,41 @@ def test_legal_heading_recognition():
     assert legal_heading("CHAPTER II") == ("CHAPTER II", "")
     assert legal_heading("Article 11 of Regulation (EU) No 604/2013") is None  # a reference, not a heading
     assert legal_heading("Chapter 2 of this report") is None
+
+
+def test_back_matter_heading_recognition():
+    assert back_matter_heading("References") == Heading("References", 1)
+    assert back_matter_heading("Bibliography:") == Heading("Bibliography", 1)
+    assert back_matter_heading("Annex 1: Standard Operating Procedures Reviewed") == Heading("Annex 1: Standard Operating Procedures Reviewed", 1)
+    assert back_matter_heading("Annex 4. Assessment of indicators") == Heading("Annex 4. Assessment of indicators", 1)
+    assert back_matter_heading("Appendix B") == Heading("Appendix B", 1)
+    assert back_matter_heading("Annex 2 of the Regulation lists the documents required") is None  # a sentence
+    assert back_matter_heading("Annex 3: Forms to be completed by the") is None  # a wrapped sentence
+    assert back_matter_heading("References to Member States include Denmark.") is None
+    assert back_matter_heading("Sources") is None  # "Sources" alone heads a table's notes as often as a list of works
+
+
+def test_a_report_s_references_and_annexes_are_sections_of_their_own(tmp_path, pdf_factory):
+    """An unnumbered "References" line ends the conclusion: the works cited are a section of their
+    own, not the conclusion's text ("References Forchuk, C., ... (2002). Mental health care
+    management in Canada ..." was quoted as an answer), and an annex ends the list."""
+    pages = [
+        [
+            "10 Conclusion",
+            "Caseworkers need training and supervision to manage complex cases.",
+            "References",
+            "Forchuk, C., Ouwerkerk, A., Yamashita, M., & Martin, M.-L. (2002). Mental health care",
+            "management in Canada: Job Description Analyses. Issues in Mental Health Nursing, 23(5), 477-496.",
+            "Annex 1: Standard Operating Procedures Reviewed",
+            "Djibouti: standard operating procedures for assisted voluntary return.",
+        ]
+    ]
+    doc = load_document(pdf_factory(tmp_path / "study.pdf", pages))
+    sections = [s for s in doc.sections if s.label]  # the page's running header before the first heading has none
+    assert [s.label for s in sections] == ["10 Conclusion", "References", "Annex 1: Standard Operating Procedures Reviewed"]
+    conclusion, cited, _ = sections
+    assert doc.text[cited.start : cited.end].startswith("Forchuk, C.")
+    assert "References" not in doc.text[conclusion.start : conclusion.end]
 
 
 def test_heading_number():

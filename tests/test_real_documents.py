@@ -295,6 +295,8 @@ def test_refugee_convention_articles(shared_doc):
 def test_case_management_study_sections(shared_doc):
     found = labels(shared_doc("iom-eu-ji-case-management-return-reintegration-study-2023.pdf"))
     assert "2. Implementation of pre-return case management in the JI programme > 2.2. Standard Operating Procedures" in found
+    # the works cited and the annexes after the conclusion are sections of their own
+    assert found[-3:] == ["References", "Annex 1: Standard Operating Procedures Reviewed", "Annex 3: Case Worker to Beneficiary Ratio Planning Tool"]
 
 
 # --------------------------------------------------------------------------- page furniture

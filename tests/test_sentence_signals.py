@@ -163,6 +163,16 @@ def test_a_passage_of_notes_is_a_reference_list():
     assert not is_reference_list([])
 
 
+def test_a_list_of_the_works_cited_answers_nothing():
+    from retrieval.ask.sentence_signals import answers_nothing, lists_cited_works
+
+    entries = ["Lietaert, I. (2019). The Usefulness of Reintegration Support.", "Mental health care management in Canada: Job Description Analyses."]
+    assert lists_cited_works("References") and lists_cited_works("7. Bibliography") and lists_cited_works("Report > Works cited")
+    assert answers_nothing("References", entries)
+    assert not lists_cited_works("10 Conclusion") and not lists_cited_works("References to the Court")
+    assert not answers_nothing("10 Conclusion", entries[1:])
+
+
 def test_a_line_of_a_run_of_numbered_notes_is_a_note_not_a_list_item_or_a_sentence():
     from retrieval.ask.sentence_signals import in_note_run
 

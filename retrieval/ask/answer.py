@@ -37,6 +37,7 @@ from retrieval.ask.sentence_signals import (
     holds_kind,
     in_note_run,
     is_quotable,
+    lists_cited_works,
     novelty,
 )
 from retrieval.ask.weighing import (
@@ -167,12 +168,14 @@ class Answerer:
     def candidates(self, hits: Sequence[Hit]) -> tuple[list[Candidate], np.ndarray]:
         """The sentences of the passages, each once, with their stored vectors; a line of a page's
         run of numbered notes (`sentence_signals.in_note_run`) or one that only says the document's
-        title (`says_title`) is none."""
+        title (`says_title`) is none, nor any of a list of the works cited (`lists_cited_works`)."""
         index = self.retriever.index
         seen: set[str] = set()
         out: list[Candidate] = []
         rows: list[int] = []
         for i, hit in enumerate(hits):
+            if lists_cited_works(hit.chunk.section):
+                continue  # the titles of the works a document cites say nothing of their own
             for j in index.sentences_of(index.row_of[hit.chunk.chunk_id]):
                 _, start, end = (int(x) for x in index.sentence_spans[j])
                 sentence = hit.chunk.text[start:end]

@@ -17,7 +17,7 @@ import numpy as np
 from retrieval.ask.compound import compound_parts
 from retrieval.ask.naming import DocumentNames
 from retrieval.ask.query_adapter import QueryAdapter, adapters_of
-from retrieval.ask.sentence_signals import answers_nothing, may_answer_nothing
+from retrieval.ask.sentence_signals import answers_nothing, lists_cited_works, may_answer_nothing
 from retrieval.config import MAX_QUESTION_CHARS, Settings
 from retrieval.model.embedding import Embedder, model_id
 from retrieval.store.backend import open_store
@@ -223,7 +223,7 @@ class Retriever:
         for chunk in chunks:
             flag = self._answers_nothing.get(chunk.chunk_id)
             if flag is None:
-                flag = may_answer_nothing(chunk.text) and answers_nothing(chunk.section, [chunk.text[s:e] for s, e in split_sentences(chunk.text)])
+                flag = lists_cited_works(chunk.section) or (may_answer_nothing(chunk.text) and answers_nothing(chunk.section, [chunk.text[s:e] for s, e in split_sentences(chunk.text)]))
                 self._answers_nothing[chunk.chunk_id] = flag
             nothing.append(flag)
         if not any(nothing):

@@ -342,7 +342,18 @@ def may_answer_nothing(text: str) -> bool:
     return bool(_MAY_ANSWER_NOTHING.search(text))
 
 
+#: the heading of a document's list of the works it cites
+_CITED_WORKS_HEADING = re.compile(r"^(?:\d{1,2}\.?\s+)?(references|bibliography|reference list|works cited|literature cited|sources cited)$", re.IGNORECASE)
+
+
+def lists_cited_works(heading: str) -> bool:
+    """Whether a passage is in a document's list of the works it cites, by its section's heading
+    ("References", "7. Bibliography"): "Mental health care management in Canada: Job Description
+    Analyses." is the title of a work cited, not something the document says."""
+    return bool(_CITED_WORKS_HEADING.match(heading.split(" > ")[-1].strip()))
+
+
 def answers_nothing(heading: str, sentences: list[str]) -> bool:
-    """A passage that asks (`is_questionnaire`) or only refers (`is_reference_list`): search ranks it
-    behind the passages that answer."""
-    return is_questionnaire(heading, sentences) or is_reference_list(sentences)
+    """A passage that asks (`is_questionnaire`), only refers (`is_reference_list`) or lists the works
+    cited (`lists_cited_works`): search ranks it behind the passages that answer."""
+    return lists_cited_works(heading) or is_questionnaire(heading, sentences) or is_reference_list(sentences)

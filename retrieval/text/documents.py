@@ -20,7 +20,7 @@ from retrieval.text.pdf import pdf_blocks, read_pdf
 from retrieval.text.sections import Heading, SectionTracker
 
 #: bump when loading or cleaning changes what text comes out: indexes made by another version are rebuilt
-PARSER_VERSION = 15
+PARSER_VERSION = 16
 SUPPORTED_SUFFIXES = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 CATALOGUE_FILE = "catalogue.toml"
 

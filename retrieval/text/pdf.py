@@ -8,7 +8,15 @@ import re
 
 from retrieval.text import cleaning
 from retrieval.text.blocks import Block, DocumentError
-from retrieval.text.sections import Heading, fix_small_caps, heading_level, heading_number, legal_heading, numbered_heading
+from retrieval.text.sections import (
+    Heading,
+    back_matter_heading,
+    fix_small_caps,
+    heading_level,
+    heading_number,
+    legal_heading,
+    numbered_heading,
+)
 
 
 def read_pdf(data: bytes) -> tuple[list[str], str, list[set[str]]]:
@@ -238,6 +246,10 @@ def pdf_blocks(pages: list[str], notes: list[set[str]] | None = None) -> list[Bl
             if numbered:
                 heading = Block("heading", ((page, numbered.text),), numbered.level)
                 i += used - 1
+        if heading is None and (not pieces or cleaning.ends_sentence(pieces[-1][1])):
+            back = back_matter_heading(line)  # "References", "Annex 1: ...": a report's back matter
+            if back is not None:
+                heading, in_article = Block("heading", ((page, back.text),), back.level), False
         if heading is not None:
             flush()
             blocks.append(heading)

@@ -44,6 +44,24 @@ def legal_heading(line: str) -> tuple[str, str] | None:
     return f"{word} {m.group(2)}", rest
 
 
+#: a report's back matter, in title case and unnumbered: its list of the works it cites, its annexes
+#: ("References", "Bibliography", "Annex 1: Standard Operating Procedures Reviewed", "Appendix B")
+_CITED_WORKS = re.compile(r"^(References|Bibliography|Reference list|Works cited|Literature cited|Sources cited)\s*:?$", re.IGNORECASE)
+_ANNEX = re.compile(r"^(Annex|Appendix)\s+([IVXLC]+|\d{1,2}|[A-Z])\b\s*(?:[:.\u2013\u2014-]\s*(\S.*))?$")
+
+
+def back_matter_heading(line: str) -> Heading | None:
+    """A heading of a report's back matter: "References", "Annex 1: ..." (a legal act's ANNEX in
+    capitals is `legal_heading`'s). "Annex 2 of the Regulation sets out ..." goes on as a sentence."""
+    line = re.sub(r"\s+", " ", line.strip())
+    if _CITED_WORKS.match(line):
+        return Heading(line.rstrip(": "), 1)
+    m = _ANNEX.match(line)
+    if m and len(line) <= _MAX_HEADING_CHARS and not line.endswith((".", ",", ";")) and not ends_with_stopword(line):
+        return Heading(line, 1)
+    return None
+
+
 def fix_small_caps(text: str) -> str:
     """Small capitals extracted with stray capitals inside words ("general oBligations")."""
     return re.sub(r"\b([a-z]+[A-Z][a-zA-Z]*)\b", lambda m: m.group(1).lower(), text)

@@ -64,3 +64,37 @@ def test_the_corpus_catalogue_sends_questions_about_iom_management_to_its_respon
     found = DocumentNames.from_entries(entries).find("What was IOM management's overall comment on the final evaluation?")
     assert found.docs[0] == "iom-eu-ji-horn-of-africa-management-response-matrix-2023.pdf"
     assert "IOM management" in found.names
+
+
+def described_names() -> DocumentNames:
+    """Entries as the index holds them: the catalogue's aliases for some, only the title read from
+    the file for an uploaded report."""
+    return DocumentNames.from_entries([
+        {"doc": "bmwk.pdf", "aliases": ["fast-track procedure", "BMWK brochure"], "title": "Questions and answers about the fast-track procedure for skilled workers",
+         "author": "German Federal Ministry for Economic Affairs and Climate Action (BMWK)"},
+        {"doc": "uk.pdf", "aliases": ["sponsor guidance"], "title": "Workers and Temporary Workers: guidance for sponsors. Sponsor a Skilled Worker", "author": "UK Home Office"},
+        {"doc": "final.pdf", "aliases": ["JI-HoA final evaluation"], "title": "Final Evaluation of the EU-IOM Joint Initiative for Migrant Protection and Reintegration in the Horn of Africa"},
+        {"doc": "brief.pdf", "aliases": ["evaluation brief"], "title": "Evaluation Brief: Final Evaluation for EU-IOM Joint Initiative for Migrant Protection and Reintegration"},
+        {"doc": "uploaded.pdf", "title": "Study of Case Management Practice in the context of the EU-IOM Joint Initiative"},
+    ])
+
+
+def test_a_document_described_in_words_of_its_own_names_title_and_author_is_found():
+    """People name a document by what it is and whose it is ("the German fast-track brochure", "the
+    JI-HoA evaluation"), not by its catalogue aliases; an uploaded report has none at all."""
+    names = described_names()
+    found = names.find("What do the German fast-track brochure and the UK skilled worker guidance say about fees?")
+    assert found.docs == ("bmwk.pdf", "uk.pdf") and found.names == ("German fast-track brochure", "UK skilled worker guidance")
+    assert found.query == "What do and say about fees?"
+    assert names.find("What did the JI-HoA evaluation recommend?").docs == ("final.pdf",)
+    assert names.find("What does the case management study recommend?").docs == ("uploaded.pdf",)
+
+
+def test_a_description_names_a_document_only_when_its_words_fit_that_one_alone():
+    names = described_names()
+    # the last kind word says what it is: a brief, not the evaluation it summarises
+    assert names.find("What was the first recommendation in the JI-HoA evaluation brief?").docs == ("brief.pdf",)
+    assert names.find("What does the evaluation say about reintegration?").docs == ()  # no word but the kind
+    assert names.find("How busy were the migrant response centres?").docs == ()  # "response" is no kind of document
+    assert names.find("Which skilled worker report applies?").docs == ()  # "skilled worker" is both guides', "report" neither's
+    assert names.find("What does the French guidance say?").docs == ()  # a word of no document stops it

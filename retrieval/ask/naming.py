@@ -10,6 +10,12 @@ app's upload form), its short title, and the common names a title gives in paren
 (Dublin III)", "(Qualification Regulation)") or as an act number ("2024/1347"). A name is matched
 as a run of whole words, ignoring case, punctuation and a leading "the"; the longest name wins
 where two overlap, and a name shared by two documents names neither.
+
+People also describe a document in words of their own: "the German fast-track brochure", "the
+JI-HoA evaluation", "the Budapest note", "the UK skilled worker guidance". Such a description is a
+kind of document ("brochure", "evaluation", "note") after words that each belong to the words of a
+document's names, title and author, and together to one document's only (`described`): an
+uploaded report with no aliases is found by the words of its title too.
 """
 
 from __future__ import annotations
@@ -33,6 +39,18 @@ _ACT_NUMBER = re.compile(r"\b(?:No\s+)?(\d{2,4}/\d{2,4})\b")
 _TRAILING = frozenset("report regulation convention study guidance notice note brief matrix document survey".split())
 
 
+#: the kinds of document a description ends with ("the German fast-track brochure")
+_DOCUMENT_KINDS = frozenset(
+    "report brochure note guidance evaluation study survey notice brief leaflet handbook guideline paper "
+    "regulation directive convention protocol".split()
+)
+
+
+def _word_form(word: str) -> str:
+    """One form for a word's singular and plural ("workers" / "worker", "guidelines" / "guideline")."""
+    return word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def tokens(text: str) -> list[tuple[str, int, int]]:
     """Lower-case word tokens with their character offsets."""
     return [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(text.lower())]
@@ -43,6 +61,12 @@ class NamedQuestion:
     docs: tuple[str, ...]  # the documents named, in the order they are named
     query: str  # the question with the names (and a "the"/"of" before them) taken out
     names: tuple[str, ...]  # the names as written in the question
+
+
+def describing_words_from_entry(entry: dict) -> set[str]:
+    """The words a description of one document may use: those of its names, titles and author."""
+    texts = [*names_from_entry(entry)] + [str(entry.get(key) or "") for key in ("title", "short_title", "catalogue_title", "author", "catalogue_author")]
+    return {_word_form(t) for text in texts for t, _, _ in tokens(text)}
 
 
 def names_from_entry(entry: dict) -> list[str]:
@@ -61,7 +85,7 @@ def names_from_entry(entry: dict) -> list[str]:
 
 
 class DocumentNames:
-    def __init__(self, names_by_doc: dict[str, Iterable[str]]) -> None:
+    def __init__(self, names_by_doc: dict[str, Iterable[str]], words_by_doc: dict[str, Iterable[str]] | None = None) -> None:
         owners: dict[tuple[str, ...], set[str]] = {}
         for doc, names in names_by_doc.items():
             for name in names:
@@ -71,10 +95,46 @@ class DocumentNames:
         #: name (as a token tuple) -> the one document it names
         self.names = {key: next(iter(docs)) for key, docs in owners.items() if len(docs) == 1}
         self._longest = max((len(k) for k in self.names), default=0)
+        #: a describing word (`_word_form`) -> the documents whose names, titles or author use it
+        self.owners: dict[str, set[str]] = {}
+        for doc, words in (words_by_doc or {}).items():
+            for word in words:
+                self.owners.setdefault(_word_form(word), set()).add(doc)
 
     @classmethod
     def from_entries(cls, entries: Iterable[dict]) -> DocumentNames:
-        return cls({e["doc"]: names_from_entry(e) for e in entries})
+        entries = list(entries)
+        return cls({e["doc"]: names_from_entry(e) for e in entries}, {e["doc"]: describing_words_from_entry(e) for e in entries})
+
+    def described(self, words: list[str], taken: set[int]) -> list[tuple[int, int, str]]:
+        """(first token, end token, doc) of each description of one document among `words` that no
+        name took: a kind of document that document's words use, after one or more words that only
+        its words share ("german fast track brochure"). A word every document's names hold ("eu")
+        neither counts nor stops it; "the", a word of no document or one that leaves no document stops."""
+        found = []
+        taken = set(taken)
+        for end in reversed(range(len(words))):
+            kind = words[end]
+            if kind not in _DOCUMENT_KINDS or end in taken or (end + 1 < len(words) and words[end + 1] in _DOCUMENT_KINDS):
+                continue  # "the JI-HoA evaluation brief" is a brief: the last kind word says what it is
+            candidates = set(self.owners.get(_word_form(kind), ()))
+            first, doc = None, None
+            i = end - 1
+            while i >= 0 and i not in taken and candidates:
+                word = words[i]
+                if word in _FUNCTION_WORDS:
+                    if word in ("the", "a", "an", "of", "and", "for", "on", "in", "to"):
+                        break
+                    i -= 1
+                    continue
+                candidates &= self.owners.get(_word_form(word), set())
+                if len(candidates) == 1:
+                    first, doc = i, next(iter(candidates))
+                i -= 1
+            if doc is not None:
+                found.append((first, end + 1, doc))
+                taken.update(range(first, end + 1))
+        return sorted(found)
 
     @staticmethod
     def _key(name: str) -> tuple[str, ...]:
@@ -104,6 +164,8 @@ class DocumentNames:
                 i = match[1]
             else:
                 i += 1
+        taken = {j for first, end, _ in found for j in range(first, end)}
+        found = sorted(found + self.described(words, taken))
         if not found:
             return NamedQuestion((), question, ())
         cuts: list[tuple[int, int]] = []

@@ -109,8 +109,9 @@ class DocumentNames:
     def described(self, words: list[str], taken: set[int]) -> list[tuple[int, int, str]]:
         """(first token, end token, doc) of each description of one document among `words` that no
         name took: a kind of document that document's words use, after one or more words that only
-        its words share ("german fast track brochure"). A word every document's names hold ("eu")
-        neither counts nor stops it; "the", a word of no document or one that leaves no document stops."""
+        its words share ("german fast track brochure"). A word too common to name anything ("EU",
+        "European") neither counts nor stops it; "the", a word of no document's, or one that leaves
+        no document, stops it."""
         found = []
         taken = set(taken)
         for end in reversed(range(len(words))):

@@ -11,6 +11,7 @@ import functools
 import re
 
 from retrieval.ask.question_signals import key_names, same_stem
+from retrieval.text.sections import heads_cited_works
 
 # --------------------------------------------------------------------------- quotable sentences
 
@@ -342,15 +343,11 @@ def may_answer_nothing(text: str) -> bool:
     return bool(_MAY_ANSWER_NOTHING.search(text))
 
 
-#: the heading of a document's list of the works it cites
-_CITED_WORKS_HEADING = re.compile(r"^(?:\d{1,2}\.?\s+)?(references|bibliography|reference list|works cited|literature cited|sources cited)$", re.IGNORECASE)
-
-
 def lists_cited_works(heading: str) -> bool:
     """Whether a passage is in a document's list of the works it cites, by its section's heading
     ("References", "7. Bibliography"): "Mental health care management in Canada: Job Description
     Analyses." is the title of a work cited, not something the document says."""
-    return bool(_CITED_WORKS_HEADING.match(heading.split(" > ")[-1].strip()))
+    return heads_cited_works(heading.split(" > ")[-1])
 
 
 def answers_nothing(heading: str, sentences: list[str]) -> bool:

@@ -46,15 +46,20 @@ def legal_heading(line: str) -> tuple[str, str] | None:
 
 #: a report's back matter, in title case and unnumbered: its list of the works it cites, its annexes
 #: ("References", "Bibliography", "Annex 1: Standard Operating Procedures Reviewed", "Appendix B")
-_CITED_WORKS = re.compile(r"^(References|Bibliography|Reference list|Works cited|Literature cited|Sources cited)\s*:?$", re.IGNORECASE)
+_CITED_WORKS = re.compile(r"^(?:\d{1,2}\.?\s+)?(References|Bibliography|Reference list|Works cited|Literature cited|Sources cited)\s*:?$", re.IGNORECASE)
 _ANNEX = re.compile(r"^(Annex|Appendix)\s+([IVXLC]+|\d{1,2}|[A-Z])\b\s*(?:[:.\u2013\u2014-]\s*(\S.*))?$")
+
+
+def heads_cited_works(heading: str) -> bool:
+    """Whether a heading is that of a list of the works a document cites ("References", "7. Bibliography")."""
+    return bool(_CITED_WORKS.match(re.sub(r"\s+", " ", heading.strip())))
 
 
 def back_matter_heading(line: str) -> Heading | None:
     """A heading of a report's back matter: "References", "Annex 1: ..." (a legal act's ANNEX in
     capitals is `legal_heading`'s). "Annex 2 of the Regulation sets out ..." goes on as a sentence."""
     line = re.sub(r"\s+", " ", line.strip())
-    if _CITED_WORKS.match(line):
+    if heads_cited_works(line):
         return Heading(line.rstrip(": "), 1)
     m = _ANNEX.match(line)
     if m and len(line) <= _MAX_HEADING_CHARS and not line.endswith((".", ",", ";")) and not ends_with_stopword(line):

@@ -206,6 +206,20 @@ def test_a_passage_of_questions_ranks_behind_the_passage_that_answers(small_retr
     assert any("Annex" in h.chunk.section for h in hits)  # still found, behind the answer
 
 
+def test_a_list_of_the_works_cited_ranks_behind_the_passage_that_answers(small_retriever):
+    """A cited title repeats the question's words ("Mental health care management ..."); the study's
+    own finding answers it and comes first, the reference list still found behind it."""
+    retriever = small_retriever({"study.md": (
+        "# Case management study\n\n## Findings\n\nCaseworkers refer returnees with mental health needs to specialised "
+        "psychosocial services and follow up on each referral within a month.\n\n## References\n\n"
+        "Forchuk, C. (2002). Mental health care management for returnees: Job Description Analyses. Issues in Mental Health Nursing, 23(5), 477-496.\n\n"
+        "Kan, M. (2022). Mental health care management and psychosocial support for returnees. IOM.\n"
+    )})
+    hits = retriever.search("What does mental health care management for returnees involve?", k=5)
+    assert hits[0].chunk.section.endswith("Findings"), [(h.chunk.section, h.chunk.text[:60]) for h in hits]
+    assert any(h.chunk.section.endswith("References") for h in hits)
+
+
 def test_a_passage_of_footnotes_ranks_behind_the_passage_that_answers(small_retriever):
     """The footnotes name the case the question asks about, once each; the text that says what the
     Court ruled comes first."""

@@ -39,6 +39,8 @@ _ACT_NUMBER = re.compile(r"\b(?:No\s+)?(\d{2,4}/\d{2,4})\b")
 _TRAILING = frozenset("report regulation convention study guidance notice note brief matrix document survey".split())
 
 
+#: words that end a description read backwards from its kind ("the German fast-track brochure" starts after "the")
+_BEFORE_A_DESCRIPTION = frozenset("the a an of and for on in to".split())
 #: the kinds of document a description ends with ("the German fast-track brochure")
 _DOCUMENT_KINDS = frozenset(
     "report brochure note guidance evaluation study survey notice brief leaflet handbook guideline paper "
@@ -123,9 +125,9 @@ class DocumentNames:
             i = end - 1
             while i >= 0 and i not in taken and candidates:
                 word = words[i]
+                if word in _BEFORE_A_DESCRIPTION:
+                    break
                 if word in _FUNCTION_WORDS:
-                    if word in ("the", "a", "an", "of", "and", "for", "on", "in", "to"):
-                        break
                     i -= 1
                     continue
                 candidates &= self.owners.get(_word_form(word), set())
